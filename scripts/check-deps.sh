@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The crate boundaries of DESIGN.md, checked with `cargo tree`: a crate must not reach what it
+# must not know about.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+forbid() { # forbid CRATE DEP...
+  local crate=$1; shift
+  local tree
+  tree=$(cargo tree -p "$crate" -e normal --prefix none --format '{p}' | awk '{print $1}' | sort -u)
+  for dep in "$@"; do
+    if grep -qx "$dep" <<<"$tree"; then
+      echo "FAIL: $crate depends on $dep"
+      fail=1
+    fi
+  done
+}
+forbid capstan-proto capstan-store rocksdb openraft tonic axum hyper
+forbid capstan-store openraft tonic axum hyper kube k8s-openapi capstan-raft capstan-apiserver
+if cargo metadata --format-version 1 --no-deps | grep -q '"name":"capstan-apiserver"'; then
+  forbid capstan-apiserver capstan-raft rocksdb openraft librocksdb-sys
+fi
+for c in capstan-controllers capstan-scheduler capstan-node; do
+  if cargo metadata --format-version 1 --no-deps | grep -q "\"name\":\"$c\""; then
+    forbid "$c" capstan-store capstan-raft rocksdb openraft
+  fi
+done
+[ "$fail" -eq 0 ] && echo "dependency edges ok"
+exit "$fail"

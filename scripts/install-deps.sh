@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the build needs, if missing: libclang (RocksDB's bindings) and
+# protoc (the .proto files). Debian 12; needs root (or sudo) the first time only.
+set -euo pipefail
+need=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+command -v c++ >/dev/null 2>&1 || need+=(build-essential)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# README's test command: installs what the build needs (Debian 12, as root), then runs every test.
+# The target dir defaults to a cache outside the clone, so RocksDB's C++ build (~12 minutes on
+# 2 cores) happens once per machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+"$(dirname "$0")/install-deps.sh"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/capstan-target}
+# One profile (release) for tests, clippy, benches and the binary: RocksDB compiles once.
+cargo test --release --workspace --all-targets "$@"
