@@ -172,7 +172,10 @@ impl Backend for MemBackend {
                 if v.mod_revision < from {
                     continue;
                 }
-                let prev = vs[..i].last().filter(|p| !p.tombstone).map(|p| to_key_value(k.clone(), p));
+                let prev = vs[..i]
+                    .last()
+                    .filter(|p| !p.tombstone && v.mod_revision - 1 >= st.revs.compact)
+                    .map(|p| to_key_value(k.clone(), p));
                 let (ty, kv) = if v.tombstone {
                     (event::EventType::Delete, capstan_proto::store::KeyValue { key: k.clone(), mod_revision: v.mod_revision, ..Default::default() })
                 } else {

@@ -240,9 +240,8 @@ impl<B: Backend> Kv for Store<B> {
         let cmd = Command { command: Some(command::Command::Txn(req)) };
         if read_only {
             // Nothing to write: evaluate it like any txn, but without a write batch or fsync.
-            let core = self.core.clone();
             return match self.blocking(move |c| {
-                let _write = core.write.lock();
+                let _write = c.write.lock();
                 c.backend.apply_batch(std::slice::from_ref(&cmd), None, false)
             }).await?.pop().map(|a| a.response) {
                 Some(Ok(CommandResponse::Txn(t))) => Ok(t),

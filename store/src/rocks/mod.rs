@@ -284,12 +284,17 @@ impl Backend for RocksBackend {
                 .get(Cf::History, &keys::history_key(&key, rev))?
                 .ok_or_else(|| KvError::Corrupt(format!("event at {rev} without its version")))?;
             let v = decode_version(&raw)?;
-            let prefix = keys::history_prefix(&key);
-            let prev = src
-                .seek_for_prev(Cf::History, &prefix, &keys::history_key(&key, rev - 1))?
-                .map(|(_, raw)| decode_version(&raw))
-                .transpose()?
-                .filter(|p| !p.tombstone);
+            // The previous version is what a read at rev - 1 sees; below the compact revision
+            // that read is refused, so there is no prev_kv (as etcd).
+            let prev = if rev - 1 >= meta.compact_revision {
+                let prefix = keys::history_prefix(&key);
+                src.seek_for_prev(Cf::History, &prefix, &keys::history_key(&key, rev - 1))?
+                    .map(|(_, raw)| decode_version(&raw))
+                    .transpose()?
+                    .filter(|p| !p.tombstone)
+            } else {
+                None
+            };
             let key = Bytes::from(key);
             let kv = if v.tombstone {
                 KeyValue { key: key.clone(), mod_revision: rev, ..Default::default() }
