@@ -7,7 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "capstan", version, about = "A Kubernetes control plane with its own replicated storage")]
+#[command(
+    name = "capstan",
+    version,
+    about = "A Kubernetes control plane with its own replicated storage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -34,8 +38,11 @@ enum SnapshotCmd {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Snapshot { command: SnapshotCmd::Verify { file } } => {
-            let info = capstan_store::verify_snapshot(&file).with_context(|| format!("verifying {}", file.display()))?;
+        Cmd::Snapshot {
+            command: SnapshotCmd::Verify { file },
+        } => {
+            let info = capstan_store::verify_snapshot(&file)
+                .with_context(|| format!("verifying {}", file.display()))?;
             println!(
                 "ok: revision {}, compact revision {}, {} entries, {} bytes, sha256 {}",
                 info.revision, info.compact_revision, info.entries, info.size, info.sha256

@@ -9,13 +9,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bytes::Bytes;
-use capstan_store::proto::{command, request_op, Command, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchRequest};
+use capstan_store::proto::{
+    command, request_op, Command, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchRequest,
+};
 use capstan_store::{Backend, Kv, RocksBackend, Store, StoreConfig, WatchHubConfig};
 
 fn put_cmd(key: String, value: Bytes) -> Command {
     Command {
         command: Some(command::Command::Txn(TxnRequest {
-            success: vec![RequestOp { request: Some(request_op::Request::Put(PutRequest { key: Bytes::from(key), value, ..Default::default() })) }],
+            success: vec![RequestOp {
+                request: Some(request_op::Request::Put(PutRequest {
+                    key: Bytes::from(key),
+                    value,
+                    ..Default::default()
+                })),
+            }],
             ..Default::default()
         })),
     }
@@ -23,7 +31,7 @@ fn put_cmd(key: String, value: Bytes) -> Command {
 
 struct Rng(u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -33,7 +41,7 @@ impl Rng {
     fn bytes(&mut self, n: usize) -> Bytes {
         let mut v = Vec::with_capacity(n + 8);
         while v.len() < n {
-            v.extend_from_slice(&self.next().to_le_bytes());
+            v.extend_from_slice(&self.next_u64().to_le_bytes());
         }
         v.truncate(n);
         Bytes::from(v)
@@ -41,7 +49,12 @@ impl Rng {
 }
 
 fn config() -> StoreConfig {
-    StoreConfig { expire_leases: false, sync_writes: false, watch: WatchHubConfig::default(), ..StoreConfig::default() }
+    StoreConfig {
+        expire_leases: false,
+        sync_writes: false,
+        watch: WatchHubConfig::default(),
+        ..StoreConfig::default()
+    }
 }
 
 fn open(dir: &std::path::Path) -> Result<Store<RocksBackend>> {
@@ -64,10 +77,15 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -82,10 +100,19 @@ fn rss_mib(field: &str) -> f64 {
 }
 
 /// Loads `n` puts of `value_len` bytes to keys `prefix{i % distinct}` in batches of 128.
-fn load(store: &Store<RocksBackend>, prefix: &str, n: u64, distinct: u64, value_len: usize, rng: &mut Rng) -> Result<()> {
+fn load(
+    store: &Store<RocksBackend>,
+    prefix: &str,
+    n: u64,
+    distinct: u64,
+    value_len: usize,
+    rng: &mut Rng,
+) -> Result<()> {
     let mut i = 0;
     while i < n {
-        let batch: Vec<Command> = (i..(i + 128).min(n)).map(|j| put_cmd(format!("{prefix}{:08}", j % distinct), rng.bytes(value_len))).collect();
+        let batch: Vec<Command> = (i..(i + 128).min(n))
+            .map(|j| put_cmd(format!("{prefix}{:08}", j % distinct), rng.bytes(value_len)))
+            .collect();
         i += batch.len() as u64;
         store.apply(&batch, None, false)?;
     }
@@ -106,7 +133,16 @@ fn bench_put() -> Result<()> {
                 (true, _) => 128_000,
             };
             let cmds: Vec<Vec<Command>> = (0..total / batch)
-                .map(|_| (0..batch).map(|_| put_cmd(format!("bench/{:08}", rng.next() % 100_000), rng.bytes(256))).collect())
+                .map(|_| {
+                    (0..batch)
+                        .map(|_| {
+                            put_cmd(
+                                format!("bench/{:08}", rng.next_u64() % 100_000),
+                                rng.bytes(256),
+                            )
+                        })
+                        .collect()
+                })
                 .collect();
             let start = Instant::now();
             for b in &cmds {
@@ -127,7 +163,10 @@ fn bench_range() -> Result<()> {
     let backend = store.backend();
     let mut lat = Vec::with_capacity(200_000);
     for _ in 0..200_000 {
-        let req = RangeRequest { key: Bytes::from(format!("range/{:08}", rng.next() % 100_000)), ..Default::default() };
+        let req = RangeRequest {
+            key: Bytes::from(format!("range/{:08}", rng.next_u64() % 100_000)),
+            ..Default::default()
+        };
         let t = Instant::now();
         let r = backend.range(&req)?;
         lat.push(t.elapsed());
@@ -161,12 +200,19 @@ fn bench_prefix() -> Result<()> {
         }
     }
     lat.sort();
-    println!("| 1,000-key prefix range (of 100k keys) | p50 {:.0} µs, p99 {:.0} µs | 2,000 ranges |", pct(&lat, 0.5), pct(&lat, 0.99));
+    println!(
+        "| 1,000-key prefix range (of 100k keys) | p50 {:.0} µs, p99 {:.0} µs | 2,000 ranges |",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
     Ok(())
 }
 
 fn bench_watch() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let dir = tempdir()?;
         let store = Arc::new(open(dir.path())?);
@@ -237,16 +283,27 @@ fn bench_compact() -> Result<()> {
     let mut i = 0u64;
     while i < 1_000_000 {
         for j in 0..128u64 {
-            store.apply(&[put_cmd(format!("c/{:06}", (i + j) % 10_000), rng.bytes(256))], None, false)?;
+            store.apply(
+                &[put_cmd(
+                    format!("c/{:06}", (i + j) % 10_000),
+                    rng.bytes(256),
+                )],
+                None,
+                false,
+            )?;
         }
         i += 128;
     }
     let target = store.backend().revisions().current;
-    let measure = |store: &Arc<Store<RocksBackend>>, during: &AtomicBool, rng: &mut Rng, limit: Duration| -> Result<(Vec<Duration>, f64)> {
+    let measure = |store: &Arc<Store<RocksBackend>>,
+                   during: &AtomicBool,
+                   rng: &mut Rng,
+                   limit: Duration|
+     -> Result<(Vec<Duration>, f64)> {
         let mut lat = Vec::new();
         let t0 = Instant::now();
         while t0.elapsed() < limit && during.load(Ordering::SeqCst) {
-            let cmd = put_cmd(format!("c/{:06}", rng.next() % 10_000), rng.bytes(256));
+            let cmd = put_cmd(format!("c/{:06}", rng.next_u64() % 10_000), rng.bytes(256));
             let t = Instant::now();
             store.apply(&[cmd], None, false)?;
             lat.push(t.elapsed());
@@ -258,7 +315,9 @@ fn bench_compact() -> Result<()> {
     base.sort();
     let running = Arc::new(AtomicBool::new(true));
     let t0 = Instant::now();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(store.compact(target))?;
     let watcher = {
         let store = store.clone();
@@ -272,7 +331,9 @@ fn bench_compact() -> Result<()> {
         })
     };
     let (mut during, _) = measure(&store, &running, &mut rng, Duration::from_secs(600))?;
-    let took = watcher.join().map_err(|_| anyhow::anyhow!("watcher thread"))?;
+    let took = watcher
+        .join()
+        .map_err(|_| anyhow::anyhow!("watcher thread"))?;
     during.sort();
     println!(
         "| compaction of 1M revisions (10k keys) while puts run | longest put {:.2} ms (p99 {:.0} µs); without compaction: longest {:.2} ms (p99 {:.0} µs) | compaction took {:.1} s, {} puts meanwhile |",
@@ -291,7 +352,10 @@ fn bench_rss() -> Result<()> {
     load(&store, "rss/", 1_000_000, 1_000_000, 1024, &mut rng)?;
     let load_secs = t0.elapsed().as_secs_f64();
     for _ in 0..100_000 {
-        store.backend().range(&RangeRequest { key: Bytes::from(format!("rss/{:08}", rng.next() % 1_000_000)), ..Default::default() })?;
+        store.backend().range(&RangeRequest {
+            key: Bytes::from(format!("rss/{:08}", rng.next_u64() % 1_000_000)),
+            ..Default::default()
+        })?;
     }
     println!(
         "| RSS with 1M keys of 1 KiB | {:.0} MiB (peak {:.0} MiB) | loaded in {load_secs:.1} s, then 100k random gets; db {:.0} MiB on disk |",
@@ -303,7 +367,11 @@ fn bench_rss() -> Result<()> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let all = ["put", "range", "prefix", "watch", "compact", "rss"];
-    let names: Vec<&str> = if args.is_empty() { all.to_vec() } else { args.iter().map(String::as_str).collect() };
+    let names: Vec<&str> = if args.is_empty() {
+        all.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
     println!("| benchmark | result | detail |\n|---|---|---|");
     for n in names {
         match n {

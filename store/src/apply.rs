@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use capstan_proto::store::{
-    command, compare, event, request_op, response_op, Command, Compare, CompactionResponse,
+    command, compare, event, request_op, response_op, Command, CompactionResponse, Compare,
     DeleteRangeRequest, DeleteRangeResponse, Event, KeyValue, LeaseGrantResponse,
     LeaseRevokeResponse, PutRequest, PutResponse, RequestOp, ResponseOp, StoredLease,
     StoredVersion, TxnRequest, TxnResponse,
@@ -154,13 +154,19 @@ impl WriteCtx {
         let prev = ks.latest(&p.key)?;
         let (value, lease) = match &prev {
             Some(prev) => (
-                if p.ignore_value { prev.value.clone() } else { p.value.clone() },
+                if p.ignore_value {
+                    prev.value.clone()
+                } else {
+                    p.value.clone()
+                },
                 if p.ignore_lease { prev.lease } else { p.lease },
             ),
             None => (p.value.clone(), p.lease),
         };
         let v = StoredVersion {
-            create_revision: prev.as_ref().map_or(self.write_rev(), |p| p.create_revision),
+            create_revision: prev
+                .as_ref()
+                .map_or(self.write_rev(), |p| p.create_revision),
             mod_revision: self.write_rev(),
             version: prev.as_ref().map_or(1, |p| p.version + 1),
             value,
@@ -315,10 +321,22 @@ fn compare_one(c: &Compare, v: &StoredVersion) -> bool {
     let ord = match (compare::CompareTarget::try_from(c.target), &c.target_union) {
         (Ok(compare::CompareTarget::Value), Some(T::Value(x))) => v.value.as_ref().cmp(x.as_ref()),
         (Ok(compare::CompareTarget::Value), _) => Ordering::Equal,
-        (Ok(compare::CompareTarget::Version), u) => v.version.cmp(&int_of(u, |t| match t { T::Version(x) => Some(*x), _ => None })),
-        (Ok(compare::CompareTarget::Create), u) => v.create_revision.cmp(&int_of(u, |t| match t { T::CreateRevision(x) => Some(*x), _ => None })),
-        (Ok(compare::CompareTarget::Mod), u) => v.mod_revision.cmp(&int_of(u, |t| match t { T::ModRevision(x) => Some(*x), _ => None })),
-        (Ok(compare::CompareTarget::Lease), u) => v.lease.cmp(&int_of(u, |t| match t { T::Lease(x) => Some(*x), _ => None })),
+        (Ok(compare::CompareTarget::Version), u) => v.version.cmp(&int_of(u, |t| match t {
+            T::Version(x) => Some(*x),
+            _ => None,
+        })),
+        (Ok(compare::CompareTarget::Create), u) => v.create_revision.cmp(&int_of(u, |t| match t {
+            T::CreateRevision(x) => Some(*x),
+            _ => None,
+        })),
+        (Ok(compare::CompareTarget::Mod), u) => v.mod_revision.cmp(&int_of(u, |t| match t {
+            T::ModRevision(x) => Some(*x),
+            _ => None,
+        })),
+        (Ok(compare::CompareTarget::Lease), u) => v.lease.cmp(&int_of(u, |t| match t {
+            T::Lease(x) => Some(*x),
+            _ => None,
+        })),
         (Err(_), _) => return false,
     };
     match compare::CompareResult::try_from(c.result) {
@@ -330,7 +348,10 @@ fn compare_one(c: &Compare, v: &StoredVersion) -> bool {
     }
 }
 
-fn int_of(u: &Option<compare::TargetUnion>, pick: impl Fn(&compare::TargetUnion) -> Option<i64>) -> i64 {
+fn int_of(
+    u: &Option<compare::TargetUnion>,
+    pick: impl Fn(&compare::TargetUnion) -> Option<i64>,
+) -> i64 {
     u.as_ref().and_then(pick).unwrap_or(0)
 }
 
@@ -387,12 +408,9 @@ fn exec<K: KeyspaceWrite + ?Sized>(
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         let resp = match &op.request {
-            Some(request_op::Request::Range(r)) => response_op::Response::Range(range(
-                ks,
-                ctx.revision_after(),
-                revs.compact,
-                r,
-            )?),
+            Some(request_op::Request::Range(r)) => {
+                response_op::Response::Range(range(ks, ctx.revision_after(), revs.compact, r)?)
+            }
             Some(request_op::Request::Put(p)) => response_op::Response::Put(ctx.put(ks, p)?),
             Some(request_op::Request::DeleteRange(d)) => {
                 response_op::Response::DeleteRange(ctx.delete_range(ks, d)?)

@@ -2,7 +2,9 @@
 //! on top). Two implementations: `RocksBackend` (the real one) and `MemBackend` (the test oracle).
 
 use bytes::Bytes;
-use capstan_proto::store::{Command, Event, RangeRequest, RangeResponse, SnapshotHeader, StoredLease, StoredVersion};
+use capstan_proto::store::{
+    Command, Event, RangeRequest, RangeResponse, SnapshotHeader, StoredLease, StoredVersion,
+};
 
 use crate::apply::{Applied, Revisions};
 use crate::error::KvResult;
@@ -38,7 +40,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies `cmds` in order as one atomic batch together with the caller's applied position
     /// (kept unchanged when `None`). With `sync`, the batch is durable when this returns. An error
     /// is a storage failure: nothing of the batch is applied, and the backend refuses later writes.
-    fn apply_batch(&self, cmds: &[Command], applied: Option<&[u8]>, sync: bool) -> KvResult<Vec<Applied>>;
+    fn apply_batch(
+        &self,
+        cmds: &[Command],
+        applied: Option<&[u8]>,
+        sync: bool,
+    ) -> KvResult<Vec<Applied>>;
     /// The committed revisions.
     fn revisions(&self) -> Revisions;
     /// A range read of committed state.
@@ -58,7 +65,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Streams a consistent image of the store to `sink`.
     fn export(&self, sink: &mut dyn ExportSink) -> KvResult<()>;
     /// Replaces the whole state by an image (already verified by the caller).
-    fn import(&self, header: &SnapshotHeader, items: &mut dyn Iterator<Item = KvResult<ImportItem>>) -> KvResult<()>;
+    fn import(
+        &self,
+        header: &SnapshotHeader,
+        items: &mut dyn Iterator<Item = KvResult<ImportItem>>,
+    ) -> KvResult<()>;
 }
 
 /// Whether a version at or below the compact revision `compact` survives compaction: only the

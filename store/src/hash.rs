@@ -18,7 +18,11 @@ pub struct HashSink {
 impl HashSink {
     /// Hashes versions with `mod_revision <= revision`.
     pub fn new(revision: i64) -> Self {
-        HashSink { revision, crc: 0, header: None }
+        HashSink {
+            revision,
+            crc: 0,
+            header: None,
+        }
     }
 
     /// The hash so far.
@@ -43,7 +47,14 @@ impl ExportSink for HashSink {
         }
         self.feed(&(key.len() as u64).to_be_bytes());
         self.feed(key);
-        for n in [v.create_revision, v.mod_revision, v.version, v.lease, v.sub, v.tombstone as i64] {
+        for n in [
+            v.create_revision,
+            v.mod_revision,
+            v.version,
+            v.lease,
+            v.sub,
+            v.tombstone as i64,
+        ] {
             self.feed(&n.to_be_bytes());
         }
         self.feed(&(v.value.len() as u64).to_be_bytes());

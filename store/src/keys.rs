@@ -175,7 +175,18 @@ mod tests {
 
     #[test]
     fn history_keys_sort_by_user_key_then_revision() {
-        let keys: Vec<&[u8]> = vec![b"", b"\x00", b"\x00\x00", b"\x00\x01", b"a", b"a\x00", b"a\x00b", b"a\x01", b"ab", b"b"];
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"\x00",
+            b"\x00\x00",
+            b"\x00\x01",
+            b"a",
+            b"a\x00",
+            b"a\x00b",
+            b"a\x01",
+            b"ab",
+            b"b",
+        ];
         let mut encoded = Vec::new();
         for k in &keys {
             for rev in [1i64, 2, 300, 1 << 40] {
@@ -185,7 +196,7 @@ mod tests {
         let mut sorted = encoded.clone();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut expected = encoded.clone();
-        expected.sort_by(|a, b| (a.1.clone(), a.2).cmp(&(b.1.clone(), b.2)));
+        expected.sort_by_key(|a| (a.1.clone(), a.2));
         assert_eq!(sorted, expected);
         for (raw, k, rev) in &encoded {
             assert_eq!(decode_history_key(raw).unwrap(), (k.clone(), *rev));
@@ -196,7 +207,14 @@ mod tests {
     fn history_bounds_enclose_exactly_the_keys_of_a_range() {
         let lo = history_lower_bound(b"b");
         let hi = history_upper_bound(Some(b"c")).unwrap();
-        for (k, inside) in [(&b"a"[..], false), (b"b", true), (b"b\x00", true), (b"bz\xff", true), (b"c", false), (b"c\x00", false)] {
+        for (k, inside) in [
+            (&b"a"[..], false),
+            (b"b", true),
+            (b"b\x00", true),
+            (b"bz\xff", true),
+            (b"c", false),
+            (b"c\x00", false),
+        ] {
             let hk = history_key(k, 7);
             assert_eq!(hk >= lo && hk < hi, inside, "key {k:?}");
         }

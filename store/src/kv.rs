@@ -64,13 +64,17 @@ pub trait Kv: Send + Sync + 'static {
     async fn put(&self, req: PutRequest) -> KvResult<PutResponse> {
         let resp = self
             .txn(TxnRequest {
-                success: vec![RequestOp { request: Some(request_op::Request::Put(req)) }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::Put(req)),
+                }],
                 ..Default::default()
             })
             .await?;
         match resp.responses.into_iter().next().and_then(|r| r.response) {
             Some(response_op::Response::Put(p)) => Ok(p),
-            _ => Err(KvError::Storage("put answered without a put response".into())),
+            _ => Err(KvError::Storage(
+                "put answered without a put response".into(),
+            )),
         }
     }
 
@@ -78,13 +82,17 @@ pub trait Kv: Send + Sync + 'static {
     async fn delete_range(&self, req: DeleteRangeRequest) -> KvResult<DeleteRangeResponse> {
         let resp = self
             .txn(TxnRequest {
-                success: vec![RequestOp { request: Some(request_op::Request::DeleteRange(req)) }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::DeleteRange(req)),
+                }],
                 ..Default::default()
             })
             .await?;
         match resp.responses.into_iter().next().and_then(|r| r.response) {
             Some(response_op::Response::DeleteRange(d)) => Ok(d),
-            _ => Err(KvError::Storage("delete answered without a delete response".into())),
+            _ => Err(KvError::Storage(
+                "delete answered without a delete response".into(),
+            )),
         }
     }
 }

@@ -23,7 +23,13 @@ pub struct Lessor {
 impl Lessor {
     /// Starts tracking a granted lease.
     pub fn granted(&self, id: i64, ttl: i64) {
-        self.leases.lock().insert(id, Deadline { ttl, at: Instant::now() + secs(ttl) });
+        self.leases.lock().insert(
+            id,
+            Deadline {
+                ttl,
+                at: Instant::now() + secs(ttl),
+            },
+        );
     }
 
     /// Stops tracking a revoked lease.
@@ -68,7 +74,13 @@ impl Lessor {
         let mut map = self.leases.lock();
         map.clear();
         for (id, ttl) in leases {
-            map.insert(id, Deadline { ttl, at: now + secs(ttl) });
+            map.insert(
+                id,
+                Deadline {
+                    ttl,
+                    at: now + secs(ttl),
+                },
+            );
         }
     }
 }

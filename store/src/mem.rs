@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use capstan_proto::store::{event, Command, Event, RangeRequest, RangeResponse, SnapshotHeader, StoredLease, StoredVersion};
+use capstan_proto::store::{
+    event, Command, Event, RangeRequest, RangeResponse, SnapshotHeader, StoredLease, StoredVersion,
+};
 use parking_lot::Mutex;
 
 use crate::apply::{apply_command, Applied, Revisions};
@@ -42,7 +44,10 @@ impl MemBackend {
             state: Mutex::new(MemState {
                 versions: BTreeMap::new(),
                 leases: BTreeMap::new(),
-                revs: Revisions { current: 1, compact: 0 },
+                revs: Revisions {
+                    current: 1,
+                    compact: 0,
+                },
                 applied: None,
             }),
         }
@@ -50,7 +55,10 @@ impl MemBackend {
 }
 
 impl MemState {
-    fn keys_in<'a>(&'a self, range: &'a KeyRange) -> impl Iterator<Item = (&'a Bytes, &'a Vec<StoredVersion>)> + 'a {
+    fn keys_in<'a>(
+        &'a self,
+        range: &'a KeyRange,
+    ) -> impl Iterator<Item = (&'a Bytes, &'a Vec<StoredVersion>)> + 'a {
         self.versions
             .range(range.start.clone()..)
             .take_while(move |(k, _)| match &range.end {
@@ -117,12 +125,15 @@ impl Keyspace for MemState {
 
 impl KeyspaceWrite for MemState {
     fn write_version(&mut self, key: &Bytes, v: &StoredVersion, _prev_lease: i64) -> KvResult<()> {
-        self.versions.entry(key.clone()).or_default().push(v.clone());
+        self.versions
+            .entry(key.clone())
+            .or_default()
+            .push(v.clone());
         Ok(())
     }
 
     fn put_lease(&mut self, lease: &StoredLease) -> KvResult<()> {
-        self.leases.insert(lease.id, lease.clone());
+        self.leases.insert(lease.id, *lease);
         Ok(())
     }
 
@@ -133,7 +144,12 @@ impl KeyspaceWrite for MemState {
 }
 
 impl Backend for MemBackend {
-    fn apply_batch(&self, cmds: &[Command], applied: Option<&[u8]>, _sync: bool) -> KvResult<Vec<Applied>> {
+    fn apply_batch(
+        &self,
+        cmds: &[Command],
+        applied: Option<&[u8]>,
+        _sync: bool,
+    ) -> KvResult<Vec<Applied>> {
         let mut st = self.state.lock();
         let mut out = Vec::with_capacity(cmds.len());
         for cmd in cmds {
@@ -164,7 +180,9 @@ impl Backend for MemBackend {
     fn events_since(&self, from: i64, max_events: usize) -> KvResult<EventPage> {
         let st = self.state.lock();
         if from < st.revs.compact {
-            return Err(KvError::Compacted { compact_revision: st.revs.compact });
+            return Err(KvError::Compacted {
+                compact_revision: st.revs.compact,
+            });
         }
         let mut all: Vec<(i64, i64, Event)> = Vec::new();
         for (k, vs) in &st.versions {
@@ -174,20 +192,44 @@ impl Backend for MemBackend {
                 }
                 let prev = vs[..i]
                     .last()
-                    .filter(|p| !p.tombstone && v.mod_revision - 1 >= st.revs.compact)
+                    .filter(|p| !p.tombstone && v.mod_revision > st.revs.compact)
                     .map(|p| to_key_value(k.clone(), p));
                 let (ty, kv) = if v.tombstone {
-                    (event::EventType::Delete, capstan_proto::store::KeyValue { key: k.clone(), mod_revision: v.mod_revision, ..Default::default() })
+                    (
+                        event::EventType::Delete,
+                        capstan_proto::store::KeyValue {
+                            key: k.clone(),
+                            mod_revision: v.mod_revision,
+                            ..Default::default()
+                        },
+                    )
                 } else {
                     (event::EventType::Put, to_key_value(k.clone(), v))
                 };
-                all.push((v.mod_revision, v.sub, Event { r#type: ty as i32, kv: Some(kv), prev_kv: prev }));
+                all.push((
+                    v.mod_revision,
+                    v.sub,
+                    Event {
+                        r#type: ty as i32,
+                        kv: Some(kv),
+                        prev_kv: prev,
+                    },
+                ));
             }
         }
         all.sort_by_key(|(rev, sub, _)| (*rev, *sub));
-        let mut page = EventPage { events: Vec::new(), through: st.revs.current };
+        let mut page = EventPage {
+            events: Vec::new(),
+            through: st.revs.current,
+        };
         for (rev, _, ev) in all {
-            if page.events.len() >= max_events && page.events.last().and_then(|e| e.kv.as_ref()).is_some_and(|kv| kv.mod_revision != rev) {
+            if page.events.len() >= max_events
+                && page
+                    .events
+                    .last()
+                    .and_then(|e| e.kv.as_ref())
+                    .is_some_and(|kv| kv.mod_revision != rev)
+            {
                 page.through = rev - 1;
                 break;
             }
@@ -214,7 +256,14 @@ impl Backend for MemBackend {
 
     fn db_size(&self) -> i64 {
         let st = self.state.lock();
-        st.versions.iter().map(|(k, vs)| vs.iter().map(|v| k.len() + v.value.len() + 48).sum::<usize>()).sum::<usize>() as i64
+        st.versions
+            .iter()
+            .map(|(k, vs)| {
+                vs.iter()
+                    .map(|v| k.len() + v.value.len() + 48)
+                    .sum::<usize>()
+            })
+            .sum::<usize>() as i64
     }
 
     fn export(&self, sink: &mut dyn ExportSink) -> KvResult<()> {
@@ -237,11 +286,18 @@ impl Backend for MemBackend {
         Ok(())
     }
 
-    fn import(&self, header: &SnapshotHeader, items: &mut dyn Iterator<Item = KvResult<ImportItem>>) -> KvResult<()> {
+    fn import(
+        &self,
+        header: &SnapshotHeader,
+        items: &mut dyn Iterator<Item = KvResult<ImportItem>>,
+    ) -> KvResult<()> {
         let mut fresh = MemState {
             versions: BTreeMap::new(),
             leases: BTreeMap::new(),
-            revs: Revisions { current: header.revision, compact: header.compact_revision },
+            revs: Revisions {
+                current: header.revision,
+                compact: header.compact_revision,
+            },
             applied: header.has_applied.then(|| header.applied.clone()),
         };
         for item in items {

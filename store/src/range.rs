@@ -1,7 +1,9 @@
 //! Range reads with etcd's semantics: revision checks, limit/count/more, keys-only, count-only,
 //! min/max revision filters and sorting.
 
-use capstan_proto::store::{range_request::SortOrder, range_request::SortTarget, KeyValue, RangeRequest, RangeResponse};
+use capstan_proto::store::{
+    range_request::SortOrder, range_request::SortTarget, KeyValue, RangeRequest, RangeResponse,
+};
 
 use crate::error::{KvError, KvResult};
 use crate::key_range::KeyRange;
@@ -18,7 +20,11 @@ pub fn range<K: Keyspace + ?Sized>(
 ) -> KvResult<RangeResponse> {
     validate_range(req)?;
     let keys = KeyRange::from_request(&req.key, &req.range_end)?;
-    let rev = if req.revision == 0 { current } else { req.revision };
+    let rev = if req.revision == 0 {
+        current
+    } else {
+        req.revision
+    };
     if rev > current {
         return Err(KvError::FutureRevision);
     }

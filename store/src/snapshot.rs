@@ -11,7 +11,10 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
-use capstan_proto::store::{snapshot_entry, SnapshotEntry, SnapshotHeader, SnapshotTrailer, StoredLease, StoredVersion, VersionEntry};
+use capstan_proto::store::{
+    snapshot_entry, SnapshotEntry, SnapshotHeader, SnapshotTrailer, StoredLease, StoredVersion,
+    VersionEntry,
+};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -78,7 +81,8 @@ impl SnapshotWriter {
     fn record(&mut self, tag: u8, msg: &impl Message) -> KvResult<()> {
         self.buf.clear();
         self.buf.push(tag);
-        msg.encode_length_delimited(&mut self.buf).map_err(|e| KvError::Storage(e.to_string()))?;
+        msg.encode_length_delimited(&mut self.buf)
+            .map_err(|e| KvError::Storage(e.to_string()))?;
         let buf = std::mem::take(&mut self.buf);
         let r = self.raw(&buf);
         self.buf = buf;
@@ -87,14 +91,25 @@ impl SnapshotWriter {
 
     /// Writes the trailer, flushes and fsyncs the file.
     pub fn finish(mut self) -> KvResult<SnapshotInfo> {
-        let header = self.header.clone().ok_or_else(|| KvError::Storage("snapshot without header".into()))?;
+        let header = self
+            .header
+            .clone()
+            .ok_or_else(|| KvError::Storage("snapshot without header".into()))?;
         let digest = self.hasher.clone().finalize();
-        let trailer = SnapshotTrailer { entries: self.entries, sha256: Bytes::copy_from_slice(&digest) };
+        let trailer = SnapshotTrailer {
+            entries: self.entries,
+            sha256: Bytes::copy_from_slice(&digest),
+        };
         let mut buf = vec![TAG_TRAILER];
-        trailer.encode_length_delimited(&mut buf).map_err(|e| KvError::Storage(e.to_string()))?;
+        trailer
+            .encode_length_delimited(&mut buf)
+            .map_err(|e| KvError::Storage(e.to_string()))?;
         self.out.write_all(&buf)?;
         self.size += buf.len() as u64;
-        let file = self.out.into_inner().map_err(|e| KvError::Storage(e.to_string()))?;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| KvError::Storage(e.to_string()))?;
         // A snapshot is a backup or a raft snapshot: it must be on disk before anyone relies on it.
         file.sync_all()?;
         Ok(SnapshotInfo {
@@ -117,14 +132,19 @@ impl ExportSink for SnapshotWriter {
     fn version(&mut self, key: &[u8], v: &StoredVersion) -> KvResult<()> {
         self.entries += 1;
         let e = SnapshotEntry {
-            entry: Some(snapshot_entry::Entry::Version(VersionEntry { key: Bytes::copy_from_slice(key), version: Some(v.clone()) })),
+            entry: Some(snapshot_entry::Entry::Version(VersionEntry {
+                key: Bytes::copy_from_slice(key),
+                version: Some(v.clone()),
+            })),
         };
         self.record(TAG_ENTRY, &e)
     }
 
     fn lease(&mut self, lease: &StoredLease) -> KvResult<()> {
         self.entries += 1;
-        let e = SnapshotEntry { entry: Some(snapshot_entry::Entry::Lease(lease.clone())) };
+        let e = SnapshotEntry {
+            entry: Some(snapshot_entry::Entry::Lease(*lease)),
+        };
         self.record(TAG_ENTRY, &e)
     }
 }
@@ -158,33 +178,41 @@ impl SnapshotReader {
             trailer: None,
         };
         let mut magic = [0u8; 8];
-        r.input.read_exact(&mut magic).map_err(|_| corrupt("not a capstan snapshot (too short)"))?;
+        r.input
+            .read_exact(&mut magic)
+            .map_err(|_| corrupt("not a capstan snapshot (too short)"))?;
         if &magic != MAGIC {
             return Err(corrupt("not a capstan snapshot (bad magic)"));
         }
         r.hasher.update(magic);
-        let (tag, body) = r.read_record()?.ok_or_else(|| corrupt("truncated before the header"))?;
+        let (tag, body) = r
+            .read_record()?
+            .ok_or_else(|| corrupt("truncated before the header"))?;
         if tag != TAG_HEADER {
             return Err(corrupt("missing header"));
         }
         r.header = SnapshotHeader::decode(body).map_err(|_| corrupt("undecodable header"))?;
         if r.header.format_version != FORMAT_VERSION {
-            return Err(corrupt(&format!("unsupported format version {}", r.header.format_version)));
+            return Err(corrupt(&format!(
+                "unsupported format version {}",
+                r.header.format_version
+            )));
         }
         Ok(r)
     }
 
     fn read_record(&mut self) -> KvResult<Option<(u8, BytesMut)>> {
         let mut tag = [0u8; 1];
-        match self.input.read(&mut tag)? {
-            0 => return Ok(None),
-            _ => {}
+        if self.input.read(&mut tag)? == 0 {
+            return Ok(None);
         }
         let mut len: u64 = 0;
         let mut prefix = vec![tag[0]];
         for shift in (0..64).step_by(7) {
             let mut b = [0u8; 1];
-            self.input.read_exact(&mut b).map_err(|_| corrupt("truncated record"))?;
+            self.input
+                .read_exact(&mut b)
+                .map_err(|_| corrupt("truncated record"))?;
             prefix.push(b[0]);
             len |= u64::from(b[0] & 0x7f) << shift;
             if b[0] & 0x80 == 0 {
@@ -195,7 +223,9 @@ impl SnapshotReader {
             return Err(corrupt("record too large"));
         }
         let mut body = BytesMut::zeroed(len as usize);
-        self.input.read_exact(&mut body).map_err(|_| corrupt("truncated record"))?;
+        self.input
+            .read_exact(&mut body)
+            .map_err(|_| corrupt("truncated record"))?;
         if tag[0] != TAG_TRAILER {
             self.hasher.update(&prefix);
             self.hasher.update(&body);
@@ -208,14 +238,18 @@ impl SnapshotReader {
         if self.trailer.is_some() {
             return Ok(None);
         }
-        let (tag, body) = self.read_record()?.ok_or_else(|| corrupt("truncated: no trailer"))?;
+        let (tag, body) = self
+            .read_record()?
+            .ok_or_else(|| corrupt("truncated: no trailer"))?;
         match tag {
             TAG_ENTRY => {
                 self.entries += 1;
                 let e = SnapshotEntry::decode(body).map_err(|_| corrupt("undecodable entry"))?;
                 match e.entry {
                     Some(snapshot_entry::Entry::Version(v)) => {
-                        let ver = v.version.ok_or_else(|| corrupt("version entry without version"))?;
+                        let ver = v
+                            .version
+                            .ok_or_else(|| corrupt("version entry without version"))?;
                         Ok(Some(ImportItem::Version(v.key, ver)))
                     }
                     Some(snapshot_entry::Entry::Lease(l)) => Ok(Some(ImportItem::Lease(l))),
@@ -223,7 +257,8 @@ impl SnapshotReader {
                 }
             }
             TAG_TRAILER => {
-                let t = SnapshotTrailer::decode(body).map_err(|_| corrupt("undecodable trailer"))?;
+                let t =
+                    SnapshotTrailer::decode(body).map_err(|_| corrupt("undecodable trailer"))?;
                 let digest = self.hasher.clone().finalize();
                 if t.sha256.as_ref() != digest.as_slice() {
                     return Err(corrupt("checksum mismatch"));
@@ -248,7 +283,11 @@ pub fn verify_snapshot(path: &Path) -> KvResult<SnapshotInfo> {
     let size = std::fs::metadata(path)?.len();
     let mut r = SnapshotReader::open(path)?;
     while r.next_item()?.is_some() {}
-    let digest = r.trailer.as_ref().map(|t| hex(&t.sha256)).unwrap_or_default();
+    let digest = r
+        .trailer
+        .as_ref()
+        .map(|t| hex(&t.sha256))
+        .unwrap_or_default();
     Ok(SnapshotInfo {
         revision: r.header.revision,
         compact_revision: r.header.compact_revision,
@@ -260,6 +299,8 @@ pub fn verify_snapshot(path: &Path) -> KvResult<SnapshotInfo> {
 }
 
 /// The items of a verified snapshot file, in order.
-pub fn snapshot_items(reader: &mut SnapshotReader) -> impl Iterator<Item = KvResult<ImportItem>> + '_ {
+pub fn snapshot_items(
+    reader: &mut SnapshotReader,
+) -> impl Iterator<Item = KvResult<ImportItem>> + '_ {
     std::iter::from_fn(move || reader.next_item().transpose())
 }

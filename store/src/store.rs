@@ -23,7 +23,9 @@ use crate::error::{KvError, KvResult};
 use crate::hash::HashSink;
 use crate::kv::Kv;
 use crate::lessor::Lessor;
-use crate::snapshot::{snapshot_items, verify_snapshot, SnapshotInfo, SnapshotReader, SnapshotWriter};
+use crate::snapshot::{
+    snapshot_items, verify_snapshot, SnapshotInfo, SnapshotReader, SnapshotWriter,
+};
 use crate::validate::{validate_command, validate_txn};
 use crate::watch::{WatchHub, WatchHubConfig, Watcher};
 
@@ -67,7 +69,12 @@ struct Core<B: Backend> {
 }
 
 impl<B: Backend> Core<B> {
-    fn apply(&self, cmds: &[Command], applied: Option<&[u8]>, sync: bool) -> KvResult<Vec<Applied>> {
+    fn apply(
+        &self,
+        cmds: &[Command],
+        applied: Option<&[u8]>,
+        sync: bool,
+    ) -> KvResult<Vec<Applied>> {
         let _write = self.write.lock();
         if let Some(e) = self.failed.lock().clone() {
             return Err(e);
@@ -87,7 +94,9 @@ impl<B: Backend> Core<B> {
             match (&cmd.command, &a.response) {
                 (Some(command::Command::LeaseGrant(g)), Ok(_)) => self.lessor.granted(g.id, g.ttl),
                 (Some(command::Command::LeaseRevoke(r)), Ok(_)) => self.lessor.revoked(r.id),
-                (_, Ok(CommandResponse::Compact(_))) => self.hub.compacted(self.backend.revisions().compact),
+                (_, Ok(CommandResponse::Compact(_))) => {
+                    self.hub.compacted(self.backend.revisions().compact)
+                }
                 _ => {}
             }
         }
@@ -104,7 +113,9 @@ impl<B: Backend> Core<B> {
 
     fn expire_leases(&self) {
         for id in self.lessor.expired() {
-            let cmd = Command { command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })) };
+            let cmd = Command {
+                command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
+            };
             match self.apply_one(cmd) {
                 Ok(_) | Err(KvError::LeaseNotFound) => self.lessor.revoked(id),
                 Err(e) => tracing::warn!(lease = id, error = %e, "cannot revoke expired lease"),
@@ -148,21 +159,34 @@ impl<B: Backend> Store<B> {
         if config.expire_leases {
             let c = core.clone();
             let s = stop.clone();
-            threads.push(std::thread::Builder::new().name("lease-expiry".into()).spawn(move || {
-                while !s.load(Ordering::SeqCst) {
-                    std::thread::sleep(c.config.lease_check_interval);
-                    c.expire_leases();
-                }
-            })?);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("lease-expiry".into())
+                    .spawn(move || {
+                        while !s.load(Ordering::SeqCst) {
+                            std::thread::sleep(c.config.lease_check_interval);
+                            c.expire_leases();
+                        }
+                    })?,
+            );
         }
-        Ok(Store { core, stop, threads })
+        Ok(Store {
+            core,
+            stop,
+            threads,
+        })
     }
 
     /// Applies a batch of commands atomically, with the caller's applied position (raft passes
     /// its last applied log id), fsynced if `sync`. Responses come back in order; each refused
     /// command changed nothing. An `Err` is a storage failure, after which the store refuses
     /// writes.
-    pub fn apply(&self, cmds: &[Command], applied: Option<&[u8]>, sync: bool) -> KvResult<Vec<Applied>> {
+    pub fn apply(
+        &self,
+        cmds: &[Command],
+        applied: Option<&[u8]>,
+        sync: bool,
+    ) -> KvResult<Vec<Applied>> {
         self.core.apply(cmds, applied, sync)
     }
 
@@ -189,7 +213,10 @@ impl<B: Backend> Store<B> {
             .map_err(|e| KvError::Storage(format!("apply task failed: {e}")))?
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Core<B>) -> KvResult<T> + Send + 'static) -> KvResult<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core<B>) -> KvResult<T> + Send + 'static,
+    ) -> KvResult<T> {
         let core = self.core.clone();
         tokio::task::spawn_blocking(move || f(&core))
             .await
@@ -199,7 +226,10 @@ impl<B: Backend> Store<B> {
     fn new_lease_id(&self) -> KvResult<i64> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         for _ in 0..64 {
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
             let mut z = nanos ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -235,15 +265,26 @@ impl<B: Backend> Kv for Store<B> {
     async fn txn(&self, req: TxnRequest) -> KvResult<TxnResponse> {
         validate_txn(&req)?;
         let read_only = req.success.iter().chain(&req.failure).all(|op| {
-            matches!(op.request, Some(capstan_proto::store::request_op::Request::Range(_)))
+            matches!(
+                op.request,
+                Some(capstan_proto::store::request_op::Request::Range(_))
+            )
         });
-        let cmd = Command { command: Some(command::Command::Txn(req)) };
+        let cmd = Command {
+            command: Some(command::Command::Txn(req)),
+        };
         if read_only {
             // Nothing to write: evaluate it like any txn, but without a write batch or fsync.
-            return match self.blocking(move |c| {
-                let _write = c.write.lock();
-                c.backend.apply_batch(std::slice::from_ref(&cmd), None, false)
-            }).await?.pop().map(|a| a.response) {
+            return match self
+                .blocking(move |c| {
+                    let _write = c.write.lock();
+                    c.backend
+                        .apply_batch(std::slice::from_ref(&cmd), None, false)
+                })
+                .await?
+                .pop()
+                .map(|a| a.response)
+            {
                 Some(Ok(CommandResponse::Txn(t))) => Ok(t),
                 Some(Err(e)) => Err(e),
                 _ => Err(unexpected("txn")),
@@ -260,7 +301,9 @@ impl<B: Backend> Kv for Store<B> {
     }
 
     async fn compact(&self, revision: i64) -> KvResult<CompactionResponse> {
-        let cmd = Command { command: Some(command::Command::Compact(CompactionRequest { revision })) };
+        let cmd = Command {
+            command: Some(command::Command::Compact(CompactionRequest { revision })),
+        };
         match self.apply_blocking(cmd).await? {
             CommandResponse::Compact(c) => Ok(c),
             _ => Err(unexpected("compact")),
@@ -270,7 +313,9 @@ impl<B: Backend> Kv for Store<B> {
     async fn lease_grant(&self, ttl: i64, id: i64) -> KvResult<LeaseGrantResponse> {
         let id = if id == 0 { self.new_lease_id()? } else { id };
         let ttl = ttl.max(self.core.config.min_lease_ttl);
-        let cmd = Command { command: Some(command::Command::LeaseGrant(LeaseGrantRequest { ttl, id })) };
+        let cmd = Command {
+            command: Some(command::Command::LeaseGrant(LeaseGrantRequest { ttl, id })),
+        };
         match self.apply_blocking(cmd).await? {
             CommandResponse::LeaseGrant(g) => Ok(g),
             _ => Err(unexpected("lease grant")),
@@ -278,7 +323,9 @@ impl<B: Backend> Kv for Store<B> {
     }
 
     async fn lease_revoke(&self, id: i64) -> KvResult<LeaseRevokeResponse> {
-        let cmd = Command { command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })) };
+        let cmd = Command {
+            command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
+        };
         match self.apply_blocking(cmd).await? {
             CommandResponse::LeaseRevoke(r) => Ok(r),
             _ => Err(unexpected("lease revoke")),
@@ -290,28 +337,60 @@ impl<B: Backend> Kv for Store<B> {
             return Err(KvError::LeaseNotFound);
         }
         let ttl = self.core.lessor.renew(id).ok_or(KvError::LeaseNotFound)?;
-        Ok(LeaseKeepAliveResponse { revision: self.core.backend.revisions().current, id, ttl })
+        Ok(LeaseKeepAliveResponse {
+            revision: self.core.backend.revisions().current,
+            id,
+            ttl,
+        })
     }
 
     async fn lease_time_to_live(&self, id: i64, keys: bool) -> KvResult<LeaseTimeToLiveResponse> {
         let revision = self.core.backend.revisions().current;
-        let (Some(_), Some((left, granted))) = (self.core.backend.lease(id)?, self.core.lessor.remaining(id)) else {
-            return Ok(LeaseTimeToLiveResponse { revision, id, ttl: -1, granted_ttl: 0, keys: Vec::new() });
+        let (Some(_), Some((left, granted))) =
+            (self.core.backend.lease(id)?, self.core.lessor.remaining(id))
+        else {
+            return Ok(LeaseTimeToLiveResponse {
+                revision,
+                id,
+                ttl: -1,
+                granted_ttl: 0,
+                keys: Vec::new(),
+            });
         };
-        let keys = if keys { self.core.backend.lease_keys(id)? } else { Vec::new() };
-        Ok(LeaseTimeToLiveResponse { revision, id, ttl: left, granted_ttl: granted, keys })
+        let keys = if keys {
+            self.core.backend.lease_keys(id)?
+        } else {
+            Vec::new()
+        };
+        Ok(LeaseTimeToLiveResponse {
+            revision,
+            id,
+            ttl: left,
+            granted_ttl: granted,
+            keys,
+        })
     }
 
     async fn lease_leases(&self) -> KvResult<LeaseLeasesResponse> {
         Ok(LeaseLeasesResponse {
             revision: self.core.backend.revisions().current,
-            ids: self.core.backend.leases()?.into_iter().map(|l| l.id).collect(),
+            ids: self
+                .core
+                .backend
+                .leases()?
+                .into_iter()
+                .map(|l| l.id)
+                .collect(),
         })
     }
 
     async fn status(&self) -> KvResult<StatusResponse> {
         let revs = self.core.backend.revisions();
-        Ok(StatusResponse { revision: revs.current, compact_revision: revs.compact, db_size: self.core.backend.db_size() })
+        Ok(StatusResponse {
+            revision: revs.current,
+            compact_revision: revs.compact,
+            db_size: self.core.backend.db_size(),
+        })
     }
 
     async fn hash_kv(&self, revision: i64) -> KvResult<HashKvResponse> {
@@ -326,9 +405,15 @@ impl<B: Backend> Kv for Store<B> {
             let mut sink = HashSink::new(if revision == 0 { i64::MAX } else { revision });
             c.backend.export(&mut sink)?;
             let header = sink.header.clone().unwrap_or_default();
-            let at = if revision == 0 { header.revision } else { revision };
+            let at = if revision == 0 {
+                header.revision
+            } else {
+                revision
+            };
             if at < header.compact_revision {
-                return Err(KvError::Compacted { compact_revision: header.compact_revision });
+                return Err(KvError::Compacted {
+                    compact_revision: header.compact_revision,
+                });
             }
             Ok(HashKvResponse {
                 revision: header.revision,
@@ -364,7 +449,8 @@ impl<B: Backend> Kv for Store<B> {
             *c.failed.lock() = None;
             let revs = c.backend.revisions();
             c.hub.reset(revs.current, revs.compact);
-            c.lessor.reset(c.backend.leases()?.into_iter().map(|l| (l.id, l.ttl)));
+            c.lessor
+                .reset(c.backend.leases()?.into_iter().map(|l| (l.id, l.ttl)));
             Ok(info)
         })
         .await

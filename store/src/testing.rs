@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use capstan_proto::store::{
-    compare, event, range_request, request_op, response_op, watch_request, Compare, DeleteRangeRequest, Event,
-    KeyValue, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest, TxnResponse, WatchRequest, WatchResponse,
+    compare, event, range_request, request_op, response_op, watch_request, Compare,
+    DeleteRangeRequest, Event, KeyValue, PutRequest, RangeRequest, RangeResponse, RequestOp,
+    TxnRequest, TxnResponse, WatchRequest, WatchResponse,
 };
 
-use crate::{KvError, Kv, StoreConfig, WatchHubConfig, Watcher};
+use crate::{Kv, KvError, StoreConfig, WatchHubConfig, Watcher};
 
 /// A store under test and whatever must live as long as it (a temp dir, a cluster).
 pub struct Harness {
@@ -26,7 +27,11 @@ pub struct Harness {
 /// TTL, fast progress ticks.
 pub fn test_config() -> StoreConfig {
     StoreConfig {
-        watch: WatchHubConfig { buffer: 4, progress_interval: Duration::from_millis(200), page_events: 50 },
+        watch: WatchHubConfig {
+            buffer: 4,
+            progress_interval: Duration::from_millis(200),
+            page_events: 50,
+        },
         min_lease_ttl: 1,
         expire_leases: true,
         lease_check_interval: Duration::from_millis(50),
@@ -36,14 +41,20 @@ pub fn test_config() -> StoreConfig {
 
 /// A fresh in-memory store.
 pub async fn mem_harness() -> Harness {
-    Harness { kv: Arc::new(crate::Store::new(crate::MemBackend::new(), test_config()).unwrap()), guard: Box::new(()) }
+    Harness {
+        kv: Arc::new(crate::Store::new(crate::MemBackend::new(), test_config()).unwrap()),
+        guard: Box::new(()),
+    }
 }
 
 /// A fresh RocksDB store in a temp dir.
 pub async fn rocks_harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let backend = crate::RocksBackend::open(dir.path()).unwrap();
-    Harness { kv: Arc::new(crate::Store::new(backend, test_config()).unwrap()), guard: Box::new(dir) }
+    Harness {
+        kv: Arc::new(crate::Store::new(backend, test_config()).unwrap()),
+        guard: Box::new(dir),
+    }
 }
 
 // ---- helpers ----
@@ -53,15 +64,36 @@ pub fn b(s: &str) -> Bytes {
 }
 
 pub async fn put(kv: &dyn Kv, k: &str, v: &str) -> i64 {
-    kv.put(PutRequest { key: b(k), value: b(v), ..Default::default() }).await.unwrap().revision
+    kv.put(PutRequest {
+        key: b(k),
+        value: b(v),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .revision
 }
 
 pub async fn get(kv: &dyn Kv, k: &str) -> Option<KeyValue> {
-    kv.range(RangeRequest { key: b(k), ..Default::default() }).await.unwrap().kvs.into_iter().next()
+    kv.range(RangeRequest {
+        key: b(k),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .kvs
+    .into_iter()
+    .next()
 }
 
 pub async fn list(kv: &dyn Kv, start: &str, end: &str) -> RangeResponse {
-    kv.range(RangeRequest { key: b(start), range_end: b(end), ..Default::default() }).await.unwrap()
+    kv.range(RangeRequest {
+        key: b(start),
+        range_end: b(end),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
 }
 
 pub async fn revision(kv: &dyn Kv) -> i64 {
@@ -73,32 +105,71 @@ pub async fn hash(kv: &dyn Kv) -> u32 {
 }
 
 pub fn put_op(k: &str, v: &str) -> RequestOp {
-    RequestOp { request: Some(request_op::Request::Put(PutRequest { key: b(k), value: b(v), ..Default::default() })) }
+    RequestOp {
+        request: Some(request_op::Request::Put(PutRequest {
+            key: b(k),
+            value: b(v),
+            ..Default::default()
+        })),
+    }
 }
 
 pub fn del_op(k: &str, end: &str) -> RequestOp {
-    RequestOp { request: Some(request_op::Request::DeleteRange(DeleteRangeRequest { key: b(k), range_end: b(end), prev_kv: false })) }
+    RequestOp {
+        request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+            key: b(k),
+            range_end: b(end),
+            prev_kv: false,
+        })),
+    }
 }
 
 pub fn range_op(k: &str, end: &str) -> RequestOp {
-    RequestOp { request: Some(request_op::Request::Range(RangeRequest { key: b(k), range_end: b(end), ..Default::default() })) }
+    RequestOp {
+        request: Some(request_op::Request::Range(RangeRequest {
+            key: b(k),
+            range_end: b(end),
+            ..Default::default()
+        })),
+    }
 }
 
 pub fn txn_op(t: TxnRequest) -> RequestOp {
-    RequestOp { request: Some(request_op::Request::Txn(t)) }
+    RequestOp {
+        request: Some(request_op::Request::Txn(t)),
+    }
 }
 
-pub fn cmp(k: &str, target: compare::CompareTarget, result: compare::CompareResult, u: compare::TargetUnion) -> Compare {
-    Compare { key: b(k), target: target as i32, result: result as i32, target_union: Some(u), range_end: Bytes::new() }
+pub fn cmp(
+    k: &str,
+    target: compare::CompareTarget,
+    result: compare::CompareResult,
+    u: compare::TargetUnion,
+) -> Compare {
+    Compare {
+        key: b(k),
+        target: target as i32,
+        result: result as i32,
+        target_union: Some(u),
+        range_end: Bytes::new(),
+    }
 }
 
 pub fn watch_req(k: &str, end: &str, start: i64) -> WatchRequest {
-    WatchRequest { key: b(k), range_end: b(end), start_revision: start, ..Default::default() }
+    WatchRequest {
+        key: b(k),
+        range_end: b(end),
+        start_revision: start,
+        ..Default::default()
+    }
 }
 
 /// The next response, failing the test after 10 s.
 pub async fn next(w: &mut Watcher) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(10), w.recv()).await.expect("watch response in time").expect("watch still open")
+    tokio::time::timeout(Duration::from_secs(10), w.recv())
+        .await
+        .expect("watch response in time")
+        .expect("watch still open")
 }
 
 /// Reads events until one at or past `rev` arrives; returns all events read (progress skipped).
@@ -107,7 +178,11 @@ pub async fn events_until(w: &mut Watcher, rev: i64) -> Vec<Event> {
     loop {
         let r = next(w).await;
         assert!(!r.canceled, "unexpected cancel: {r:?}");
-        let last = r.events.last().and_then(|e| e.kv.as_ref()).map(|kv| kv.mod_revision);
+        let last = r
+            .events
+            .last()
+            .and_then(|e| e.kv.as_ref())
+            .map(|kv| kv.mod_revision);
         out.extend(r.events);
         if last.is_some_and(|l| l >= rev) {
             return out;
@@ -131,10 +206,20 @@ pub async fn fresh_store_is_at_revision_one(kv: &dyn Kv) {
 
 pub async fn each_changing_txn_adds_exactly_one_revision(kv: &dyn Kv) {
     let r0 = revision(kv).await;
-    let t = kv.txn(TxnRequest { success: vec![put_op("a", "1"), put_op("b", "2"), put_op("c", "3")], ..Default::default() }).await.unwrap();
+    let t = kv
+        .txn(TxnRequest {
+            success: vec![put_op("a", "1"), put_op("b", "2"), put_op("c", "3")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(t.revision, r0 + 1);
     for k in ["a", "b", "c"] {
-        assert_eq!(get(kv, k).await.unwrap().mod_revision, r0 + 1, "all effects of a txn at one revision");
+        assert_eq!(
+            get(kv, k).await.unwrap().mod_revision,
+            r0 + 1,
+            "all effects of a txn at one revision"
+        );
     }
     assert_eq!(put(kv, "a", "x").await, r0 + 2);
 }
@@ -142,9 +227,21 @@ pub async fn each_changing_txn_adds_exactly_one_revision(kv: &dyn Kv) {
 pub async fn txn_that_changes_nothing_keeps_the_revision(kv: &dyn Kv) {
     put(kv, "a", "1").await;
     let r0 = revision(kv).await;
-    let t = kv.txn(TxnRequest { success: vec![range_op("a", ""), del_op("missing", "")], ..Default::default() }).await.unwrap();
+    let t = kv
+        .txn(TxnRequest {
+            success: vec![range_op("a", ""), del_op("missing", "")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(t.revision, r0);
-    let d = kv.delete_range(DeleteRangeRequest { key: b("nope"), ..Default::default() }).await.unwrap();
+    let d = kv
+        .delete_range(DeleteRangeRequest {
+            key: b("nope"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(d.deleted, 0);
     assert_eq!(revision(kv).await, r0);
 }
@@ -152,20 +249,39 @@ pub async fn txn_that_changes_nothing_keeps_the_revision(kv: &dyn Kv) {
 pub async fn put_sets_create_and_mod_revision_and_version(kv: &dyn Kv) {
     let r1 = put(kv, "k", "v1").await;
     let kv1 = get(kv, "k").await.unwrap();
-    assert_eq!((kv1.create_revision, kv1.mod_revision, kv1.version), (r1, r1, 1));
+    assert_eq!(
+        (kv1.create_revision, kv1.mod_revision, kv1.version),
+        (r1, r1, 1)
+    );
     let r2 = put(kv, "k", "v2").await;
     let kv2 = get(kv, "k").await.unwrap();
-    assert_eq!((kv2.create_revision, kv2.mod_revision, kv2.version, kv2.value), (r1, r2, 2, b("v2")));
+    assert_eq!(
+        (
+            kv2.create_revision,
+            kv2.mod_revision,
+            kv2.version,
+            kv2.value
+        ),
+        (r1, r2, 2, b("v2"))
+    );
 }
 
 pub async fn delete_resets_version(kv: &dyn Kv) {
     put(kv, "k", "1").await;
     put(kv, "k", "2").await;
-    kv.delete_range(DeleteRangeRequest { key: b("k"), ..Default::default() }).await.unwrap();
+    kv.delete_range(DeleteRangeRequest {
+        key: b("k"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert!(get(kv, "k").await.is_none());
     let r = put(kv, "k", "3").await;
     let again = get(kv, "k").await.unwrap();
-    assert_eq!((again.version, again.create_revision, again.mod_revision), (1, r, r));
+    assert_eq!(
+        (again.version, again.create_revision, again.mod_revision),
+        (1, r, r)
+    );
 }
 
 pub async fn compares_on_value_version_create_mod_and_lease(kv: &dyn Kv) {
@@ -183,16 +299,35 @@ pub async fn compares_on_value_version_create_mod_and_lease(kv: &dyn Kv) {
         (cmp("k", T::Lease, R::Equal, U::Lease(0)), true),
     ];
     for (c, want) in cases {
-        let t = kv.txn(TxnRequest { compare: vec![c.clone()], ..Default::default() }).await.unwrap();
+        let t = kv
+            .txn(TxnRequest {
+                compare: vec![c.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(t.succeeded, want, "{c:?}");
     }
 }
 
 pub async fn compare_on_a_missing_key_sees_version_zero_and_value_compares_fail(kv: &dyn Kv) {
     use compare::{CompareResult as R, CompareTarget as T, TargetUnion as U};
-    let t = kv.txn(TxnRequest { compare: vec![cmp("none", T::Version, R::Equal, U::Version(0))], success: vec![put_op("none", "x")], ..Default::default() }).await.unwrap();
+    let t = kv
+        .txn(TxnRequest {
+            compare: vec![cmp("none", T::Version, R::Equal, U::Version(0))],
+            success: vec![put_op("none", "x")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(t.succeeded, "create-if-absent idiom");
-    let t = kv.txn(TxnRequest { compare: vec![cmp("absent", T::Value, R::NotEqual, U::Value(b("x")))], ..Default::default() }).await.unwrap();
+    let t = kv
+        .txn(TxnRequest {
+            compare: vec![cmp("absent", T::Value, R::NotEqual, U::Value(b("x")))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(!t.succeeded, "a value compare on a missing key fails");
 }
 
@@ -202,16 +337,36 @@ pub async fn compare_over_a_range_must_hold_for_every_key(kv: &dyn Kv) {
     put(kv, "p/b", "1").await;
     let mut c = cmp("p/", T::Value, R::Equal, U::Value(b("1")));
     c.range_end = b("p0");
-    assert!(kv.txn(TxnRequest { compare: vec![c.clone()], ..Default::default() }).await.unwrap().succeeded);
+    assert!(
+        kv.txn(TxnRequest {
+            compare: vec![c.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .succeeded
+    );
     put(kv, "p/c", "2").await;
-    assert!(!kv.txn(TxnRequest { compare: vec![c], ..Default::default() }).await.unwrap().succeeded);
+    assert!(
+        !kv.txn(TxnRequest {
+            compare: vec![c],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .succeeded
+    );
 }
 
 pub async fn failed_compare_runs_the_failure_branch(kv: &dyn Kv) {
     use compare::{CompareResult as R, CompareTarget as T, TargetUnion as U};
     put(kv, "k", "v").await;
     let t = kv
-        .txn(TxnRequest { compare: vec![cmp("k", T::Value, R::Equal, U::Value(b("other")))], success: vec![put_op("s", "1")], failure: vec![put_op("f", "1"), range_op("k", "")] })
+        .txn(TxnRequest {
+            compare: vec![cmp("k", T::Value, R::Equal, U::Value(b("other")))],
+            success: vec![put_op("s", "1")],
+            failure: vec![put_op("f", "1"), range_op("k", "")],
+        })
         .await
         .unwrap();
     assert!(!t.succeeded);
@@ -222,14 +377,29 @@ pub async fn failed_compare_runs_the_failure_branch(kv: &dyn Kv) {
 
 pub async fn nested_txn_compares_see_the_state_before_the_txn(kv: &dyn Kv) {
     use compare::{CompareResult as R, CompareTarget as T, TargetUnion as U};
-    let inner = TxnRequest { compare: vec![cmp("x", T::Version, R::Equal, U::Version(0))], success: vec![put_op("y", "absent-before")], failure: vec![put_op("y", "present-before")] };
-    kv.txn(TxnRequest { success: vec![put_op("x", "1"), txn_op(inner)], ..Default::default() }).await.unwrap();
+    let inner = TxnRequest {
+        compare: vec![cmp("x", T::Version, R::Equal, U::Version(0))],
+        success: vec![put_op("y", "absent-before")],
+        failure: vec![put_op("y", "present-before")],
+    };
+    kv.txn(TxnRequest {
+        success: vec![put_op("x", "1"), txn_op(inner)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(get(kv, "y").await.unwrap().value, b("absent-before"));
 }
 
 pub async fn range_inside_a_txn_sees_the_txns_earlier_writes(kv: &dyn Kv) {
     let r0 = revision(kv).await;
-    let t = kv.txn(TxnRequest { success: vec![put_op("a", "1"), range_op("a", "")], ..Default::default() }).await.unwrap();
+    let t = kv
+        .txn(TxnRequest {
+            success: vec![put_op("a", "1"), range_op("a", "")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let r = txn_resp_range(&t, 1);
     assert_eq!(r.kvs[0].value, b("1"));
     assert_eq!(r.kvs[0].mod_revision, r0 + 1);
@@ -237,16 +407,46 @@ pub async fn range_inside_a_txn_sees_the_txns_earlier_writes(kv: &dyn Kv) {
 
 pub async fn duplicate_keys_in_one_txn_branch_are_refused(kv: &dyn Kv) {
     let r0 = revision(kv).await;
-    let e = kv.txn(TxnRequest { success: vec![put_op("a", "1"), put_op("a", "2")], ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .txn(TxnRequest {
+            success: vec![put_op("a", "1"), put_op("a", "2")],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e, KvError::DuplicateKey);
-    let e = kv.txn(TxnRequest { success: vec![put_op("b/1", "1"), del_op("b/", "b0")], ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .txn(TxnRequest {
+            success: vec![put_op("b/1", "1"), del_op("b/", "b0")],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e, KvError::DuplicateKey);
-    let nested = TxnRequest { success: vec![put_op("c", "1")], ..Default::default() };
-    let e = kv.txn(TxnRequest { success: vec![put_op("c", "0"), txn_op(nested)], ..Default::default() }).await.unwrap_err();
+    let nested = TxnRequest {
+        success: vec![put_op("c", "1")],
+        ..Default::default()
+    };
+    let e = kv
+        .txn(TxnRequest {
+            success: vec![put_op("c", "0"), txn_op(nested)],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e, KvError::DuplicateKey);
     // The same key in a nested txn's two branches is fine: only one runs.
-    let nested = TxnRequest { success: vec![put_op("d", "1")], failure: vec![put_op("d", "2")], ..Default::default() };
-    kv.txn(TxnRequest { success: vec![txn_op(nested)], ..Default::default() }).await.unwrap();
+    let nested = TxnRequest {
+        success: vec![put_op("d", "1")],
+        failure: vec![put_op("d", "2")],
+        ..Default::default()
+    };
+    kv.txn(TxnRequest {
+        success: vec![txn_op(nested)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(revision(kv).await, r0 + 1);
 }
 
@@ -254,12 +454,21 @@ pub async fn range_end_rules_single_key_prefix_and_from_key(kv: &dyn Kv) {
     for k in ["a", "ab", "abc", "b", "c\u{0}", "d"] {
         put(kv, k, "v").await;
     }
-    let keys = |r: RangeResponse| r.kvs.into_iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect::<Vec<_>>();
+    let keys = |r: RangeResponse| {
+        r.kvs
+            .into_iter()
+            .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(list(kv, "ab", "").await), vec!["ab"]);
     let end = String::from_utf8(crate::keys::prefix_end(b"ab").unwrap()).unwrap();
     assert_eq!(keys(list(kv, "ab", &end).await), vec!["ab", "abc"]);
     assert_eq!(keys(list(kv, "b", "\u{0}").await), vec!["b", "c\u{0}", "d"]);
-    assert_eq!(keys(list(kv, "\u{0}", "\u{0}").await).len(), 6, "\\0..\\0 is every key");
+    assert_eq!(
+        keys(list(kv, "\u{0}", "\u{0}").await).len(),
+        6,
+        "\\0..\\0 is every key"
+    );
     assert_eq!(keys(list(kv, "b", "b").await), Vec::<String>::new());
 }
 
@@ -267,20 +476,52 @@ pub async fn limit_reports_count_and_more(kv: &dyn Kv) {
     for i in 0..10 {
         put(kv, &format!("k{i}"), "v").await;
     }
-    let r = kv.range(RangeRequest { key: b("k"), range_end: b("l"), limit: 3, ..Default::default() }).await.unwrap();
+    let r = kv
+        .range(RangeRequest {
+            key: b("k"),
+            range_end: b("l"),
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!((r.kvs.len(), r.count, r.more), (3, 10, true));
     assert_eq!(r.kvs[0].key, b("k0"));
-    let r = kv.range(RangeRequest { key: b("k"), range_end: b("l"), limit: 10, ..Default::default() }).await.unwrap();
+    let r = kv
+        .range(RangeRequest {
+            key: b("k"),
+            range_end: b("l"),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!((r.kvs.len(), r.count, r.more), (10, 10, false));
 }
 
 pub async fn keys_only_and_count_only(kv: &dyn Kv) {
     put(kv, "a", "value").await;
     put(kv, "b", "value").await;
-    let r = kv.range(RangeRequest { key: b("a"), range_end: b("c"), keys_only: true, ..Default::default() }).await.unwrap();
+    let r = kv
+        .range(RangeRequest {
+            key: b("a"),
+            range_end: b("c"),
+            keys_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.kvs.iter().all(|kv| kv.value.is_empty()) && r.kvs.len() == 2);
     assert_eq!(r.kvs[1].version, 1);
-    let r = kv.range(RangeRequest { key: b("a"), range_end: b("c"), count_only: true, ..Default::default() }).await.unwrap();
+    let r = kv
+        .range(RangeRequest {
+            key: b("a"),
+            range_end: b("c"),
+            count_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.kvs.is_empty());
     assert_eq!(r.count, 2);
 }
@@ -291,30 +532,84 @@ pub async fn sort_by_each_target_and_order(kv: &dyn Kv) {
     put(kv, "s/b", "1").await;
     put(kv, "s/c", "2").await;
     put(kv, "s/b", "1").await;
-    let keys = |r: RangeResponse| r.kvs.into_iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect::<Vec<_>>();
-    let q = |o: O, t: T, limit| RangeRequest { key: b("s/"), range_end: b("s0"), sort_order: o as i32, sort_target: t as i32, limit, ..Default::default() };
-    assert_eq!(keys(kv.range(q(O::Descend, T::Key, 0)).await.unwrap()), vec!["s/c", "s/b", "s/a"]);
-    assert_eq!(keys(kv.range(q(O::Ascend, T::Value, 0)).await.unwrap()), vec!["s/b", "s/c", "s/a"]);
-    assert_eq!(keys(kv.range(q(O::Descend, T::Mod, 0)).await.unwrap()), vec!["s/b", "s/c", "s/a"]);
-    assert_eq!(keys(kv.range(q(O::Descend, T::Version, 1)).await.unwrap()), vec!["s/b"]);
-    assert_eq!(keys(kv.range(q(O::None, T::Create, 0)).await.unwrap()), vec!["s/a", "s/b", "s/c"], "NONE with a target sorts ascending");
+    let keys = |r: RangeResponse| {
+        r.kvs
+            .into_iter()
+            .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let q = |o: O, t: T, limit| RangeRequest {
+        key: b("s/"),
+        range_end: b("s0"),
+        sort_order: o as i32,
+        sort_target: t as i32,
+        limit,
+        ..Default::default()
+    };
+    assert_eq!(
+        keys(kv.range(q(O::Descend, T::Key, 0)).await.unwrap()),
+        vec!["s/c", "s/b", "s/a"]
+    );
+    assert_eq!(
+        keys(kv.range(q(O::Ascend, T::Value, 0)).await.unwrap()),
+        vec!["s/b", "s/c", "s/a"]
+    );
+    assert_eq!(
+        keys(kv.range(q(O::Descend, T::Mod, 0)).await.unwrap()),
+        vec!["s/b", "s/c", "s/a"]
+    );
+    assert_eq!(
+        keys(kv.range(q(O::Descend, T::Version, 1)).await.unwrap()),
+        vec!["s/b"]
+    );
+    assert_eq!(
+        keys(kv.range(q(O::None, T::Create, 0)).await.unwrap()),
+        vec!["s/a", "s/b", "s/c"],
+        "NONE with a target sorts ascending"
+    );
     let r = kv.range(q(O::Descend, T::Key, 2)).await.unwrap();
-    assert_eq!((keys(r.clone()), r.more, r.count), (vec!["s/c".to_string(), "s/b".to_string()], true, 3));
+    assert_eq!(
+        (keys(r.clone()), r.more, r.count),
+        (vec!["s/c".to_string(), "s/b".to_string()], true, 3)
+    );
 }
 
 pub async fn range_at_an_older_revision_sees_the_past(kv: &dyn Kv) {
     let r1 = put(kv, "k", "1").await;
     put(kv, "k", "2").await;
-    let r3 = kv.delete_range(DeleteRangeRequest { key: b("k"), ..Default::default() }).await.unwrap().revision;
+    let r3 = kv
+        .delete_range(DeleteRangeRequest {
+            key: b("k"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .revision;
     put(kv, "other", "x").await;
-    let at = |rev| RangeRequest { key: b("k"), revision: rev, ..Default::default() };
+    let at = |rev| RangeRequest {
+        key: b("k"),
+        revision: rev,
+        ..Default::default()
+    };
     assert_eq!(kv.range(at(r1)).await.unwrap().kvs[0].value, b("1"));
     assert_eq!(kv.range(at(r1 + 1)).await.unwrap().kvs[0].value, b("2"));
     assert!(kv.range(at(r3)).await.unwrap().kvs.is_empty());
     assert!(kv.range(at(r1 - 1)).await.unwrap().kvs.is_empty());
-    let all_then = kv.range(RangeRequest { key: b("\0"), range_end: b("\0"), revision: r1, ..Default::default() }).await.unwrap();
+    let all_then = kv
+        .range(RangeRequest {
+            key: b("\0"),
+            range_end: b("\0"),
+            revision: r1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(all_then.kvs.len(), 1);
-    assert_eq!(all_then.revision, revision(kv).await, "the header carries the current revision");
+    assert_eq!(
+        all_then.revision,
+        revision(kv).await,
+        "the header carries the current revision"
+    );
 }
 
 pub async fn range_below_the_compact_revision_is_compacted_and_at_it_still_works(kv: &dyn Kv) {
@@ -322,38 +617,129 @@ pub async fn range_below_the_compact_revision_is_compacted_and_at_it_still_works
     let r2 = put(kv, "k", "2").await;
     put(kv, "k", "3").await;
     kv.compact(r2).await.unwrap();
-    let e = kv.range(RangeRequest { key: b("k"), revision: r2 - 1, ..Default::default() }).await.unwrap_err();
-    assert_eq!(e, KvError::Compacted { compact_revision: r2 });
-    assert_eq!(kv.range(RangeRequest { key: b("k"), revision: r2, ..Default::default() }).await.unwrap().kvs[0].value, b("2"));
-    assert_eq!(kv.compact(r2).await.unwrap_err(), KvError::Compacted { compact_revision: r2 });
+    let e = kv
+        .range(RangeRequest {
+            key: b("k"),
+            revision: r2 - 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        KvError::Compacted {
+            compact_revision: r2
+        }
+    );
+    assert_eq!(
+        kv.range(RangeRequest {
+            key: b("k"),
+            revision: r2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .kvs[0]
+            .value,
+        b("2")
+    );
+    assert_eq!(
+        kv.compact(r2).await.unwrap_err(),
+        KvError::Compacted {
+            compact_revision: r2
+        }
+    );
     assert_eq!(kv.status().await.unwrap().compact_revision, r2);
 }
 
 pub async fn future_and_negative_revisions_are_refused(kv: &dyn Kv) {
     let r = put(kv, "k", "1").await;
-    let e = kv.range(RangeRequest { key: b("k"), revision: r + 1, ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .range(RangeRequest {
+            key: b("k"),
+            revision: r + 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e, KvError::FutureRevision);
-    let e = kv.range(RangeRequest { key: b("k"), revision: -1, ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .range(RangeRequest {
+            key: b("k"),
+            revision: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(matches!(e, KvError::InvalidArgument(_)));
-    assert_eq!(kv.compact(r + 5).await.unwrap_err(), KvError::FutureRevision);
-    assert!(matches!(kv.watch(watch_req("k", "", -3)).await, Err(KvError::InvalidArgument(_))));
+    assert_eq!(
+        kv.compact(r + 5).await.unwrap_err(),
+        KvError::FutureRevision
+    );
+    assert!(matches!(
+        kv.watch(watch_req("k", "", -3)).await,
+        Err(KvError::InvalidArgument(_))
+    ));
 }
 
 pub async fn put_and_delete_return_prev_kv_when_asked(kv: &dyn Kv) {
     put(kv, "k", "old").await;
-    let p = kv.put(PutRequest { key: b("k"), value: b("new"), prev_kv: true, ..Default::default() }).await.unwrap();
+    let p = kv
+        .put(PutRequest {
+            key: b("k"),
+            value: b("new"),
+            prev_kv: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(p.prev_kv.unwrap().value, b("old"));
-    let p = kv.put(PutRequest { key: b("k2"), value: b("x"), prev_kv: true, ..Default::default() }).await.unwrap();
+    let p = kv
+        .put(PutRequest {
+            key: b("k2"),
+            value: b("x"),
+            prev_kv: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(p.prev_kv.is_none());
-    let d = kv.delete_range(DeleteRangeRequest { key: b("k"), range_end: b("l"), prev_kv: true }).await.unwrap();
+    let d = kv
+        .delete_range(DeleteRangeRequest {
+            key: b("k"),
+            range_end: b("l"),
+            prev_kv: true,
+        })
+        .await
+        .unwrap();
     assert_eq!(d.deleted, 2);
-    assert_eq!(d.prev_kvs.iter().map(|kv| kv.value.clone()).collect::<Vec<_>>(), vec![b("new"), b("x")]);
+    assert_eq!(
+        d.prev_kvs
+            .iter()
+            .map(|kv| kv.value.clone())
+            .collect::<Vec<_>>(),
+        vec![b("new"), b("x")]
+    );
 }
 
 pub async fn put_with_a_lease_attaches_and_a_put_without_detaches(kv: &dyn Kv) {
     let l = kv.lease_grant(60, 0).await.unwrap().id;
-    kv.put(PutRequest { key: b("a"), value: b("1"), lease: l, ..Default::default() }).await.unwrap();
-    kv.put(PutRequest { key: b("b"), value: b("1"), lease: l, ..Default::default() }).await.unwrap();
+    kv.put(PutRequest {
+        key: b("a"),
+        value: b("1"),
+        lease: l,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    kv.put(PutRequest {
+        key: b("b"),
+        value: b("1"),
+        lease: l,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(get(kv, "a").await.unwrap().lease, l);
     put(kv, "b", "2").await;
     assert_eq!(get(kv, "b").await.unwrap().lease, 0);
@@ -361,18 +747,50 @@ pub async fn put_with_a_lease_attaches_and_a_put_without_detaches(kv: &dyn Kv) {
     assert_eq!(ttl.keys, vec![b("a")]);
     kv.lease_revoke(l).await.unwrap();
     assert!(get(kv, "a").await.is_none());
-    assert!(get(kv, "b").await.is_some(), "a detached key outlives the lease");
+    assert!(
+        get(kv, "b").await.is_some(),
+        "a detached key outlives the lease"
+    );
 }
 
 pub async fn ignore_value_and_ignore_lease_keep_the_current_ones(kv: &dyn Kv) {
     let l = kv.lease_grant(60, 0).await.unwrap().id;
-    kv.put(PutRequest { key: b("k"), value: b("v"), lease: l, ..Default::default() }).await.unwrap();
-    kv.put(PutRequest { key: b("k"), ignore_value: true, ignore_lease: true, ..Default::default() }).await.unwrap();
+    kv.put(PutRequest {
+        key: b("k"),
+        value: b("v"),
+        lease: l,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    kv.put(PutRequest {
+        key: b("k"),
+        ignore_value: true,
+        ignore_lease: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let got = get(kv, "k").await.unwrap();
     assert_eq!((got.value, got.lease, got.version), (b("v"), l, 2));
-    let e = kv.put(PutRequest { key: b("missing"), ignore_value: true, ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .put(PutRequest {
+            key: b("missing"),
+            ignore_value: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e, KvError::KeyNotFound);
-    let e = kv.put(PutRequest { key: b("k"), value: b("x"), ignore_value: true, ..Default::default() }).await.unwrap_err();
+    let e = kv
+        .put(PutRequest {
+            key: b("k"),
+            value: b("x"),
+            ignore_value: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(matches!(e, KvError::InvalidArgument(_)));
 }
 
@@ -380,7 +798,17 @@ pub async fn a_txn_naming_an_unknown_lease_is_refused_and_changes_nothing(kv: &d
     let r0 = revision(kv).await;
     let h0 = hash(kv).await;
     let t = TxnRequest {
-        success: vec![put_op("ok", "1"), RequestOp { request: Some(request_op::Request::Put(PutRequest { key: b("bad"), value: b("1"), lease: 12345, ..Default::default() })) }],
+        success: vec![
+            put_op("ok", "1"),
+            RequestOp {
+                request: Some(request_op::Request::Put(PutRequest {
+                    key: b("bad"),
+                    value: b("1"),
+                    lease: 12345,
+                    ..Default::default()
+                })),
+            },
+        ],
         ..Default::default()
     };
     assert_eq!(kv.txn(t).await.unwrap_err(), KvError::LeaseNotFound);
@@ -391,38 +819,74 @@ pub async fn a_txn_naming_an_unknown_lease_is_refused_and_changes_nothing(kv: &d
 pub async fn lease_revoke_deletes_its_keys_in_one_revision(kv: &dyn Kv) {
     let l = kv.lease_grant(60, 0).await.unwrap().id;
     for k in ["l/1", "l/2", "l/3"] {
-        kv.put(PutRequest { key: b(k), value: b("v"), lease: l, ..Default::default() }).await.unwrap();
+        kv.put(PutRequest {
+            key: b(k),
+            value: b("v"),
+            lease: l,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     }
     let r0 = revision(kv).await;
     let mut w = kv.watch(watch_req("l/", "l0", 0)).await.unwrap();
     let r = kv.lease_revoke(l).await.unwrap().revision;
     assert_eq!(r, r0 + 1);
     let resp = next(&mut w).await;
-    assert_eq!(resp.events.len(), 3, "all deletes of the revoke arrive together");
-    assert!(resp.events.iter().all(|e| e.r#type == event::EventType::Delete as i32 && e.kv.as_ref().unwrap().mod_revision == r));
-    assert_eq!(kv.lease_revoke(l).await.unwrap_err(), KvError::LeaseNotFound);
+    assert_eq!(
+        resp.events.len(),
+        3,
+        "all deletes of the revoke arrive together"
+    );
+    assert!(resp
+        .events
+        .iter()
+        .all(|e| e.r#type == event::EventType::Delete as i32
+            && e.kv.as_ref().unwrap().mod_revision == r));
+    assert_eq!(
+        kv.lease_revoke(l).await.unwrap_err(),
+        KvError::LeaseNotFound
+    );
     assert!(!kv.lease_leases().await.unwrap().ids.contains(&l));
 }
 
 pub async fn lease_grant_keep_alive_time_to_live_and_list(kv: &dyn Kv) {
     let g = kv.lease_grant(30, 77).await.unwrap();
     assert_eq!((g.id, g.ttl), (77, 30));
-    assert_eq!(kv.lease_grant(30, 77).await.unwrap_err(), KvError::LeaseExists);
+    assert_eq!(
+        kv.lease_grant(30, 77).await.unwrap_err(),
+        KvError::LeaseExists
+    );
     let ttl = kv.lease_time_to_live(77, false).await.unwrap();
     assert_eq!(ttl.granted_ttl, 30);
     assert!(ttl.ttl > 25 && ttl.ttl <= 30, "{ttl:?}");
     assert_eq!(kv.lease_keep_alive(77).await.unwrap().ttl, 30);
-    assert_eq!(kv.lease_keep_alive(78).await.unwrap_err(), KvError::LeaseNotFound);
+    assert_eq!(
+        kv.lease_keep_alive(78).await.unwrap_err(),
+        KvError::LeaseNotFound
+    );
     assert_eq!(kv.lease_time_to_live(78, false).await.unwrap().ttl, -1);
     assert!(kv.lease_leases().await.unwrap().ids.contains(&77));
-    assert_eq!(kv.lease_grant(crate::MAX_LEASE_TTL + 1, 0).await.unwrap_err(), KvError::LeaseTtlTooLarge);
+    assert_eq!(
+        kv.lease_grant(crate::MAX_LEASE_TTL + 1, 0)
+            .await
+            .unwrap_err(),
+        KvError::LeaseTtlTooLarge
+    );
     let chosen = kv.lease_grant(10, 0).await.unwrap().id;
     assert!(chosen > 0);
 }
 
 pub async fn an_expired_lease_is_revoked_and_its_keys_deleted(kv: &dyn Kv) {
     let l = kv.lease_grant(1, 0).await.unwrap().id;
-    kv.put(PutRequest { key: b("ephemeral"), value: b("v"), lease: l, ..Default::default() }).await.unwrap();
+    kv.put(PutRequest {
+        key: b("ephemeral"),
+        value: b("v"),
+        lease: l,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut w = kv.watch(watch_req("ephemeral", "", 0)).await.unwrap();
     let resp = next(&mut w).await;
     assert_eq!(resp.events[0].r#type, event::EventType::Delete as i32);
@@ -436,17 +900,71 @@ pub async fn bad_input_gets_a_typed_error_and_changes_nothing(kv: &dyn Kv) {
     let h0 = hash(kv).await;
     let huge = Bytes::from(vec![b'x'; crate::MAX_REQUEST_BYTES + 1]);
     let errors = vec![
-        kv.put(PutRequest { key: Bytes::new(), value: b("v"), ..Default::default() }).await.unwrap_err(),
-        kv.range(RangeRequest { key: Bytes::new(), ..Default::default() }).await.unwrap_err(),
-        kv.range(RangeRequest { key: b("b"), range_end: b("a"), ..Default::default() }).await.unwrap_err(),
-        kv.delete_range(DeleteRangeRequest { key: b("b"), range_end: b("a"), ..Default::default() }).await.unwrap_err(),
-        kv.range(RangeRequest { key: b("k"), sort_order: 42, ..Default::default() }).await.unwrap_err(),
-        kv.put(PutRequest { key: b("k"), value: huge, ..Default::default() }).await.unwrap_err(),
-        kv.put(PutRequest { key: b("k"), value: b("v"), lease: 999, ..Default::default() }).await.unwrap_err(),
+        kv.put(PutRequest {
+            key: Bytes::new(),
+            value: b("v"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.range(RangeRequest {
+            key: Bytes::new(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.range(RangeRequest {
+            key: b("b"),
+            range_end: b("a"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.delete_range(DeleteRangeRequest {
+            key: b("b"),
+            range_end: b("a"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.range(RangeRequest {
+            key: b("k"),
+            sort_order: 42,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.put(PutRequest {
+            key: b("k"),
+            value: huge,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.put(PutRequest {
+            key: b("k"),
+            value: b("v"),
+            lease: 999,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
         kv.lease_revoke(999).await.unwrap_err(),
         kv.compact(-1).await.unwrap_err(),
-        kv.txn(TxnRequest { success: vec![RequestOp { request: None }], ..Default::default() }).await.unwrap_err(),
-        kv.txn(TxnRequest { success: (0..crate::MAX_TXN_OPS + 1).map(|i| put_op(&format!("t{i}"), "v")).collect(), ..Default::default() }).await.unwrap_err(),
+        kv.txn(TxnRequest {
+            success: vec![RequestOp { request: None }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+        kv.txn(TxnRequest {
+            success: (0..crate::MAX_TXN_OPS + 1)
+                .map(|i| put_op(&format!("t{i}"), "v"))
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
     ];
     assert!(matches!(errors[0], KvError::InvalidArgument(ref m) if m == "key is not provided"));
     assert!(matches!(errors[1], KvError::InvalidArgument(_)));
@@ -467,20 +985,41 @@ pub async fn watch_delivers_each_event_once_in_order_with_whole_revisions(kv: &d
     let mut w = kv.watch(watch_req("w/", "w0", 0)).await.unwrap();
     let mut expect = Vec::new();
     for i in 0..20 {
-        let t = kv.txn(TxnRequest { success: vec![put_op(&format!("w/{i}a"), "1"), put_op(&format!("w/{i}b"), "1"), put_op("other", &i.to_string())], ..Default::default() }).await.unwrap();
+        let t = kv
+            .txn(TxnRequest {
+                success: vec![
+                    put_op(&format!("w/{i}a"), "1"),
+                    put_op(&format!("w/{i}b"), "1"),
+                    put_op("other", &i.to_string()),
+                ],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         expect.push(t.revision);
     }
     let last = *expect.last().unwrap();
     let mut seen = Vec::new();
     while seen.last().is_none_or(|(r, _)| *r < last) {
         let resp = next(&mut w).await;
-        let revs: Vec<i64> = resp.events.iter().map(|e| e.kv.as_ref().unwrap().mod_revision).collect();
-        for rev in revs.iter().copied().collect::<std::collections::BTreeSet<_>>() {
+        let revs: Vec<i64> = resp
+            .events
+            .iter()
+            .map(|e| e.kv.as_ref().unwrap().mod_revision)
+            .collect();
+        for rev in revs
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             seen.push((rev, revs.iter().filter(|r| **r == rev).count()));
         }
     }
     assert_eq!(seen.iter().map(|(r, _)| *r).collect::<Vec<_>>(), expect);
-    assert!(seen.iter().all(|(_, n)| *n == 2), "both events of each revision, in one response: {seen:?}");
+    assert!(
+        seen.iter().all(|(_, n)| *n == 2),
+        "both events of each revision, in one response: {seen:?}"
+    );
 }
 
 pub async fn watch_from_a_past_revision_replays_history_then_continues_live(kv: &dyn Kv) {
@@ -494,19 +1033,53 @@ pub async fn watch_from_a_past_revision_replays_history_then_continues_live(kv: 
         live.push(put(kv, "h/k", &i.to_string()).await);
     }
     let events = events_until(&mut w, *live.last().unwrap()).await;
-    let values: Vec<String> = events.iter().map(|e| String::from_utf8_lossy(&e.kv.as_ref().unwrap().value).into_owned()).collect();
+    let values: Vec<String> = events
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.kv.as_ref().unwrap().value).into_owned())
+        .collect();
     assert_eq!(values, (0..110).map(|i| i.to_string()).collect::<Vec<_>>());
-    let revs: Vec<i64> = events.iter().map(|e| e.kv.as_ref().unwrap().mod_revision).collect();
-    assert!(revs.windows(2).all(|w| w[0] < w[1]), "strictly increasing revisions");
+    let revs: Vec<i64> = events
+        .iter()
+        .map(|e| e.kv.as_ref().unwrap().mod_revision)
+        .collect();
+    assert!(
+        revs.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing revisions"
+    );
 }
 
 pub async fn watch_prev_kv_and_filters(kv: &dyn Kv) {
     put(kv, "f", "0").await;
-    let mut with_prev = kv.watch(WatchRequest { prev_kv: true, ..watch_req("f", "", 0) }).await.unwrap();
-    let mut no_put = kv.watch(WatchRequest { filters: vec![watch_request::FilterType::Noput as i32], ..watch_req("f", "", 0) }).await.unwrap();
-    let mut no_delete = kv.watch(WatchRequest { filters: vec![watch_request::FilterType::Nodelete as i32], ..watch_req("f", "", 0) }).await.unwrap();
+    let mut with_prev = kv
+        .watch(WatchRequest {
+            prev_kv: true,
+            ..watch_req("f", "", 0)
+        })
+        .await
+        .unwrap();
+    let mut no_put = kv
+        .watch(WatchRequest {
+            filters: vec![watch_request::FilterType::Noput as i32],
+            ..watch_req("f", "", 0)
+        })
+        .await
+        .unwrap();
+    let mut no_delete = kv
+        .watch(WatchRequest {
+            filters: vec![watch_request::FilterType::Nodelete as i32],
+            ..watch_req("f", "", 0)
+        })
+        .await
+        .unwrap();
     put(kv, "f", "1").await;
-    let d = kv.delete_range(DeleteRangeRequest { key: b("f"), ..Default::default() }).await.unwrap().revision;
+    let d = kv
+        .delete_range(DeleteRangeRequest {
+            key: b("f"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .revision;
     let e = events_until(&mut with_prev, d).await;
     assert_eq!(e.len(), 2);
     assert_eq!(e[0].prev_kv.as_ref().unwrap().value, b("0"));
@@ -531,7 +1104,11 @@ pub async fn watch_from_a_compacted_revision_is_cancelled_with_the_compact_revis
     assert!(resp.cancel_reason.contains("compacted"));
     assert!(w.recv().await.is_none());
     let mut ok = kv.watch(watch_req("c", "", r2)).await.unwrap();
-    assert_eq!(next(&mut ok).await.events[0].kv.as_ref().unwrap().value, b("2"), "a watch from the compact revision itself works");
+    assert_eq!(
+        next(&mut ok).await.events[0].kv.as_ref().unwrap().value,
+        b("2"),
+        "a watch from the compact revision itself works"
+    );
 }
 
 pub async fn progress_notification_reports_the_current_revision(kv: &dyn Kv) {
@@ -544,7 +1121,13 @@ pub async fn progress_notification_reports_the_current_revision(kv: &dyn Kv) {
     assert!(resp.events.is_empty() && !resp.canceled);
     assert_eq!(resp.revision, r);
     // Periodic progress for a watcher that asked for it.
-    let mut p = kv.watch(WatchRequest { progress_notify: true, ..watch_req("idle2", "", 0) }).await.unwrap();
+    let mut p = kv
+        .watch(WatchRequest {
+            progress_notify: true,
+            ..watch_req("idle2", "", 0)
+        })
+        .await
+        .unwrap();
     let resp = next(&mut p).await;
     assert!(resp.events.is_empty());
     assert!(resp.revision >= r);
@@ -564,15 +1147,37 @@ pub async fn a_slow_watcher_falls_behind_and_catches_up_without_losing_events(kv
         }
     }
     if fast_seen.last() != Some(&last) {
-        fast_seen.extend(events_until(&mut fast, last).await.into_iter().map(|e| e.kv.unwrap().mod_revision));
+        fast_seen.extend(
+            events_until(&mut fast, last)
+                .await
+                .into_iter()
+                .map(|e| e.kv.unwrap().mod_revision),
+        );
     }
-    let slow_seen: Vec<i64> = events_until(&mut slow, last).await.into_iter().map(|e| e.kv.unwrap().mod_revision).collect();
+    let slow_seen: Vec<i64> = events_until(&mut slow, last)
+        .await
+        .into_iter()
+        .map(|e| e.kv.unwrap().mod_revision)
+        .collect();
     let want: Vec<i64> = (last - 299..=last).collect();
-    assert_eq!(slow_seen, want, "the slow watcher gets every revision exactly once, in order");
+    assert_eq!(
+        slow_seen, want,
+        "the slow watcher gets every revision exactly once, in order"
+    );
     assert_eq!(fast_seen, want);
     // Back in sync: live events still arrive.
     let r = put(kv, "s/live", "x").await;
-    assert_eq!(events_until(&mut slow, r).await.last().unwrap().kv.as_ref().unwrap().mod_revision, r);
+    assert_eq!(
+        events_until(&mut slow, r)
+            .await
+            .last()
+            .unwrap()
+            .kv
+            .as_ref()
+            .unwrap()
+            .mod_revision,
+        r
+    );
 }
 
 pub async fn a_slow_watcher_overtaken_by_compaction_is_cancelled_not_dropped(kv: &dyn Kv) {
@@ -592,7 +1197,10 @@ pub async fn a_slow_watcher_overtaken_by_compaction_is_cancelled_not_dropped(kv:
         }
         got.extend(r.events.into_iter().map(|e| e.kv.unwrap().mod_revision));
     }
-    assert!(got.windows(2).all(|w| w[1] == w[0] + 1), "what it did get is a gap-free prefix");
+    assert!(
+        got.windows(2).all(|w| w[1] == w[0] + 1),
+        "what it did get is a gap-free prefix"
+    );
     assert!(slow.recv().await.is_none());
 }
 
@@ -600,18 +1208,46 @@ pub async fn compaction_keeps_what_reads_at_the_compact_revision_see(kv: &dyn Kv
     for i in 0..50 {
         put(kv, &format!("c/{}", i % 5), &i.to_string()).await;
         if i % 7 == 0 {
-            kv.delete_range(DeleteRangeRequest { key: b(&format!("c/{}", i % 5)), ..Default::default() }).await.unwrap();
+            kv.delete_range(DeleteRangeRequest {
+                key: b(&format!("c/{}", i % 5)),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         }
     }
     let at = revision(kv).await - 10;
-    let before = kv.range(RangeRequest { key: b("c/"), range_end: b("c0"), revision: at, ..Default::default() }).await.unwrap();
+    let before = kv
+        .range(RangeRequest {
+            key: b("c/"),
+            range_end: b("c0"),
+            revision: at,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let now_before = list(kv, "c/", "c0").await;
     kv.compact(at).await.unwrap();
-    let after = kv.range(RangeRequest { key: b("c/"), range_end: b("c0"), revision: at, ..Default::default() }).await.unwrap();
+    let after = kv
+        .range(RangeRequest {
+            key: b("c/"),
+            range_end: b("c0"),
+            revision: at,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(before.kvs, after.kvs);
     assert_eq!(now_before.kvs, list(kv, "c/", "c0").await.kvs);
     for rev in at..=revision(kv).await {
-        kv.range(RangeRequest { key: b("c/"), range_end: b("c0"), revision: rev, ..Default::default() }).await.unwrap();
+        kv.range(RangeRequest {
+            key: b("c/"),
+            range_end: b("c0"),
+            revision: rev,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -620,17 +1256,41 @@ pub async fn hash_is_stable_and_changes_with_writes(kv: &dyn Kv) {
     let h1 = kv.hash_kv(r).await.unwrap();
     assert_eq!(kv.hash_kv(r).await.unwrap().hash, h1.hash);
     put(kv, "h", "2").await;
-    assert_eq!(kv.hash_kv(r).await.unwrap().hash, h1.hash, "the hash at a past revision does not move");
+    assert_eq!(
+        kv.hash_kv(r).await.unwrap().hash,
+        h1.hash,
+        "the hash at a past revision does not move"
+    );
     assert_ne!(kv.hash_kv(0).await.unwrap().hash, h1.hash);
-    assert_eq!(kv.hash_kv(r + 5).await.unwrap_err(), KvError::FutureRevision);
+    assert_eq!(
+        kv.hash_kv(r + 5).await.unwrap_err(),
+        KvError::FutureRevision
+    );
 }
 
-pub async fn snapshot_and_restore_give_a_store_with_the_same_hash(kv: &dyn Kv, fresh: &dyn Kv, dir: &Path) {
+pub async fn snapshot_and_restore_give_a_store_with_the_same_hash(
+    kv: &dyn Kv,
+    fresh: &dyn Kv,
+    dir: &Path,
+) {
     let l = kv.lease_grant(100, 0).await.unwrap().id;
     for i in 0..100 {
-        kv.put(PutRequest { key: b(&format!("snap/{i}")), value: b(&i.to_string()), lease: if i % 10 == 0 { l } else { 0 }, ..Default::default() }).await.unwrap();
+        kv.put(PutRequest {
+            key: b(&format!("snap/{i}")),
+            value: b(&i.to_string()),
+            lease: if i % 10 == 0 { l } else { 0 },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     }
-    kv.delete_range(DeleteRangeRequest { key: b("snap/5"), range_end: b("snap/6"), ..Default::default() }).await.unwrap();
+    kv.delete_range(DeleteRangeRequest {
+        key: b("snap/5"),
+        range_end: b("snap/6"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mid = revision(kv).await;
     put(kv, "snap/1", "changed").await;
     kv.compact(mid).await.unwrap();
@@ -641,18 +1301,29 @@ pub async fn snapshot_and_restore_give_a_store_with_the_same_hash(kv: &dyn Kv, f
     let restored = fresh.restore(&file).await.unwrap();
     assert_eq!(restored.sha256, info.sha256);
     assert_eq!(hash(fresh).await, hash(kv).await);
-    assert_eq!(fresh.hash_kv(mid).await.unwrap().hash, kv.hash_kv(mid).await.unwrap().hash);
+    assert_eq!(
+        fresh.hash_kv(mid).await.unwrap().hash,
+        kv.hash_kv(mid).await.unwrap().hash
+    );
     assert_eq!(list(fresh, "\0", "\0").await, list(kv, "\0", "\0").await);
     assert_eq!(fresh.status().await.unwrap().compact_revision, mid);
     let keys = fresh.lease_time_to_live(l, true).await.unwrap().keys;
-    assert_eq!(keys.len(), 9, "snap/0, snap/10, ... snap/90 less the deleted snap/50");
+    assert_eq!(
+        keys.len(),
+        9,
+        "snap/0, snap/10, ... snap/90 less the deleted snap/50"
+    );
     assert_eq!(keys, kv.lease_time_to_live(l, true).await.unwrap().keys);
     // The restored store carries on from the snapshot's revision.
     let r = put(fresh, "after", "x").await;
     assert_eq!(r, info.revision + 1);
 }
 
-pub async fn a_corrupt_snapshot_is_refused_and_changes_nothing(kv: &dyn Kv, fresh: &dyn Kv, dir: &Path) {
+pub async fn a_corrupt_snapshot_is_refused_and_changes_nothing(
+    kv: &dyn Kv,
+    fresh: &dyn Kv,
+    dir: &Path,
+) {
     for i in 0..20 {
         put(kv, &format!("k{i}"), "v").await;
     }
@@ -669,7 +1340,10 @@ pub async fn a_corrupt_snapshot_is_refused_and_changes_nothing(kv: &dyn Kv, fres
         ("truncated", good[..good.len() - 7].to_vec()),
         ("empty", Vec::new()),
         ("wrong type", b"SQLite format 3\0 not a snapshot".to_vec()),
-        ("trailing garbage", [good.clone(), b"junk".to_vec()].concat()),
+        (
+            "trailing garbage",
+            [good.clone(), b"junk".to_vec()].concat(),
+        ),
     ];
     for (name, bytes) in cases {
         let p = dir.join(name);

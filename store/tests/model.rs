@@ -1,6 +1,7 @@
 //! Model test: random sequences of batched commands, ranges, watches, lease operations and
 //! compactions give identical results on the in-memory model and on RocksDB. Watches on both are
 //! checked against the complete event log. `PROPTEST_CASES` sets the number of cases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -10,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use capstan_store::proto::{
     command, compare, request_op, Command, CompactionRequest, Compare, DeleteRangeRequest, Event,
-    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchRequest,
+    LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+    WatchRequest,
 };
 use capstan_store::testing::test_config;
 use capstan_store::{Backend, MemBackend, RocksBackend, Store, Watcher};
@@ -18,7 +20,11 @@ use common::Image;
 use proptest::prelude::*;
 
 fn key(i: u8) -> Bytes {
-    Bytes::from(format!("{}{}", if i % 2 == 0 { "a/" } else { "b/" }, i % 8))
+    Bytes::from(format!(
+        "{}{}",
+        if i.is_multiple_of(2) { "a/" } else { "b/" },
+        i % 8
+    ))
 }
 
 fn range_end(start: u8, kind: u8) -> (Bytes, Bytes) {
@@ -71,8 +77,18 @@ fn compare() -> impl Strategy<Value = Compare> {
 }
 
 fn command() -> impl Strategy<Value = Command> {
-    let txn = (prop::collection::vec(compare(), 0..3), prop::collection::vec(op(), 0..4), prop::collection::vec(op(), 0..3))
-        .prop_map(|(compare, success, failure)| command::Command::Txn(TxnRequest { compare, success, failure }));
+    let txn = (
+        prop::collection::vec(compare(), 0..3),
+        prop::collection::vec(op(), 0..4),
+        prop::collection::vec(op(), 0..3),
+    )
+        .prop_map(|(compare, success, failure)| {
+            command::Command::Txn(TxnRequest {
+                compare,
+                success,
+                failure,
+            })
+        });
     prop_oneof![
         6 => txn,
         1 => (1i64..4, 1i64..100).prop_map(|(id, ttl)| command::Command::LeaseGrant(LeaseGrantRequest { id, ttl })),
@@ -85,8 +101,21 @@ fn command() -> impl Strategy<Value = Command> {
 #[derive(Debug, Clone)]
 enum Step {
     Batch(Vec<Command>),
-    Range { start: u8, kind: u8, back: i64, limit: i64, sort: (i32, i32), keys_only: bool, count_only: bool },
-    Watch { start: u8, kind: u8, back: i64, prev_kv: bool },
+    Range {
+        start: u8,
+        kind: u8,
+        back: i64,
+        limit: i64,
+        sort: (i32, i32),
+        keys_only: bool,
+        count_only: bool,
+    },
+    Watch {
+        start: u8,
+        kind: u8,
+        back: i64,
+        prev_kv: bool,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -100,15 +129,23 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// A compaction's revision is given relative to the current one (so it is usually valid).
 fn resolve(cmd: &Command, current: i64) -> Command {
     match &cmd.command {
-        Some(command::Command::Compact(c)) if c.revision <= 0 => {
-            Command { command: Some(command::Command::Compact(CompactionRequest { revision: current + c.revision })) }
-        }
+        Some(command::Command::Compact(c)) if c.revision <= 0 => Command {
+            command: Some(command::Command::Compact(CompactionRequest {
+                revision: current + c.revision,
+            })),
+        },
         _ => cmd.clone(),
     }
 }
@@ -125,7 +162,10 @@ fn drain(w: &mut Watcher, want_through: i64) -> (Vec<Event>, Option<i64>) {
     runtime().block_on(async {
         let mut events: Vec<Event> = Vec::new();
         loop {
-            let seen = events.last().and_then(|e| e.kv.as_ref()).map_or(0, |kv| kv.mod_revision);
+            let seen = events
+                .last()
+                .and_then(|e| e.kv.as_ref())
+                .map_or(0, |kv| kv.mod_revision);
             if seen >= want_through {
                 return (events, None);
             }
@@ -143,7 +183,10 @@ fn check_watch(case: &mut WatchCase, log: &[Event], compact: i64) {
     let range = capstan_store::KeyRange::from_request(&case.req.key, &case.req.range_end).unwrap();
     let expected: Vec<Event> = log
         .iter()
-        .filter(|e| e.kv.as_ref().is_some_and(|kv| kv.mod_revision >= case.start && range.contains(&kv.key)))
+        .filter(|e| {
+            e.kv.as_ref()
+                .is_some_and(|kv| kv.mod_revision >= case.start && range.contains(&kv.key))
+        })
         .map(|e| {
             let mut e = e.clone();
             if !case.req.prev_kv {
@@ -152,23 +195,50 @@ fn check_watch(case: &mut WatchCase, log: &[Event], compact: i64) {
             e
         })
         .collect();
-    let through = expected.last().and_then(|e| e.kv.as_ref()).map_or(0, |kv| kv.mod_revision);
+    let through = expected
+        .last()
+        .and_then(|e| e.kv.as_ref())
+        .map_or(0, |kv| kv.mod_revision);
     for (name, w) in [("mem", &mut case.mem), ("rocks", &mut case.rocks)] {
         let (got, cancelled) = drain(w, through);
-        assert!(got.len() <= expected.len(), "{name} watcher {:?} got more than the log holds", case.req);
+        assert!(
+            got.len() <= expected.len(),
+            "{name} watcher {:?} got more than the log holds",
+            case.req
+        );
         for (g, e) in got.iter().zip(&expected) {
             // A change replayed from history after the revision before it was compacted has no
             // prev_kv (as etcd): the read it would take is refused.
             let rev = e.kv.as_ref().map_or(0, |kv| kv.mod_revision);
-            let same = g == e || (g.prev_kv.is_none() && rev - 1 < compact && Event { prev_kv: None, ..e.clone() } == *g);
+            let same = g == e
+                || (g.prev_kv.is_none()
+                    && rev - 1 < compact
+                    && Event {
+                        prev_kv: None,
+                        ..e.clone()
+                    } == *g);
             assert!(same, "{name} watcher {:?}: got {g:?}, want {e:?}", case.req);
         }
         match cancelled {
-            None => assert_eq!(got.len(), expected.len(), "{name} watcher {:?} missed events", case.req),
+            None => assert_eq!(
+                got.len(),
+                expected.len(),
+                "{name} watcher {:?} missed events",
+                case.req
+            ),
             Some(at) => {
-                let next = expected.get(got.len()).and_then(|e| e.kv.as_ref()).map_or(i64::MAX, |kv| kv.mod_revision);
-                let resume = got.last().and_then(|e| e.kv.as_ref()).map_or(case.start, |kv| kv.mod_revision + 1);
-                assert!(at > resume.min(next), "{name}: cancelled at {at}, but could resume at {resume}");
+                let next = expected
+                    .get(got.len())
+                    .and_then(|e| e.kv.as_ref())
+                    .map_or(i64::MAX, |kv| kv.mod_revision);
+                let resume = got
+                    .last()
+                    .and_then(|e| e.kv.as_ref())
+                    .map_or(case.start, |kv| kv.mod_revision + 1);
+                assert!(
+                    at > resume.min(next),
+                    "{name}: cancelled at {at}, but could resume at {resume}"
+                );
             }
         }
     }
@@ -196,12 +266,24 @@ fn run_case(steps: Vec<Step>) {
                     log.extend(applied.events);
                 }
             }
-            Step::Range { start, kind, back, limit, sort, keys_only, count_only } => {
+            Step::Range {
+                start,
+                kind,
+                back,
+                limit,
+                sort,
+                keys_only,
+                count_only,
+            } => {
                 let (key, range_end) = range_end(start, kind);
                 let req = RangeRequest {
                     key,
                     range_end,
-                    revision: if back == 0 { 0 } else { (current - back).max(1) },
+                    revision: if back == 0 {
+                        0
+                    } else {
+                        (current - back).max(1)
+                    },
                     limit,
                     sort_order: sort.0,
                     sort_target: sort.1,
@@ -209,15 +291,35 @@ fn run_case(steps: Vec<Step>) {
                     count_only,
                     ..Default::default()
                 };
-                assert_eq!(mem.backend().range(&req), rocks.backend().range(&req), "range {req:?}");
+                assert_eq!(
+                    mem.backend().range(&req),
+                    rocks.backend().range(&req),
+                    "range {req:?}"
+                );
             }
-            Step::Watch { start, kind, back, prev_kv } => {
+            Step::Watch {
+                start,
+                kind,
+                back,
+                prev_kv,
+            } => {
                 let (key, range_end) = range_end(start, kind);
                 let start_revision = (current + 1 - back).max(1);
-                let req = WatchRequest { key, range_end, start_revision, prev_kv, ..Default::default() };
+                let req = WatchRequest {
+                    key,
+                    range_end,
+                    start_revision,
+                    prev_kv,
+                    ..Default::default()
+                };
                 let mem_w = mem.hub().watch(&req).unwrap();
                 let rocks_w = rocks.hub().watch(&req).unwrap();
-                watches.push(WatchCase { req, start: start_revision, mem: mem_w, rocks: rocks_w });
+                watches.push(WatchCase {
+                    req,
+                    start: start_revision,
+                    mem: mem_w,
+                    rocks: rocks_w,
+                });
             }
         }
     }
@@ -225,11 +327,20 @@ fn run_case(steps: Vec<Step>) {
     mem.backend().export(&mut a).unwrap();
     rocks.backend().export(&mut b).unwrap();
     assert_eq!(a, b, "images differ");
-    assert_eq!(mem.backend().applied().unwrap(), rocks.backend().applied().unwrap());
-    assert_eq!(mem.backend().leases().unwrap(), rocks.backend().leases().unwrap());
+    assert_eq!(
+        mem.backend().applied().unwrap(),
+        rocks.backend().applied().unwrap()
+    );
+    assert_eq!(
+        mem.backend().leases().unwrap(),
+        rocks.backend().leases().unwrap()
+    );
     let revs = mem.backend().revisions();
     assert_eq!(revs, rocks.backend().revisions());
-    assert_eq!(mem.backend().events_since(revs.compact, 7), rocks.backend().events_since(revs.compact, 7));
+    assert_eq!(
+        mem.backend().events_since(revs.compact, 7),
+        rocks.backend().events_since(revs.compact, 7)
+    );
     for w in &mut watches {
         check_watch(w, &log, revs.compact);
     }
@@ -237,7 +348,10 @@ fn run_case(steps: Vec<Step>) {
 
 /// `PROPTEST_CASES` (default 256: CI; the long run before a release uses 10,000).
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
 }
 
 proptest! {

@@ -23,21 +23,33 @@ impl KeyspaceWrite for RocksKeyspace<BatchSource<'_>> {
             src.put(Cf::Latest, key.to_vec(), raw.clone());
         }
         src.put(Cf::History, keys::history_key(key, v.mod_revision), raw);
-        src.put(Cf::Events, keys::event_key(v.mod_revision, v.sub).to_vec(), key.to_vec());
+        src.put(
+            Cf::Events,
+            keys::event_key(v.mod_revision, v.sub).to_vec(),
+            key.to_vec(),
+        );
         let new_lease = if v.tombstone { 0 } else { v.lease };
         if prev_lease != new_lease {
             if prev_lease != 0 {
                 src.delete(Cf::LeaseKeys, keys::lease_keys_key(prev_lease, key));
             }
             if new_lease != 0 {
-                src.put(Cf::LeaseKeys, keys::lease_keys_key(new_lease, key), Vec::new());
+                src.put(
+                    Cf::LeaseKeys,
+                    keys::lease_keys_key(new_lease, key),
+                    Vec::new(),
+                );
             }
         }
         Ok(())
     }
 
     fn put_lease(&mut self, lease: &StoredLease) -> KvResult<()> {
-        self.0.put(Cf::Leases, keys::lease_key(lease.id).to_vec(), lease.encode_to_vec());
+        self.0.put(
+            Cf::Leases,
+            keys::lease_key(lease.id).to_vec(),
+            lease.encode_to_vec(),
+        );
         Ok(())
     }
 

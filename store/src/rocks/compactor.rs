@@ -58,7 +58,11 @@ pub fn run(db: Arc<DB>, signal: Arc<CompactorSignal>) {
 
 /// Revision below which history has been physically compacted.
 pub fn progress(db: &DB) -> KvResult<i64> {
-    let src = DbSource { db, cfs: Cfs::of(db)?, snapshot: None };
+    let src = DbSource {
+        db,
+        cfs: Cfs::of(db)?,
+        snapshot: None,
+    };
     match src.get(Cf::Meta, keys::COMPACT_PROGRESS_KEY)? {
         Some(raw) => keys::decode_u64_be(&raw),
         None => Ok(0),
@@ -67,7 +71,11 @@ pub fn progress(db: &DB) -> KvResult<i64> {
 
 /// Processes one chunk of events in `[done, target)`; returns the new progress.
 fn step(db: &DB, done: i64, target: i64) -> KvResult<i64> {
-    let src = DbSource { db, cfs: Cfs::of(db)?, snapshot: None };
+    let src = DbSource {
+        db,
+        cfs: Cfs::of(db)?,
+        snapshot: None,
+    };
     let mut events: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let lower = keys::event_key(done, 0);
     let upper = keys::event_key(target, 0);
@@ -92,7 +100,11 @@ fn step(db: &DB, done: i64, target: i64) -> KvResult<i64> {
     for (k, _) in &events {
         wb.delete_cf(src.cfs.get(Cf::Events), k);
     }
-    wb.put_cf(src.cfs.get(Cf::Meta), keys::COMPACT_PROGRESS_KEY, keys::u64_be(next));
+    wb.put_cf(
+        src.cfs.get(Cf::Meta),
+        keys::COMPACT_PROGRESS_KEY,
+        keys::u64_be(next),
+    );
     // No fsync: losing this batch in a crash only means redoing it; what it deletes is already
     // unreadable.
     let mut wo = WriteOptions::default();

@@ -22,7 +22,10 @@ use capstan_proto::store::{
 };
 use parking_lot::{Condvar, Mutex};
 use prost::Message;
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteBufferManager, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch,
+    WriteBufferManager, WriteOptions, DB,
+};
 
 use self::compactor::CompactorSignal;
 use self::source::{decode_version, BatchSource, Cf, Cfs, DbSource, RawSource, RocksKeyspace};
@@ -43,7 +46,10 @@ pub struct RocksConfig {
 
 impl Default for RocksConfig {
     fn default() -> Self {
-        RocksConfig { block_cache_bytes: 64 << 20, write_buffer_bytes: 64 << 20 }
+        RocksConfig {
+            block_cache_bytes: 64 << 20,
+            write_buffer_bytes: 64 << 20,
+        }
     }
 }
 
@@ -100,14 +106,25 @@ impl RocksBackend {
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?);
         {
             let cfs = Cfs::of(&db)?;
-            if db.get_pinned_cf(cfs.get(Cf::Meta), keys::RESTORING_KEY)?.is_some() {
+            if db
+                .get_pinned_cf(cfs.get(Cf::Meta), keys::RESTORING_KEY)?
+                .is_some()
+            {
                 tracing::warn!(path = %path.display(), "a snapshot restore was interrupted; starting empty");
                 clear_all(&db)?;
             }
         }
-        let meta = read_meta(&DbSource { db: &db, cfs: Cfs::of(&db)?, snapshot: None })?;
+        let meta = read_meta(&DbSource {
+            db: &db,
+            cfs: Cfs::of(&db)?,
+            snapshot: None,
+        })?;
         if meta.format_version != keys::FORMAT_VERSION {
-            return Err(KvError::Corrupt(format!("data format {} is not {}", meta.format_version, keys::FORMAT_VERSION)));
+            return Err(KvError::Corrupt(format!(
+                "data format {} is not {}",
+                meta.format_version,
+                keys::FORMAT_VERSION
+            )));
         }
         let compactor = Arc::new(CompactorSignal {
             target: Mutex::new(meta.compact_revision),
@@ -117,12 +134,17 @@ impl RocksBackend {
         let thread = {
             let db = db.clone();
             let signal = compactor.clone();
-            std::thread::Builder::new().name("mvcc-compactor".into()).spawn(move || compactor::run(db, signal))?
+            std::thread::Builder::new()
+                .name("mvcc-compactor".into())
+                .spawn(move || compactor::run(db, signal))?
         };
         Ok(RocksBackend {
             db,
             path: path.to_path_buf(),
-            revs: Mutex::new(Revisions { current: meta.revision, compact: meta.compact_revision }),
+            revs: Mutex::new(Revisions {
+                current: meta.revision,
+                compact: meta.compact_revision,
+            }),
             applied: Mutex::new(meta.has_applied.then(|| meta.applied.clone())),
             write: Mutex::new(()),
             failed: Mutex::new(None),
@@ -144,11 +166,21 @@ impl RocksBackend {
     /// Number of entries in the history column family (estimate from RocksDB).
     pub fn estimated_history_entries(&self) -> KvResult<u64> {
         let cfs = Cfs::of(&self.db)?;
-        Ok(self.db.property_int_value_cf(cfs.get(Cf::History), "rocksdb.estimate-num-keys")?.unwrap_or(0))
+        Ok(self
+            .db
+            .property_int_value_cf(cfs.get(Cf::History), "rocksdb.estimate-num-keys")?
+            .unwrap_or(0))
     }
 
-    fn committed<'a>(&'a self, snapshot: Option<&'a rocksdb::Snapshot<'a>>) -> KvResult<DbSource<'a>> {
-        Ok(DbSource { db: &self.db, cfs: Cfs::of(&self.db)?, snapshot })
+    fn committed<'a>(
+        &'a self,
+        snapshot: Option<&'a rocksdb::Snapshot<'a>>,
+    ) -> KvResult<DbSource<'a>> {
+        Ok(DbSource {
+            db: &self.db,
+            cfs: Cfs::of(&self.db)?,
+            snapshot,
+        })
     }
 
     fn meta_record(&self, revs: Revisions, applied: &Option<Bytes>) -> StoreMeta {
@@ -165,7 +197,11 @@ impl RocksBackend {
 fn read_meta(src: &DbSource<'_>) -> KvResult<StoreMeta> {
     Ok(match src.get(Cf::Meta, keys::META_KEY)? {
         Some(raw) => StoreMeta::decode(raw.as_slice())?,
-        None => StoreMeta { format_version: keys::FORMAT_VERSION, revision: 1, ..Default::default() },
+        None => StoreMeta {
+            format_version: keys::FORMAT_VERSION,
+            revision: 1,
+            ..Default::default()
+        },
     })
 }
 
@@ -177,9 +213,13 @@ fn clear_all(db: &DB) -> KvResult<()> {
         let h = cfs.get(cf);
         let mut it = db.raw_iterator_cf(h);
         it.seek_to_first();
-        let Some(first) = it.key().map(|k| k.to_vec()) else { continue };
+        let Some(first) = it.key().map(|k| k.to_vec()) else {
+            continue;
+        };
         it.seek_to_last();
-        let Some(last) = it.key().map(|k| k.to_vec()) else { continue };
+        let Some(last) = it.key().map(|k| k.to_vec()) else {
+            continue;
+        };
         wb.delete_range_cf(h, &first, &last);
         wb.delete_cf(h, &last);
     }
@@ -204,14 +244,22 @@ impl Drop for RocksBackend {
 }
 
 impl Backend for RocksBackend {
-    fn apply_batch(&self, cmds: &[Command], applied: Option<&[u8]>, sync: bool) -> KvResult<Vec<Applied>> {
+    fn apply_batch(
+        &self,
+        cmds: &[Command],
+        applied: Option<&[u8]>,
+        sync: bool,
+    ) -> KvResult<Vec<Applied>> {
         let _write = self.write.lock();
         if let Some(e) = self.failed.lock().clone() {
             return Err(e);
         }
         let before = *self.revs.lock();
         let mut revs = before;
-        let mut ks = RocksKeyspace(BatchSource { base: self.committed(None)?, overlay: Default::default() });
+        let mut ks = RocksKeyspace(BatchSource {
+            base: self.committed(None)?,
+            overlay: Default::default(),
+        });
         let mut out = Vec::with_capacity(cmds.len());
         for cmd in cmds {
             out.push(apply_command(&mut ks, &mut revs, cmd)?);
@@ -228,7 +276,11 @@ impl Backend for RocksBackend {
         let mut wb = WriteBatch::default();
         let overlay = std::mem::take(&mut ks.0.overlay);
         batch::into_write_batch(overlay, &cfs, &mut wb);
-        wb.put_cf(cfs.get(Cf::Meta), keys::META_KEY, self.meta_record(revs, &new_applied).encode_to_vec());
+        wb.put_cf(
+            cfs.get(Cf::Meta),
+            keys::META_KEY,
+            self.meta_record(revs, &new_applied).encode_to_vec(),
+        );
         let mut wo = WriteOptions::default();
         // The whole batch and its applied position land together or not at all (one WriteBatch,
         // WAL on). fsync only if the caller asks: raft's log is its durable source.
@@ -256,7 +308,12 @@ impl Backend for RocksBackend {
         let snap = self.db.snapshot();
         let src = self.committed(Some(&snap))?;
         let meta = read_meta(&src)?;
-        crate::range::range(&RocksKeyspace(src), meta.revision, meta.compact_revision, req)
+        crate::range::range(
+            &RocksKeyspace(src),
+            meta.revision,
+            meta.compact_revision,
+            req,
+        )
     }
 
     fn events_since(&self, from: i64, max_events: usize) -> KvResult<EventPage> {
@@ -264,9 +321,14 @@ impl Backend for RocksBackend {
         let src = self.committed(Some(&snap))?;
         let meta = read_meta(&src)?;
         if from < meta.compact_revision {
-            return Err(KvError::Compacted { compact_revision: meta.compact_revision });
+            return Err(KvError::Compacted {
+                compact_revision: meta.compact_revision,
+            });
         }
-        let mut page = EventPage { events: Vec::new(), through: meta.revision };
+        let mut page = EventPage {
+            events: Vec::new(),
+            through: meta.revision,
+        };
         let mut refs: Vec<(i64, Vec<u8>)> = Vec::new();
         let lower = keys::event_key(from, 0);
         let upper = keys::event_key(meta.revision + 1, 0);
@@ -286,7 +348,7 @@ impl Backend for RocksBackend {
             let v = decode_version(&raw)?;
             // The previous version is what a read at rev - 1 sees; below the compact revision
             // that read is refused, so there is no prev_kv (as etcd).
-            let prev = if rev - 1 >= meta.compact_revision {
+            let prev = if rev > meta.compact_revision {
                 let prefix = keys::history_prefix(&key);
                 src.seek_for_prev(Cf::History, &prefix, &keys::history_key(&key, rev - 1))?
                     .map(|(_, raw)| decode_version(&raw))
@@ -297,12 +359,24 @@ impl Backend for RocksBackend {
             };
             let key = Bytes::from(key);
             let kv = if v.tombstone {
-                KeyValue { key: key.clone(), mod_revision: rev, ..Default::default() }
+                KeyValue {
+                    key: key.clone(),
+                    mod_revision: rev,
+                    ..Default::default()
+                }
             } else {
                 to_key_value(key.clone(), &v)
             };
-            let ty = if v.tombstone { event::EventType::Delete } else { event::EventType::Put };
-            page.events.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: prev.map(|p| to_key_value(key, &p)) });
+            let ty = if v.tombstone {
+                event::EventType::Delete
+            } else {
+                event::EventType::Put
+            };
+            page.events.push(Event {
+                r#type: ty as i32,
+                kv: Some(kv),
+                prev_kv: prev.map(|p| to_key_value(key, &p)),
+            });
         }
         Ok(page)
     }
@@ -333,8 +407,16 @@ impl Backend for RocksBackend {
         let Ok(cfs) = Cfs::of(&self.db) else { return 0 };
         let mut total = 0u64;
         for cf in source::ALL_CFS {
-            for prop in ["rocksdb.live-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
-                total += self.db.property_int_value_cf(cfs.get(cf), prop).ok().flatten().unwrap_or(0);
+            for prop in [
+                "rocksdb.live-sst-files-size",
+                "rocksdb.cur-size-all-mem-tables",
+            ] {
+                total += self
+                    .db
+                    .property_int_value_cf(cfs.get(cf), prop)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
             }
         }
         total as i64
@@ -355,15 +437,16 @@ impl Backend for RocksBackend {
         // Versions come per key, oldest first; physical compaction may lag, so apply its rule.
         let mut group: Vec<StoredVersion> = Vec::new();
         let mut group_key: Vec<u8> = Vec::new();
-        let emit = |sink: &mut dyn ExportSink, key: &[u8], group: &[StoredVersion]| -> KvResult<()> {
-            let newest = group.iter().rposition(|v| v.mod_revision <= compact);
-            for (i, v) in group.iter().enumerate() {
-                if survives_compaction(v, Some(i) == newest, compact) {
-                    sink.version(key, v)?;
+        let emit =
+            |sink: &mut dyn ExportSink, key: &[u8], group: &[StoredVersion]| -> KvResult<()> {
+                let newest = group.iter().rposition(|v| v.mod_revision <= compact);
+                for (i, v) in group.iter().enumerate() {
+                    if survives_compaction(v, Some(i) == newest, compact) {
+                        sink.version(key, v)?;
+                    }
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         src.scan(Cf::History, &[], None, &mut |hk, raw| {
             let (key, _) = keys::decode_history_key(hk)?;
             if key != group_key {
@@ -382,16 +465,22 @@ impl Backend for RocksBackend {
         Ok(())
     }
 
-    fn import(&self, header: &SnapshotHeader, items: &mut dyn Iterator<Item = KvResult<ImportItem>>) -> KvResult<()> {
+    fn import(
+        &self,
+        header: &SnapshotHeader,
+        items: &mut dyn Iterator<Item = KvResult<ImportItem>>,
+    ) -> KvResult<()> {
         let _write = self.write.lock();
         let cfs = Cfs::of(&self.db)?;
         let mut wo = WriteOptions::default();
         // The marker must be durable before the old state is touched: a crash in between must
         // not leave a mix of two states that looks valid.
         wo.set_sync(true);
-        self.db.put_cf_opt(cfs.get(Cf::Meta), keys::RESTORING_KEY, b"1", &wo)?;
+        self.db
+            .put_cf_opt(cfs.get(Cf::Meta), keys::RESTORING_KEY, b"1", &wo)?;
         clear_all(&self.db)?;
-        self.db.put_cf_opt(cfs.get(Cf::Meta), keys::RESTORING_KEY, b"1", &wo)?;
+        self.db
+            .put_cf_opt(cfs.get(Cf::Meta), keys::RESTORING_KEY, b"1", &wo)?;
         let mut wb = WriteBatch::default();
         let mut last: Option<(Bytes, StoredVersion)> = None;
         let flush_latest = |wb: &mut WriteBatch, last: &Option<(Bytes, StoredVersion)>| {
@@ -410,12 +499,24 @@ impl Backend for RocksBackend {
                     if last.as_ref().is_some_and(|(lk, _)| *lk != k) {
                         flush_latest(&mut wb, &last);
                     }
-                    wb.put_cf(cfs.get(Cf::History), keys::history_key(&k, v.mod_revision), v.encode_to_vec());
-                    wb.put_cf(cfs.get(Cf::Events), keys::event_key(v.mod_revision, v.sub), &k);
+                    wb.put_cf(
+                        cfs.get(Cf::History),
+                        keys::history_key(&k, v.mod_revision),
+                        v.encode_to_vec(),
+                    );
+                    wb.put_cf(
+                        cfs.get(Cf::Events),
+                        keys::event_key(v.mod_revision, v.sub),
+                        &k,
+                    );
                     last = Some((k, v));
                 }
                 ImportItem::Lease(l) => {
-                    wb.put_cf(cfs.get(Cf::Leases), keys::lease_key(l.id), l.encode_to_vec());
+                    wb.put_cf(
+                        cfs.get(Cf::Leases),
+                        keys::lease_key(l.id),
+                        l.encode_to_vec(),
+                    );
                 }
             }
             if wb.len() >= 10_000 {
@@ -423,10 +524,21 @@ impl Backend for RocksBackend {
             }
         }
         flush_latest(&mut wb, &last);
-        let revs = Revisions { current: header.revision, compact: header.compact_revision };
+        let revs = Revisions {
+            current: header.revision,
+            compact: header.compact_revision,
+        };
         let applied = header.has_applied.then(|| header.applied.clone());
-        wb.put_cf(cfs.get(Cf::Meta), keys::META_KEY, self.meta_record(revs, &applied).encode_to_vec());
-        wb.put_cf(cfs.get(Cf::Meta), keys::COMPACT_PROGRESS_KEY, keys::u64_be(header.compact_revision));
+        wb.put_cf(
+            cfs.get(Cf::Meta),
+            keys::META_KEY,
+            self.meta_record(revs, &applied).encode_to_vec(),
+        );
+        wb.put_cf(
+            cfs.get(Cf::Meta),
+            keys::COMPACT_PROGRESS_KEY,
+            keys::u64_be(header.compact_revision),
+        );
         wb.delete_cf(cfs.get(Cf::Meta), keys::RESTORING_KEY);
         // The restored state is complete only when this lands, durably.
         self.db.write_opt(wb, &wo)?;

@@ -26,7 +26,14 @@ pub enum Cf {
     LeaseKeys = 5,
 }
 
-pub const ALL_CFS: [Cf; 6] = [Cf::Meta, Cf::Latest, Cf::History, Cf::Events, Cf::Leases, Cf::LeaseKeys];
+pub const ALL_CFS: [Cf; 6] = [
+    Cf::Meta,
+    Cf::Latest,
+    Cf::History,
+    Cf::Events,
+    Cf::Leases,
+    Cf::LeaseKeys,
+];
 
 /// Handles of the column families, in `keys::COLUMN_FAMILIES` order.
 pub struct Cfs<'a>(pub [&'a ColumnFamily; 6]);
@@ -35,9 +42,14 @@ impl<'a> Cfs<'a> {
     pub fn of(db: &'a DB) -> KvResult<Cfs<'a>> {
         let mut out = Vec::with_capacity(6);
         for name in keys::COLUMN_FAMILIES {
-            out.push(db.cf_handle(name).ok_or_else(|| KvError::Corrupt(format!("missing column family {name}")))?);
+            out.push(
+                db.cf_handle(name)
+                    .ok_or_else(|| KvError::Corrupt(format!("missing column family {name}")))?,
+            );
         }
-        let arr: [&ColumnFamily; 6] = out.try_into().map_err(|_| KvError::Corrupt("column families".into()))?;
+        let arr: [&ColumnFamily; 6] = out
+            .try_into()
+            .map_err(|_| KvError::Corrupt("column families".into()))?;
         Ok(Cfs(arr))
     }
 
@@ -46,11 +58,15 @@ impl<'a> Cfs<'a> {
     }
 }
 
+/// Visitor over raw `(key, value)` pairs; return `Ok(false)` to stop.
+pub type RawVisit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> KvResult<bool>;
+
 /// Raw key-value reads.
 pub trait RawSource {
     fn get(&self, cf: Cf, key: &[u8]) -> KvResult<Option<Vec<u8>>>;
     /// Visits `[lower, upper)` in key order until `visit` returns false.
-    fn scan(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>, visit: &mut dyn FnMut(&[u8], &[u8]) -> KvResult<bool>) -> KvResult<()>;
+    fn scan(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>, visit: RawVisit<'_>)
+        -> KvResult<()>;
 }
 
 /// Committed state, optionally at a RocksDB snapshot.
@@ -70,7 +86,12 @@ impl<'a> DbSource<'a> {
     }
 
     /// The newest entry at or before `key` in `cf` whose key starts with `prefix`.
-    pub fn seek_for_prev(&self, cf: Cf, prefix: &[u8], key: &[u8]) -> KvResult<Option<(Vec<u8>, Vec<u8>)>> {
+    pub fn seek_for_prev(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> KvResult<Option<(Vec<u8>, Vec<u8>)>> {
         let mut o = self.opts();
         o.set_iterate_lower_bound(prefix.to_vec());
         let mut it = self.db.raw_iterator_cf_opt(self.cfs.get(cf), o);
@@ -87,10 +108,19 @@ impl<'a> DbSource<'a> {
 
 impl RawSource for DbSource<'_> {
     fn get(&self, cf: Cf, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
-        Ok(self.db.get_pinned_cf_opt(self.cfs.get(cf), key, &self.opts())?.map(|p| p.to_vec()))
+        Ok(self
+            .db
+            .get_pinned_cf_opt(self.cfs.get(cf), key, &self.opts())?
+            .map(|p| p.to_vec()))
     }
 
-    fn scan(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>, visit: &mut dyn FnMut(&[u8], &[u8]) -> KvResult<bool>) -> KvResult<()> {
+    fn scan(
+        &self,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        visit: RawVisit<'_>,
+    ) -> KvResult<()> {
         let mut o = self.opts();
         if let Some(u) = upper {
             o.set_iterate_upper_bound(u.to_vec());
@@ -135,7 +165,13 @@ impl RawSource for BatchSource<'_> {
         }
     }
 
-    fn scan(&self, cf: Cf, lower: &[u8], upper: Option<&[u8]>, visit: &mut dyn FnMut(&[u8], &[u8]) -> KvResult<bool>) -> KvResult<()> {
+    fn scan(
+        &self,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        visit: RawVisit<'_>,
+    ) -> KvResult<()> {
         let hi = match upper {
             Some(u) => Bound::Excluded(u),
             None => Bound::Unbounded,
@@ -189,7 +225,10 @@ pub struct RocksKeyspace<S: RawSource>(pub S);
 
 impl<S: RawSource> Keyspace for RocksKeyspace<S> {
     fn latest(&self, key: &[u8]) -> KvResult<Option<StoredVersion>> {
-        self.0.get(Cf::Latest, key)?.map(|raw| decode_version(&raw)).transpose()
+        self.0
+            .get(Cf::Latest, key)?
+            .map(|raw| decode_version(&raw))
+            .transpose()
     }
 
     fn scan_latest(&self, range: &KeyRange, visit: Visit<'_>) -> KvResult<()> {
@@ -203,9 +242,10 @@ impl<S: RawSource> Keyspace for RocksKeyspace<S> {
             return Ok(());
         }
         let upper = range.upper_bound();
-        self.0.scan(Cf::Latest, &range.start, upper.as_deref(), &mut |k, v| {
-            Ok(visit(Bytes::copy_from_slice(k), decode_version(v)?))
-        })
+        self.0
+            .scan(Cf::Latest, &range.start, upper.as_deref(), &mut |k, v| {
+                Ok(visit(Bytes::copy_from_slice(k), decode_version(v)?))
+            })
     }
 
     fn scan_at(&self, range: &KeyRange, rev: i64, visit: Visit<'_>) -> KvResult<()> {
@@ -224,38 +264,44 @@ impl<S: RawSource> Keyspace for RocksKeyspace<S> {
                 }
             }
         };
-        self.0.scan(Cf::History, &lower, upper.as_deref(), &mut |hk, raw| {
-            let (key, r) = keys::decode_history_key(hk)?;
-            if group.as_ref().is_none_or(|(gk, _)| *gk != key) {
-                flush(group.take(), &mut go);
-                if !go {
-                    return Ok(false);
+        self.0
+            .scan(Cf::History, &lower, upper.as_deref(), &mut |hk, raw| {
+                let (key, r) = keys::decode_history_key(hk)?;
+                if group.as_ref().is_none_or(|(gk, _)| *gk != key) {
+                    flush(group.take(), &mut go);
+                    if !go {
+                        return Ok(false);
+                    }
+                    group = Some((key, None));
                 }
-                group = Some((key, None));
-            }
-            if r <= rev {
-                if let Some((_, best)) = group.as_mut() {
-                    *best = Some(decode_version(raw)?);
+                if r <= rev {
+                    if let Some((_, best)) = group.as_mut() {
+                        *best = Some(decode_version(raw)?);
+                    }
                 }
-            }
-            Ok(true)
-        })?;
+                Ok(true)
+            })?;
         flush(group.take(), &mut go);
         Ok(())
     }
 
     fn lease(&self, id: i64) -> KvResult<Option<StoredLease>> {
-        Ok(self.0.get(Cf::Leases, &keys::lease_key(id))?.map(|raw| StoredLease::decode(raw.as_slice())).transpose()?)
+        Ok(self
+            .0
+            .get(Cf::Leases, &keys::lease_key(id))?
+            .map(|raw| StoredLease::decode(raw.as_slice()))
+            .transpose()?)
     }
 
     fn lease_keys(&self, id: i64) -> KvResult<Vec<Bytes>> {
         let mut out = Vec::new();
         let lower = keys::lease_key(id);
         let upper = keys::lease_key(id + 1);
-        self.0.scan(Cf::LeaseKeys, &lower, Some(&upper), &mut |k, _| {
-            out.push(Bytes::copy_from_slice(keys::decode_lease_keys_key(k)?));
-            Ok(true)
-        })?;
+        self.0
+            .scan(Cf::LeaseKeys, &lower, Some(&upper), &mut |k, _| {
+                out.push(Bytes::copy_from_slice(keys::decode_lease_keys_key(k)?));
+                Ok(true)
+            })?;
         Ok(out)
     }
 }

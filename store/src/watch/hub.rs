@@ -67,7 +67,7 @@ impl Slot {
             kv.mod_revision >= from_rev
                 && self.range.contains(&kv.key)
                 && !(is_put && self.no_put)
-                && !(!is_put && self.no_delete)
+                && (is_put || !self.no_delete)
         };
         if events.iter().all(wants) {
             return None;
@@ -163,7 +163,10 @@ impl WatchHub {
                 revision: st.notified,
                 canceled: true,
                 compact_revision: st.compact,
-                cancel_reason: KvError::Compacted { compact_revision: st.compact }.to_string(),
+                cancel_reason: KvError::Compacted {
+                    compact_revision: st.compact,
+                }
+                .to_string(),
                 events: Vec::new(),
             });
             return Ok(watcher);
@@ -238,7 +241,10 @@ impl WatchHub {
                 revision: notified,
                 canceled: true,
                 compact_revision: compact,
-                cancel_reason: KvError::Compacted { compact_revision: compact }.to_string(),
+                cancel_reason: KvError::Compacted {
+                    compact_revision: compact,
+                }
+                .to_string(),
                 events: Vec::new(),
             });
             false
@@ -293,7 +299,9 @@ impl WatchHub {
             {
                 let mut st = self.state.lock();
                 let wait = if st.unsynced.is_empty() {
-                    self.config.progress_interval.min(Duration::from_millis(500))
+                    self.config
+                        .progress_interval
+                        .min(Duration::from_millis(500))
                 } else {
                     Duration::from_millis(5)
                 };

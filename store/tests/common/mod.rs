@@ -23,7 +23,7 @@ impl ExportSink for Image {
         Ok(())
     }
     fn lease(&mut self, lease: &StoredLease) -> KvResult<()> {
-        self.leases.push(lease.clone());
+        self.leases.push(*lease);
         Ok(())
     }
 }
@@ -32,7 +32,7 @@ impl ExportSink for Image {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -40,6 +40,6 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
