@@ -11,7 +11,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
-use super::source::{decode_version, Cf, Cfs, DbSource, RawSource};
+use super::source::{decode_version, Cf, DbSource, RawSource};
 use crate::backend::survives_compaction;
 use crate::error::KvResult;
 use crate::keys;
@@ -58,11 +58,7 @@ pub fn run(db: Arc<DB>, signal: Arc<CompactorSignal>) {
 
 /// Revision below which history has been physically compacted.
 pub fn progress(db: &DB) -> KvResult<i64> {
-    let src = DbSource {
-        db,
-        cfs: Cfs::of(db)?,
-        snapshot: None,
-    };
+    let src = DbSource::new(db, None)?;
     match src.get(Cf::Meta, keys::COMPACT_PROGRESS_KEY)? {
         Some(raw) => keys::decode_u64_be(&raw),
         None => Ok(0),
@@ -71,11 +67,7 @@ pub fn progress(db: &DB) -> KvResult<i64> {
 
 /// Processes one chunk of events in `[done, target)`; returns the new progress.
 fn step(db: &DB, done: i64, target: i64) -> KvResult<i64> {
-    let src = DbSource {
-        db,
-        cfs: Cfs::of(db)?,
-        snapshot: None,
-    };
+    let src = DbSource::new(db, None)?;
     let mut events: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let lower = keys::event_key(done, 0);
     let upper = keys::event_key(target, 0);

@@ -76,7 +76,18 @@ fn db_options(cfg: &RocksConfig) -> (Options, Vec<ColumnFamilyDescriptor>) {
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut cf_opts = Options::default();
     cf_opts.set_block_based_table_factory(&table);
-    cf_opts.set_compression_type(DBCompressionType::Lz4);
+    // Freshly flushed data is rewritten soon: compressing it costs CPU for nothing. Deeper levels
+    // use LZ4 (cheap), the last level zstd (dense).
+    let lz4 = DBCompressionType::Lz4;
+    cf_opts.set_compression_per_level(&[
+        DBCompressionType::None,
+        DBCompressionType::None,
+        lz4,
+        lz4,
+        lz4,
+        lz4,
+        lz4,
+    ]);
     cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
     cf_opts.set_write_buffer_size(32 << 20);
     cf_opts.set_write_buffer_manager(&wbm);
@@ -114,11 +125,7 @@ impl RocksBackend {
                 clear_all(&db)?;
             }
         }
-        let meta = read_meta(&DbSource {
-            db: &db,
-            cfs: Cfs::of(&db)?,
-            snapshot: None,
-        })?;
+        let meta = read_meta(&DbSource::new(&db, None)?)?;
         if meta.format_version != keys::FORMAT_VERSION {
             return Err(KvError::Corrupt(format!(
                 "data format {} is not {}",
@@ -176,11 +183,7 @@ impl RocksBackend {
         &'a self,
         snapshot: Option<&'a rocksdb::Snapshot<'a>>,
     ) -> KvResult<DbSource<'a>> {
-        Ok(DbSource {
-            db: &self.db,
-            cfs: Cfs::of(&self.db)?,
-            snapshot,
-        })
+        DbSource::new(&self.db, snapshot)
     }
 
     fn meta_record(&self, revs: Revisions, applied: &Option<Bytes>) -> StoreMeta {

@@ -74,9 +74,24 @@ pub struct DbSource<'a> {
     pub db: &'a DB,
     pub cfs: Cfs<'a>,
     pub snapshot: Option<&'a Snapshot<'a>>,
+    /// Point-read options, made once (they are a C allocation).
+    get_opts: ReadOptions,
 }
 
 impl<'a> DbSource<'a> {
+    pub fn new(db: &'a DB, snapshot: Option<&'a Snapshot<'a>>) -> KvResult<Self> {
+        let mut get_opts = ReadOptions::default();
+        if let Some(s) = snapshot {
+            get_opts.set_snapshot(s);
+        }
+        Ok(DbSource {
+            db,
+            cfs: Cfs::of(db)?,
+            snapshot,
+            get_opts,
+        })
+    }
+
     fn opts(&self) -> ReadOptions {
         let mut o = ReadOptions::default();
         if let Some(s) = self.snapshot {
@@ -110,7 +125,7 @@ impl RawSource for DbSource<'_> {
     fn get(&self, cf: Cf, key: &[u8]) -> KvResult<Option<Vec<u8>>> {
         Ok(self
             .db
-            .get_pinned_cf_opt(self.cfs.get(cf), key, &self.opts())?
+            .get_pinned_cf_opt(self.cfs.get(cf), key, &self.get_opts)?
             .map(|p| p.to_vec()))
     }
 
