@@ -5,4 +5,4 @@ mod hub;
 mod watcher;
 
 pub use hub::{WatchHub, WatchHubConfig};
-pub use watcher::Watcher;
+pub use watcher::{WatchBatch, WatchEvents, Watcher};

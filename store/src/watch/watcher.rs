@@ -35,6 +35,65 @@ impl WatcherShared {
     }
 }
 
+/// Changes delivered to one watcher, shared with every other watcher that got the same revision:
+/// reading them copies nothing.
+pub struct WatchEvents {
+    /// The revision the watcher is current to once it has these events.
+    pub revision: i64,
+    events: Arc<Vec<Event>>,
+    mask: Option<Vec<u32>>,
+    prev_kv: bool,
+}
+
+impl WatchEvents {
+    /// The events, in revision order. `prev_kv` is present only if the watch asked for it.
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = (&Event, Option<&capstan_proto::store::KeyValue>)> + '_ {
+        let all: Box<dyn Iterator<Item = &Event> + '_> = match &self.mask {
+            None => Box::new(self.events.iter()),
+            Some(m) => Box::new(m.iter().filter_map(|&i| self.events.get(i as usize))),
+        };
+        all.map(|e| (e, e.prev_kv.as_ref().filter(|_| self.prev_kv)))
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.mask.as_ref().map_or(self.events.len(), Vec::len)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An owned response (copies the events).
+    pub fn to_response(&self) -> WatchResponse {
+        WatchResponse {
+            revision: self.revision,
+            events: self
+                .iter()
+                .map(|(e, prev)| Event {
+                    r#type: e.r#type,
+                    kv: e.kv.clone(),
+                    prev_kv: prev.cloned(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One delivery to a watcher, without copies.
+pub enum WatchBatch {
+    /// Changes.
+    Events(WatchEvents),
+    /// Everything up to this revision has been delivered.
+    Progress(i64),
+    /// The watch ended; the response says why (for example the compact revision).
+    Cancelled(WatchResponse),
+}
+
 /// A watch on a key range. Dropping it removes the watch.
 pub struct Watcher {
     id: i64,
@@ -68,35 +127,38 @@ impl Watcher {
         self.id
     }
 
-    /// The next response: changes (all of a revision together, in revision order), a progress
-    /// notification (no events), or the final cancellation (`canceled`, with the reason). `None`
-    /// after the cancellation, or if the store is gone.
-    pub async fn recv(&mut self) -> Option<WatchResponse> {
+    /// The next delivery, sharing the events with other watchers (no copies): changes (all of a
+    /// revision together, in revision order), a progress notification, or the final
+    /// cancellation. `None` after the cancellation, or if the store is gone.
+    pub async fn recv_batch(&mut self) -> Option<WatchBatch> {
         if self.finished {
             return None;
         }
-        match self.rx.recv().await {
-            Some(d) => Some(self.to_response(d)),
-            None => {
-                self.finished = true;
-                self.shared.cancel.lock().take()
-            }
-        }
+        let d = self.rx.recv().await;
+        self.batch(d)
     }
 
-    /// Like [`Watcher::recv`] but returns `None` at once when nothing is ready.
-    pub fn try_recv(&mut self) -> Option<WatchResponse> {
+    /// Like [`Watcher::recv_batch`] but returns `None` at once when nothing is ready.
+    pub fn try_recv_batch(&mut self) -> Option<WatchBatch> {
         if self.finished {
             return None;
         }
         match self.rx.try_recv() {
-            Ok(d) => Some(self.to_response(d)),
+            Ok(d) => self.batch(Some(d)),
             Err(mpsc::error::TryRecvError::Empty) => None,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                self.finished = true;
-                self.shared.cancel.lock().take()
-            }
+            Err(mpsc::error::TryRecvError::Disconnected) => self.batch(None),
         }
+    }
+
+    /// The next response, owned: changes, a progress notification (no events), or the final
+    /// cancellation (`canceled`, with the reason). `None` after the cancellation.
+    pub async fn recv(&mut self) -> Option<WatchResponse> {
+        self.recv_batch().await.map(WatchBatch::into_response)
+    }
+
+    /// Like [`Watcher::recv`] but returns `None` at once when nothing is ready.
+    pub fn try_recv(&mut self) -> Option<WatchResponse> {
+        self.try_recv_batch().map(WatchBatch::into_response)
     }
 
     /// Asks for a progress notification: the current revision, if this watcher has seen every
@@ -107,38 +169,37 @@ impl Watcher {
         }
     }
 
-    fn to_response(&self, d: Delivery) -> WatchResponse {
+    fn batch(&mut self, d: Option<Delivery>) -> Option<WatchBatch> {
         match d {
-            Delivery::Progress(revision) => WatchResponse {
-                revision,
-                ..Default::default()
-            },
-            Delivery::Events {
+            Some(Delivery::Progress(revision)) => Some(WatchBatch::Progress(revision)),
+            Some(Delivery::Events {
                 revision,
                 events,
                 mask,
-            } => {
-                let pick = |e: &Event| {
-                    let mut e = e.clone();
-                    if !self.prev_kv {
-                        e.prev_kv = None;
-                    }
-                    e
-                };
-                let events: Vec<Event> = match mask {
-                    None => events.iter().map(pick).collect(),
-                    Some(m) => m
-                        .iter()
-                        .filter_map(|&i| events.get(i as usize))
-                        .map(pick)
-                        .collect(),
-                };
-                WatchResponse {
-                    revision,
-                    events,
-                    ..Default::default()
-                }
+            }) => Some(WatchBatch::Events(WatchEvents {
+                revision,
+                events,
+                mask,
+                prev_kv: self.prev_kv,
+            })),
+            None => {
+                self.finished = true;
+                self.shared.cancel.lock().take().map(WatchBatch::Cancelled)
             }
+        }
+    }
+}
+
+impl WatchBatch {
+    /// The owned response form.
+    pub fn into_response(self) -> WatchResponse {
+        match self {
+            WatchBatch::Events(e) => e.to_response(),
+            WatchBatch::Progress(revision) => WatchResponse {
+                revision,
+                ..Default::default()
+            },
+            WatchBatch::Cancelled(r) => r,
         }
     }
 }
