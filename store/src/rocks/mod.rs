@@ -90,6 +90,8 @@ fn db_options(cfg: &RocksConfig) -> (Options, Vec<ColumnFamilyDescriptor>) {
     ]);
     cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
     cf_opts.set_write_buffer_size(32 << 20);
+    // Room for a full memtable to wait for its flush without stalling writers.
+    cf_opts.set_max_write_buffer_number(4);
     cf_opts.set_write_buffer_manager(&wbm);
     let mut db = cf_opts.clone();
     db.create_if_missing(true);
@@ -137,6 +139,7 @@ impl RocksBackend {
             target: Mutex::new(meta.compact_revision),
             wake: Condvar::new(),
             stop: Default::default(),
+            exclusive: Mutex::new(()),
         });
         let thread = {
             let db = db.clone();
@@ -474,6 +477,7 @@ impl Backend for RocksBackend {
         items: &mut dyn Iterator<Item = KvResult<ImportItem>>,
     ) -> KvResult<()> {
         let _write = self.write.lock();
+        let _no_compaction = self.compactor.exclusive.lock();
         let cfs = Cfs::of(&self.db)?;
         let mut wo = WriteOptions::default();
         // The marker must be durable before the old state is touched: a crash in between must
