@@ -16,6 +16,9 @@ use crate::keyspace::{to_key_value, KeyspaceWrite};
 use crate::range::range;
 use crate::validate::validate_command;
 
+/// The revision of an empty store (as etcd: the first write is at revision 2).
+pub const INITIAL_REVISION: i64 = 1;
+
 /// The revisions every command reads and may advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Revisions {

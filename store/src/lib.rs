@@ -34,25 +34,27 @@ mod kv;
 mod lessor;
 mod mem;
 mod range;
-mod revision;
 mod rocks;
 mod snapshot;
 mod store;
 mod validate;
 mod watch;
 
+/// The storage conformance suite (test support, behind the `testing` feature; it lives outside
+/// `src/` because it is not part of the store, and it fails tests by panicking).
 #[cfg(feature = "testing")]
+#[path = "../testing/conformance.rs"]
 pub mod testing;
 
-pub use apply::{apply_command, Applied, CommandResponse, Revisions};
+pub use apply::{apply_command, Applied, CommandResponse, Revisions, INITIAL_REVISION};
 pub use backend::{Backend, EventPage, ExportSink, ImportItem};
 pub use capstan_proto::store as proto;
 pub use error::{KvError, KvResult};
+pub use hash::HashSink;
 pub use key_range::{KeyRange, RangeEnd};
 pub use kv::Kv;
 pub use lessor::Lessor;
 pub use mem::MemBackend;
-pub use revision::Revision;
 pub use rocks::{RocksBackend, RocksConfig};
 pub use snapshot::{verify_snapshot, SnapshotInfo};
 pub use store::{Store, StoreConfig};

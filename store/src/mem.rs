@@ -10,7 +10,7 @@ use capstan_proto::store::{
 };
 use parking_lot::Mutex;
 
-use crate::apply::{apply_command, Applied, Revisions};
+use crate::apply::{apply_command, Applied, Revisions, INITIAL_REVISION};
 use crate::backend::{survives_compaction, Backend, EventPage, ExportSink, ImportItem};
 use crate::error::{KvError, KvResult};
 use crate::key_range::{KeyRange, RangeEnd};
@@ -45,7 +45,7 @@ impl MemBackend {
                 versions: BTreeMap::new(),
                 leases: BTreeMap::new(),
                 revs: Revisions {
-                    current: 1,
+                    current: INITIAL_REVISION,
                     compact: 0,
                 },
                 applied: None,

@@ -29,7 +29,7 @@ use rocksdb::{
 
 use self::compactor::CompactorSignal;
 use self::source::{decode_version, BatchSource, Cf, Cfs, DbSource, RawSource, RocksKeyspace};
-use crate::apply::{apply_command, Applied, Revisions};
+use crate::apply::{apply_command, Applied, Revisions, INITIAL_REVISION};
 use crate::backend::{survives_compaction, Backend, EventPage, ExportSink, ImportItem};
 use crate::error::{KvError, KvResult};
 use crate::keys;
@@ -59,9 +59,8 @@ pub struct RocksBackend {
     path: PathBuf,
     revs: Mutex<Revisions>,
     applied: Mutex<Option<Bytes>>,
-    /// Serializes batches (the `Store` does too; this keeps the backend safe on its own).
+    /// Serializes batches: each reads the state the previous one committed.
     write: Mutex<()>,
-    failed: Mutex<Option<KvError>>,
     compactor: Arc<CompactorSignal>,
     compactor_thread: Option<JoinHandle<()>>,
 }
@@ -157,7 +156,6 @@ impl RocksBackend {
             }),
             applied: Mutex::new(meta.has_applied.then(|| meta.applied.clone())),
             write: Mutex::new(()),
-            failed: Mutex::new(None),
             compactor,
             compactor_thread: Some(thread),
         })
@@ -207,7 +205,7 @@ fn read_meta(src: &DbSource<'_>) -> KvResult<StoreMeta> {
         Some(raw) => StoreMeta::decode(raw.as_slice())?,
         None => StoreMeta {
             format_version: keys::FORMAT_VERSION,
-            revision: 1,
+            revision: INITIAL_REVISION,
             ..Default::default()
         },
     })
@@ -259,9 +257,6 @@ impl Backend for RocksBackend {
         sync: bool,
     ) -> KvResult<Vec<Applied>> {
         let _write = self.write.lock();
-        if let Some(e) = self.failed.lock().clone() {
-            return Err(e);
-        }
         let before = *self.revs.lock();
         let mut revs = before;
         let mut ks = RocksKeyspace(BatchSource {
@@ -293,11 +288,8 @@ impl Backend for RocksBackend {
         // The whole batch and its applied position land together or not at all (one WriteBatch,
         // WAL on). fsync only if the caller asks: raft's log is its durable source.
         wo.set_sync(sync);
-        if let Err(e) = self.db.write_opt(wb, &wo) {
-            let e = KvError::from(e);
-            *self.failed.lock() = Some(e.clone());
-            return Err(e);
-        }
+        // A failed write leaves nothing applied; the `Store` then refuses further writes.
+        self.db.write_opt(wb, &wo)?;
         *self.revs.lock() = revs;
         *self.applied.lock() = new_applied;
         if revs.compact != before.compact {
@@ -554,7 +546,6 @@ impl Backend for RocksBackend {
         *self.revs.lock() = revs;
         *self.applied.lock() = applied;
         *self.compactor.target.lock() = revs.compact;
-        *self.failed.lock() = None;
         Ok(())
     }
 }
