@@ -58,7 +58,9 @@ pub use mem::MemBackend;
 pub use rocks::{RocksBackend, RocksConfig};
 pub use snapshot::{verify_snapshot, SnapshotInfo};
 pub use store::{Store, StoreConfig};
-pub use validate::{validate_command, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use validate::{
+    validate_command, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_DEPTH, MAX_TXN_OPS,
+};
 pub use watch::{WatchBatch, WatchEvents, WatchHub, WatchHubConfig, Watcher};
 
 /// The store on RocksDB.

@@ -18,12 +18,20 @@ use crate::key_range::KeyRange;
 pub const MAX_REQUEST_BYTES: usize = 1536 * 1024;
 /// Most compares or operations in one txn branch (etcd's default `--max-txn-ops`).
 pub const MAX_TXN_OPS: usize = 128;
+/// Deepest nesting of txns; deeper ones are refused before anything recurses over them.
+pub const MAX_TXN_DEPTH: usize = 32;
 /// Longest lease TTL in seconds (etcd's `MaxLeaseTTL`).
 pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
 
 /// Validates a command. `Ok` means apply can run it; its outcome may still be an error that
 /// depends on state (unknown lease, compacted revision).
 pub fn validate_command(cmd: &Command) -> KvResult<()> {
+    // First, without recursion: everything below (sizes, shapes) recurses over nested txns.
+    if let Some(command::Command::Txn(txn)) = &cmd.command {
+        if nested_too_deep(txn) {
+            return Err(KvError::invalid("txn nested too deeply"));
+        }
+    }
     if cmd.encoded_len() > MAX_REQUEST_BYTES {
         return Err(KvError::RequestTooLarge);
     }
@@ -57,15 +65,38 @@ pub fn validate_command(cmd: &Command) -> KvResult<()> {
     }
 }
 
+/// Whether any txn inside `txn` is nested deeper than [`MAX_TXN_DEPTH`] (an explicit stack, so
+/// a hostile request cannot exhaust the thread's stack).
+fn nested_too_deep(txn: &TxnRequest) -> bool {
+    let mut stack = vec![(txn, 0usize)];
+    while let Some((t, depth)) = stack.pop() {
+        if depth > MAX_TXN_DEPTH {
+            return true;
+        }
+        for op in t.success.iter().chain(&t.failure) {
+            if let Some(request_op::Request::Txn(inner)) = &op.request {
+                stack.push((inner, depth + 1));
+            }
+        }
+    }
+    false
+}
+
 /// Validates a top-level txn: shape of every op and compare, and no key touched twice per branch.
 pub fn validate_txn(txn: &TxnRequest) -> KvResult<()> {
-    validate_txn_shape(txn)?;
+    if nested_too_deep(txn) {
+        return Err(KvError::invalid("txn nested too deeply"));
+    }
+    validate_txn_shape(txn, 0)?;
     check_branch(&txn.success)?;
     check_branch(&txn.failure)?;
     Ok(())
 }
 
-fn validate_txn_shape(txn: &TxnRequest) -> KvResult<()> {
+fn validate_txn_shape(txn: &TxnRequest, depth: usize) -> KvResult<()> {
+    if depth > MAX_TXN_DEPTH {
+        return Err(KvError::invalid("txn nested too deeply"));
+    }
     if txn.compare.len() > MAX_TXN_OPS
         || txn.success.len() > MAX_TXN_OPS
         || txn.failure.len() > MAX_TXN_OPS
@@ -76,7 +107,7 @@ fn validate_txn_shape(txn: &TxnRequest) -> KvResult<()> {
         validate_compare(c)?;
     }
     for op in txn.success.iter().chain(&txn.failure) {
-        validate_op(op)?;
+        validate_op(op, depth)?;
     }
     Ok(())
 }
@@ -90,7 +121,7 @@ fn validate_compare(c: &Compare) -> KvResult<()> {
     Ok(())
 }
 
-fn validate_op(op: &RequestOp) -> KvResult<()> {
+fn validate_op(op: &RequestOp, depth: usize) -> KvResult<()> {
     match &op.request {
         None => Err(KvError::invalid("empty operation in txn")),
         Some(request_op::Request::Range(r)) => validate_range(r),
@@ -112,7 +143,7 @@ fn validate_op(op: &RequestOp) -> KvResult<()> {
         Some(request_op::Request::DeleteRange(d)) => {
             KeyRange::from_request(&d.key, &d.range_end).map(|_| ())
         }
-        Some(request_op::Request::Txn(t)) => validate_txn_shape(t),
+        Some(request_op::Request::Txn(t)) => validate_txn_shape(t, depth + 1),
     }
 }
 

@@ -977,6 +977,22 @@ pub async fn bad_input_gets_a_typed_error_and_changes_nothing(kv: &dyn Kv) {
     assert!(matches!(errors[8], KvError::InvalidArgument(_)));
     assert!(matches!(errors[9], KvError::InvalidArgument(_)));
     assert_eq!(errors[10], KvError::TooManyOps);
+    // Nesting deeper than allowed (protobuf decoding stops at 100 levels; we refuse past 32).
+    let mut deep = TxnRequest {
+        success: vec![put_op("deep", "v")],
+        ..Default::default()
+    };
+    for _ in 0..(crate::MAX_TXN_DEPTH + 2) {
+        deep = TxnRequest {
+            success: vec![txn_op(deep)],
+            ..Default::default()
+        };
+    }
+    let e = kv.txn(deep).await.unwrap_err();
+    assert!(
+        matches!(e, KvError::InvalidArgument(ref m) if m.contains("nested")),
+        "{e:?}"
+    );
     assert_eq!((revision(kv).await, hash(kv).await), (r0, h0));
     assert_eq!(get(kv, "k").await.unwrap().value, b("v"));
 }
