@@ -10,7 +10,7 @@
 //! compacted away is cancelled with the compact revision: it is never dropped silently.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,6 +98,8 @@ pub struct WatchHub {
     wake: Condvar,
     stop: AtomicBool,
     config: WatchHubConfig,
+    /// How many times a watcher's buffer was full and it moved to catch-up (a metric).
+    fell_behind_total: AtomicU64,
 }
 
 enum Offer {
@@ -140,6 +142,7 @@ impl WatchHub {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             config,
+            fell_behind_total: AtomicU64::new(0),
         })
     }
 
@@ -213,6 +216,8 @@ impl WatchHub {
             st.synced.remove(&id);
         }
         if !fell_behind.is_empty() {
+            self.fell_behind_total
+                .fetch_add(fell_behind.len() as u64, Ordering::Relaxed);
             for id in fell_behind {
                 if let Some(slot) = st.synced.remove(&id) {
                     st.unsynced.insert(id, slot);
@@ -282,6 +287,12 @@ impl WatchHub {
     pub fn counts(&self) -> (usize, usize) {
         let st = self.state.lock();
         (st.synced.len(), st.unsynced.len())
+    }
+
+    /// How many times a watcher fell behind (its buffer was full) and had to catch up from
+    /// history.
+    pub fn fell_behind_total(&self) -> u64 {
+        self.fell_behind_total.load(Ordering::Relaxed)
     }
 
     /// Asks the syncer thread to end.
