@@ -356,6 +356,9 @@ fn bench_compact() -> Result<()> {
     let took = watcher
         .join()
         .map_err(|_| anyhow::anyhow!("watcher thread"))?;
+    if std::env::var("BENCH_ROCKS_STATS").is_ok() {
+        eprintln!("{}", store.backend().rocksdb_stats());
+    }
     during.sort();
     println!(
         "| compaction of 1M revisions (10k keys) while puts run | longest put {:.2} ms, p99.9 {:.0} µs, {} puts over 5 ms; without compaction: longest {:.2} ms, p99.9 {:.0} µs, {} over 5 ms | compaction took {:.1} s, {} puts meanwhile |",

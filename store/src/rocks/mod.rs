@@ -93,6 +93,13 @@ fn db_options(cfg: &RocksConfig) -> (Options, Vec<ColumnFamilyDescriptor>) {
     cf_opts.set_max_write_buffer_number(4);
     cf_opts.set_write_buffer_manager(&wbm);
     let mut db = cf_opts.clone();
+    // RocksDB's compactions yield the CPU and the disk to the writers (flushes keep their
+    // priority, so memtables never back up).
+    if let Ok(mut env) = rocksdb::Env::new() {
+        env.lower_thread_pool_cpu_priority();
+        env.lower_thread_pool_io_priority();
+        db.set_env(&env);
+    }
     db.create_if_missing(true);
     db.create_missing_column_families(true);
     db.increase_parallelism(2);
@@ -169,6 +176,15 @@ impl RocksBackend {
     /// Revision up to which history has been physically compacted.
     pub fn compacted_through(&self) -> KvResult<i64> {
         compactor::progress(&self.db)
+    }
+
+    /// RocksDB's own statistics report (`rocksdb.stats`: compaction, stalls, flushes).
+    pub fn rocksdb_stats(&self) -> String {
+        self.db
+            .property_value("rocksdb.stats")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Versions physically present in the history (counted; for tests and diagnostics).
