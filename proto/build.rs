@@ -1,4 +1,5 @@
-//! Compiles the .proto files with the system `protoc` (Debian's `protobuf-compiler`).
+//! Compiles the .proto files with the system `protoc` (Debian's `protobuf-compiler`): the store's
+//! own schemas always, etcd's v3 API (with tonic services and clients) under the `grpc` feature.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/capstan/store/v1/store.proto",
@@ -10,5 +11,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_build::Config::new()
         .bytes(["."])
         .compile_protos(&protos, &["proto"])?;
+    #[cfg(feature = "grpc")]
+    {
+        let etcd = ["proto/etcd/kv.proto", "proto/etcd/rpc.proto"];
+        for p in etcd {
+            println!("cargo:rerun-if-changed={p}");
+        }
+        tonic_prost_build::configure()
+            .bytes(".")
+            .build_client(true)
+            .build_server(true)
+            .compile_protos(&etcd, &["proto"])?;
+    }
     Ok(())
 }

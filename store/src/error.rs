@@ -58,6 +58,7 @@ impl KvError {
     }
 }
 
+#[cfg(feature = "rocks")]
 impl From<rocksdb::Error> for KvError {
     fn from(e: rocksdb::Error) -> Self {
         KvError::Storage(e.into_string())

@@ -34,6 +34,7 @@ mod kv;
 mod lessor;
 mod mem;
 mod range;
+#[cfg(feature = "rocks")]
 mod rocks;
 mod snapshot;
 mod store;
@@ -55,19 +56,22 @@ pub use key_range::{KeyRange, RangeEnd};
 pub use kv::Kv;
 pub use lessor::Lessor;
 pub use mem::MemBackend;
+#[cfg(feature = "rocks")]
 pub use rocks::{RocksBackend, RocksConfig};
 pub use snapshot::{verify_snapshot, SnapshotInfo};
 pub use store::{Store, StoreConfig};
 pub use validate::{
     validate_command, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_DEPTH, MAX_TXN_OPS,
 };
-pub use watch::{WatchBatch, WatchEvents, WatchHub, WatchHubConfig, Watcher};
+pub use watch::{ProgressHandle, WatchBatch, WatchEvents, WatchHub, WatchHubConfig, Watcher};
 
 /// The store on RocksDB.
+#[cfg(feature = "rocks")]
 pub type RocksKv = Store<RocksBackend>;
 /// The in-memory model of the store (a test oracle).
 pub type MemKv = Store<MemBackend>;
 
+#[cfg(feature = "rocks")]
 impl RocksKv {
     /// Opens the RocksDB store in `path` with default settings.
     pub fn open(path: &std::path::Path) -> KvResult<RocksKv> {

@@ -48,6 +48,7 @@ pub async fn mem_harness() -> Harness {
 }
 
 /// A fresh RocksDB store in a temp dir.
+#[cfg(feature = "rocks")]
 pub async fn rocks_harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let backend = crate::RocksBackend::open(dir.path()).unwrap();

@@ -5,4 +5,4 @@ mod hub;
 mod watcher;
 
 pub use hub::{WatchHub, WatchHubConfig};
-pub use watcher::{WatchBatch, WatchEvents, Watcher};
+pub use watcher::{ProgressHandle, WatchBatch, WatchEvents, Watcher};

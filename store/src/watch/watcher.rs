@@ -94,6 +94,22 @@ pub enum WatchBatch {
     Cancelled(WatchResponse),
 }
 
+/// Asks a watcher for progress notifications from elsewhere (see [`Watcher::request_progress`]).
+#[derive(Clone)]
+pub struct ProgressHandle {
+    id: i64,
+    hub: Weak<WatchHub>,
+}
+
+impl ProgressHandle {
+    /// Same as [`Watcher::request_progress`].
+    pub fn request(&self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.request_progress(self.id);
+        }
+    }
+}
+
 /// A watch on a key range. Dropping it removes the watch.
 pub struct Watcher {
     id: i64,
@@ -159,6 +175,14 @@ impl Watcher {
     /// Like [`Watcher::recv`] but returns `None` at once when nothing is ready.
     pub fn try_recv(&mut self) -> Option<WatchResponse> {
         self.try_recv_batch().map(WatchBatch::into_response)
+    }
+
+    /// A handle that can ask for progress notifications while another task reads the watcher.
+    pub fn progress_handle(&self) -> ProgressHandle {
+        ProgressHandle {
+            id: self.id,
+            hub: self.hub.clone(),
+        }
     }
 
     /// Asks for a progress notification: the current revision, if this watcher has seen every

@@ -1,0 +1,92 @@
+//! The etcd v3 gRPC API over any `Kv`: KV, Watch, Lease, Maintenance and Cluster, with etcd's
+//! response headers and error codes.
+
+mod cluster;
+mod convert;
+mod kv;
+mod lease;
+mod maintenance;
+mod status;
+mod watch;
+
+use std::sync::Arc;
+
+use capstan_proto::etcdserverpb::cluster_server::ClusterServer;
+use capstan_proto::etcdserverpb::kv_server::KvServer;
+use capstan_proto::etcdserverpb::lease_server::LeaseServer;
+use capstan_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use capstan_proto::etcdserverpb::watch_server::WatchServer;
+use capstan_proto::etcdserverpb::{Member, ResponseHeader};
+use capstan_store::Kv;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use status::to_status;
+
+/// Who answers: the ids and addresses etcd puts in every response header and member list.
+#[derive(Clone, Debug)]
+pub struct EtcdIdentity {
+    pub cluster_id: u64,
+    pub member_id: u64,
+    pub name: String,
+    pub client_urls: Vec<String>,
+    pub peer_urls: Vec<String>,
+}
+
+/// State shared by the services.
+#[derive(Clone)]
+pub struct EtcdApi {
+    kv: Arc<dyn Kv>,
+    identity: Arc<EtcdIdentity>,
+}
+
+impl EtcdApi {
+    /// The API over `kv`, answering as `identity`.
+    pub fn new(kv: Arc<dyn Kv>, identity: EtcdIdentity) -> EtcdApi {
+        EtcdApi {
+            kv,
+            identity: Arc::new(identity),
+        }
+    }
+
+    fn header(&self, revision: i64) -> Option<ResponseHeader> {
+        Some(ResponseHeader {
+            cluster_id: self.identity.cluster_id,
+            member_id: self.identity.member_id,
+            revision,
+            raft_term: 0,
+        })
+    }
+
+    async fn current_header(&self) -> Result<Option<ResponseHeader>, tonic::Status> {
+        let rev = self.kv.status().await.map_err(|e| to_status(&e))?.revision;
+        Ok(self.header(rev))
+    }
+
+    fn member(&self) -> Member {
+        Member {
+            id: self.identity.member_id,
+            name: self.identity.name.clone(),
+            peer_ur_ls: self.identity.peer_urls.clone(),
+            client_ur_ls: self.identity.client_urls.clone(),
+            is_learner: false,
+        }
+    }
+
+    /// The tonic router with every etcd service.
+    pub fn router(&self) -> tonic::transport::server::Router {
+        tonic::transport::Server::builder()
+            .add_service(KvServer::new(self.clone()))
+            .add_service(WatchServer::new(self.clone()))
+            .add_service(LeaseServer::new(self.clone()))
+            .add_service(MaintenanceServer::new(self.clone()))
+            .add_service(ClusterServer::new(self.clone()))
+    }
+
+    /// Serves plaintext gRPC on an already bound listener until the future is dropped.
+    pub async fn serve(&self, listener: TcpListener) -> Result<(), tonic::transport::Error> {
+        self.router()
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+    }
+}
