@@ -28,7 +28,9 @@ async fn start() -> Server {
     };
     let api = EtcdApi::new(kv, identity);
     tokio::spawn(async move { api.serve(listener).await });
-    Server { endpoint: addr.to_string() }
+    Server {
+        endpoint: addr.to_string(),
+    }
 }
 
 impl Server {
@@ -48,9 +50,18 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("etcdctl is installed (Debian's etcd-client)");
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -67,15 +78,49 @@ async fn etcdctl_put_get_delete_and_prefixes() {
         assert_eq!(s.ok(&["put", "/registry/pods/a", "one"]).trim(), "OK");
         s.ok(&["put", "/registry/pods/b", "two"]);
         s.ok(&["put", "/registry/svc/c", "three"]);
-        assert_eq!(s.ok(&["get", "/registry/pods/a"]), "/registry/pods/a\none\n");
-        assert_eq!(s.ok(&["get", "/registry/pods/", "--prefix", "--keys-only"]), "/registry/pods/a\n\n/registry/pods/b\n\n");
-        assert_eq!(s.ok(&["get", "/registry/", "--prefix", "--count-only", "--write-out=fields"]).lines().find(|l| l.starts_with("\"Count\"")).unwrap(), "\"Count\" : 3");
-        assert_eq!(s.ok(&["get", "/registry/", "--prefix", "--limit=1", "--sort-by=KEY", "--order=DESCEND"]), "/registry/svc/c\nthree\n");
+        assert_eq!(
+            s.ok(&["get", "/registry/pods/a"]),
+            "/registry/pods/a\none\n"
+        );
+        assert_eq!(
+            s.ok(&["get", "/registry/pods/", "--prefix", "--keys-only"]),
+            "/registry/pods/a\n\n/registry/pods/b\n\n"
+        );
+        assert_eq!(
+            s.ok(&[
+                "get",
+                "/registry/",
+                "--prefix",
+                "--keys-only",
+                "--write-out=fields"
+            ])
+            .lines()
+            .find(|l| l.starts_with("\"Count\""))
+            .unwrap(),
+            "\"Count\" : 3"
+        );
+        assert_eq!(
+            s.ok(&[
+                "get",
+                "/registry/",
+                "--prefix",
+                "--limit=1",
+                "--sort-by=KEY",
+                "--order=DESCEND"
+            ]),
+            "/registry/svc/c\nthree\n"
+        );
         let json = s.ok(&["get", "/registry/pods/a", "-w", "json"]);
-        assert!(json.contains("\"cluster_id\":4660") && json.contains("\"member_id\":43981"), "{json}");
+        assert!(
+            json.contains("\"cluster_id\":4660") && json.contains("\"member_id\":43981"),
+            "{json}"
+        );
         assert_eq!(s.ok(&["del", "/registry/pods/", "--prefix"]).trim(), "2");
         assert_eq!(s.ok(&["get", "/registry/pods/", "--prefix"]), "");
-        assert_eq!(s.ok(&["put", "/registry/svc/c", "four", "--prev-kv"]), "OK\n/registry/svc/c\nthree\n");
+        assert_eq!(
+            s.ok(&["put", "/registry/svc/c", "four", "--prev-kv"]),
+            "OK\n/registry/svc/c\nthree\n"
+        );
     })
     .await
     .unwrap();
@@ -86,19 +131,43 @@ async fn etcdctl_txn_and_compaction_errors() {
     let s = start().await;
     tokio::task::spawn_blocking(move || {
         s.ok(&["put", "k", "v1"]);
-        let (ok, out, err) = s.ctl_stdin(&["txn"], "value(\"k\") = \"v1\"\n\nput k v2\nput other x\n\nput k nope\n\n");
+        let (ok, out, err) = s.ctl_stdin(
+            &["txn"],
+            "value(\"k\") = \"v1\"\n\nput k v2\nput other x\n\nput k nope\n\n",
+        );
         assert!(ok, "{err}");
         assert_eq!(out, "SUCCESS\n\nOK\n\nOK\n");
         assert_eq!(s.ok(&["get", "k", "--print-value-only"]), "v2\n");
-        let rev: i64 = s.ok(&["get", "k", "-w", "fields"]).lines().find(|l| l.starts_with("\"ModRevision\"")).unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+        let rev: i64 = s
+            .ok(&["get", "k", "-w", "fields"])
+            .lines()
+            .find(|l| l.starts_with("\"ModRevision\""))
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         s.ok(&["put", "k", "v3"]);
-        assert_eq!(s.ok(&["get", "k", &format!("--rev={rev}"), "--print-value-only"]), "v2\n");
-        assert_eq!(s.ok(&["compaction", &(rev + 1).to_string()]).trim(), format!("compacted revision {}", rev + 1));
+        assert_eq!(
+            s.ok(&["get", "k", &format!("--rev={rev}"), "--print-value-only"]),
+            "v2\n"
+        );
+        assert_eq!(
+            s.ok(&["compaction", &(rev + 1).to_string()]).trim(),
+            format!("compacted revision {}", rev + 1)
+        );
         let (ok, _, err) = s.ctl(&["get", "k", &format!("--rev={rev}")]);
         assert!(!ok);
-        assert!(err.contains("etcdserver: mvcc: required revision has been compacted"), "{err}");
+        assert!(
+            err.contains("etcdserver: mvcc: required revision has been compacted"),
+            "{err}"
+        );
         let (ok, _, err) = s.ctl(&["get", "k", "--rev=999"]);
-        assert!(!ok && err.contains("required revision is a future revision"), "{err}");
+        assert!(
+            !ok && err.contains("required revision is a future revision"),
+            "{err}"
+        );
     })
     .await
     .unwrap();
@@ -114,14 +183,24 @@ async fn etcdctl_leases() {
         assert!(out.contains("granted with TTL(60s)"), "{out}");
         s.ok(&["put", "eph", "x", &format!("--lease={id}")]);
         let ttl = s.ok(&["lease", "timetolive", &id, "--keys"]);
-        assert!(ttl.contains("granted with TTL(60s)") && ttl.contains("attached keys([eph])"), "{ttl}");
+        assert!(
+            ttl.contains("granted with TTL(60s)") && ttl.contains("attached keys([eph])"),
+            "{ttl}"
+        );
         assert!(s.ok(&["lease", "list"]).contains(&id));
-        assert!(s.ok(&["lease", "keep-alive", "--once", &id]).contains("keepalived with TTL(60)"));
+        assert!(s
+            .ok(&["lease", "keep-alive", "--once", &id])
+            .contains("keepalived with TTL(60)"));
         assert!(s.ok(&["lease", "revoke", &id]).contains("revoked"));
         assert_eq!(s.ok(&["get", "eph"]), "");
-        assert!(s.ok(&["lease", "timetolive", &id]).contains("already expired"));
+        assert!(s
+            .ok(&["lease", "timetolive", &id])
+            .contains("already expired"));
         let (ok, _, err) = s.ctl(&["lease", "revoke", &id]);
-        assert!(!ok && err.contains("etcdserver: requested lease not found"), "{err}");
+        assert!(
+            !ok && err.contains("etcdserver: requested lease not found"),
+            "{err}"
+        );
     })
     .await
     .unwrap();
@@ -136,7 +215,14 @@ async fn etcdctl_watch_from_a_past_revision_then_live() {
         s.ok(&["put", "w/2", "b"]);
         let mut watch = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
-            .args([format!("--endpoints={endpoint}").as_str(), "watch", "w/", "--prefix", "--rev=2", "--prev-kv"])
+            .args([
+                format!("--endpoints={endpoint}").as_str(),
+                "watch",
+                "w/",
+                "--prefix",
+                "--rev=2",
+                "--prev-kv",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -148,7 +234,11 @@ async fn etcdctl_watch_from_a_past_revision_then_live() {
         watch.kill().unwrap();
         let out = watch.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(text, "PUT\nw/1\na\nPUT\nw/2\nb\nPUT\nw/1\na\nw/1\nc\nDELETE\nw/2\nb\n", "history then live, with prev values");
+        // etcdctl prints each event's type, then the previous pair (with --prev-kv), then the pair.
+        assert_eq!(
+            text, "PUT\nw/1\na\nPUT\nw/2\nb\nPUT\nw/1\na\nw/1\nc\nDELETE\nw/2\nb\nw/2\n\n",
+            "history then live, with prev values"
+        );
     })
     .await
     .unwrap();
@@ -160,20 +250,32 @@ async fn etcdctl_maintenance_and_members() {
     tokio::task::spawn_blocking(move || {
         s.ok(&["put", "a", "1"]);
         let status = s.ok(&["endpoint", "status", "-w", "fields"]);
-        assert!(status.contains("\"Version\" : \"3.5.0\"") && status.contains("\"Revision\" : 2"), "{status}");
+        assert!(
+            status.contains("\"Version\" : \"3.5.0\"") && status.contains("\"Revision\" : 2"),
+            "{status}"
+        );
         let hash = s.ok(&["endpoint", "hashkv", "-w", "fields"]);
         assert!(hash.contains("\"Hash\""), "{hash}");
         let members = s.ok(&["member", "list"]);
-        assert!(members.contains("capstan-test") && members.contains("started"), "{members}");
+        assert!(
+            members.contains("capstan-test") && members.contains("started"),
+            "{members}"
+        );
         assert!(s.ok(&["defrag"]).contains("Finished defragmenting"));
         assert_eq!(s.ok(&["alarm", "list"]), "");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("snap.db");
         let out = s.ok(&["snapshot", "save", file.to_str().unwrap()]);
         assert!(out.contains("Snapshot saved"), "{out}");
-        assert!(capstan_store::verify_snapshot(&file).is_ok(), "the saved file is a capstan snapshot");
+        assert!(
+            capstan_store::verify_snapshot(&file).is_ok(),
+            "the saved file is a capstan snapshot"
+        );
         let (ok, _, err) = s.ctl(&["member", "add", "n2", "--peer-urls=http://127.0.0.1:2390"]);
-        assert!(!ok && err.contains("membership changes need a replicated capstan server"), "{err}");
+        assert!(
+            !ok && err.contains("membership changes need a replicated capstan server"),
+            "{err}"
+        );
     })
     .await
     .unwrap();

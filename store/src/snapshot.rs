@@ -161,6 +161,8 @@ fn corrupt(msg: &str) -> KvError {
 pub struct SnapshotReader {
     input: BufReader<File>,
     hasher: Sha256,
+    /// Over every byte read, trailer included: for the optional etcd-style tail.
+    whole: Sha256,
     /// The header.
     pub header: SnapshotHeader,
     entries: u64,
@@ -173,6 +175,7 @@ impl SnapshotReader {
         let mut r = SnapshotReader {
             input: BufReader::with_capacity(1 << 20, File::open(path)?),
             hasher: Sha256::new(),
+            whole: Sha256::new(),
             header: SnapshotHeader::default(),
             entries: 0,
             trailer: None,
@@ -185,6 +188,7 @@ impl SnapshotReader {
             return Err(corrupt("not a capstan snapshot (bad magic)"));
         }
         r.hasher.update(magic);
+        r.whole.update(magic);
         let (tag, body) = r
             .read_record()?
             .ok_or_else(|| corrupt("truncated before the header"))?;
@@ -230,6 +234,8 @@ impl SnapshotReader {
             self.hasher.update(&prefix);
             self.hasher.update(&body);
         }
+        self.whole.update(&prefix);
+        self.whole.update(&body);
         Ok(Some((tag[0], body)))
     }
 
@@ -266,9 +272,21 @@ impl SnapshotReader {
                 if t.entries != self.entries {
                     return Err(corrupt("entry count mismatch"));
                 }
-                let mut extra = [0u8; 1];
-                if self.input.read(&mut extra)? != 0 {
-                    return Err(corrupt("data after the trailer"));
+                // Nothing may follow the trailer, except the tail etcd's snapshot stream adds (and
+                // etcdctl saves): zeros up to a 512-byte boundary, then the SHA-256 of all before.
+                let mut rest = Vec::new();
+                self.input.read_to_end(&mut rest)?;
+                if !rest.is_empty() {
+                    let split = rest
+                        .len()
+                        .checked_sub(32)
+                        .ok_or_else(|| corrupt("data after the trailer"))?;
+                    let (zeros, hash) = rest.split_at(split);
+                    let mut whole = self.whole.clone();
+                    whole.update(zeros);
+                    if zeros.iter().any(|b| *b != 0) || whole.finalize().as_slice() != hash {
+                        return Err(corrupt("data after the trailer"));
+                    }
                 }
                 self.trailer = Some(t);
                 Ok(None)

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use capstan_proto::etcdserverpb as e;
 use capstan_proto::etcdserverpb::maintenance_server::Maintenance as MaintenanceService;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
@@ -109,7 +110,11 @@ impl MaintenanceService for EtcdApi {
                     return;
                 }
             };
-            let mut remaining = info.size;
+            // etcd's stream ends with a SHA-256 of everything before it, at a 512-byte boundary
+            // (clients check `size % 512 == 32`): pad with zeros, then the hash.
+            let pad = (512 - info.size % 512) % 512;
+            let mut hasher = Sha256::new();
+            let mut remaining = info.size + pad + 32;
             loop {
                 let mut buf = vec![0u8; CHUNK];
                 let n = match file.read(&mut buf) {
@@ -121,6 +126,7 @@ impl MaintenanceService for EtcdApi {
                     }
                 };
                 buf.truncate(n);
+                hasher.update(&buf);
                 remaining = remaining.saturating_sub(n as u64);
                 let resp = e::SnapshotResponse {
                     header: header.take(),
@@ -132,6 +138,15 @@ impl MaintenanceService for EtcdApi {
                     return;
                 }
             }
+            let mut tail = vec![0u8; pad as usize];
+            hasher.update(&tail);
+            tail.extend_from_slice(&hasher.finalize());
+            send(Ok(e::SnapshotResponse {
+                header: header.take(),
+                remaining_bytes: 0,
+                blob: tail.into(),
+                version: String::new(),
+            }));
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
