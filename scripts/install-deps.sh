@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system packages the build needs, if missing: libclang (RocksDB's bindings) and
-# protoc (the .proto files). Debian 12; needs root (or sudo) the first time only.
+# Installs the system packages the build and tests need, if missing: libclang (RocksDB's
+# bindings), protoc (the .proto files) and etcdctl (the etcd facade's tests). Debian 12; needs root (or sudo) the first time only.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v c++ >/dev/null 2>&1 || need+=(build-essential)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)   # the real etcdctl, for the facade's tests
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -323,7 +323,8 @@ fn compare_one(c: &Compare, v: &StoredVersion) -> bool {
     use std::cmp::Ordering;
     let ord = match (compare::CompareTarget::try_from(c.target), &c.target_union) {
         (Ok(compare::CompareTarget::Value), Some(T::Value(x))) => v.value.as_ref().cmp(x.as_ref()),
-        (Ok(compare::CompareTarget::Value), _) => Ordering::Equal,
+        // No value given: compared with the empty value (as etcd).
+        (Ok(compare::CompareTarget::Value), _) => v.value.as_ref().cmp(&[][..]),
         (Ok(compare::CompareTarget::Version), u) => v.version.cmp(&int_of(u, |t| match t {
             T::Version(x) => Some(*x),
             _ => None,

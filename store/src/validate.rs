@@ -189,12 +189,18 @@ fn check_branch(ops: &[RequestOp]) -> KvResult<(HashSet<Bytes>, Vec<KeyRange>)> 
     }
     let deleted = |dels: &[KeyRange], k: &Bytes| dels.iter().any(|d| d.contains(k));
     let mut puts: HashSet<Bytes> = HashSet::new();
+    // What each nested txn may write (either branch), to compare siblings both ways.
+    let mut nested: Vec<(HashSet<Bytes>, Vec<KeyRange>)> = Vec::new();
     for op in ops {
         let Some(request_op::Request::Txn(t)) = &op.request else {
             continue;
         };
         let (puts_then, dels_then) = check_branch(&t.success)?;
         let (puts_else, dels_else) = check_branch(&t.failure)?;
+        nested.push((
+            puts_then.union(&puts_else).cloned().collect(),
+            dels_then.iter().chain(&dels_else).cloned().collect(),
+        ));
         for k in &puts_then {
             if puts.contains(k) || deleted(&dels, k) {
                 return Err(KvError::DuplicateKey);
@@ -209,6 +215,16 @@ fn check_branch(ops: &[RequestOp]) -> KvResult<(HashSet<Bytes>, Vec<KeyRange>)> 
         }
         dels.extend(dels_then);
         dels.extend(dels_else);
+    }
+    // A put in one nested txn and a delete of the same key in a later sibling would change the
+    // key twice at one revision (etcd tells them apart by sub-revision; we keep one version per
+    // key and revision), so it is refused too.
+    for (i, (p, _)) in nested.iter().enumerate() {
+        for (j, (_, d)) in nested.iter().enumerate() {
+            if i != j && p.iter().any(|k| deleted(d, k)) {
+                return Err(KvError::DuplicateKey);
+            }
+        }
     }
     for op in ops {
         let Some(request_op::Request::Put(p)) = &op.request else {

@@ -298,6 +298,14 @@ pub async fn compares_on_value_version_create_mod_and_lease(kv: &dyn Kv) {
         (cmp("k", T::Mod, R::Less, U::ModRevision(r + 1)), true),
         (cmp("k", T::Mod, R::Greater, U::ModRevision(r)), false),
         (cmp("k", T::Lease, R::Equal, U::Lease(0)), true),
+        // A value compare without a value compares with the empty value.
+        (
+            Compare {
+                target_union: None,
+                ..cmp("k", T::Value, R::Greater, U::Value(b("")))
+            },
+            true,
+        ),
     ];
     for (c, want) in cases {
         let t = kv
@@ -431,6 +439,23 @@ pub async fn duplicate_keys_in_one_txn_branch_are_refused(kv: &dyn Kv) {
     let e = kv
         .txn(TxnRequest {
             success: vec![put_op("c", "0"), txn_op(nested)],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e, KvError::DuplicateKey);
+    // A put in one nested txn and a delete of it in a later sibling: refused as well.
+    let put_then = TxnRequest {
+        success: vec![put_op("e", "1")],
+        ..Default::default()
+    };
+    let del_later = TxnRequest {
+        success: vec![del_op("e", "")],
+        ..Default::default()
+    };
+    let e = kv
+        .txn(TxnRequest {
+            success: vec![txn_op(put_then), txn_op(del_later)],
             ..Default::default()
         })
         .await
@@ -876,6 +901,25 @@ pub async fn lease_grant_keep_alive_time_to_live_and_list(kv: &dyn Kv) {
     );
     let chosen = kv.lease_grant(10, 0).await.unwrap().id;
     assert!(chosen > 0);
+    // The largest possible id works like any other.
+    kv.lease_grant(30, i64::MAX).await.unwrap();
+    kv.put(PutRequest {
+        key: b("max"),
+        value: b("v"),
+        lease: i64::MAX,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        kv.lease_time_to_live(i64::MAX, true).await.unwrap().keys,
+        vec![b("max")]
+    );
+    kv.lease_revoke(i64::MAX).await.unwrap();
+    assert!(
+        get(kv, "max").await.is_none(),
+        "revoking the largest lease id deletes its keys"
+    );
 }
 
 pub async fn an_expired_lease_is_revoked_and_its_keys_deleted(kv: &dyn Kv) {
@@ -1336,6 +1380,42 @@ pub async fn snapshot_and_restore_give_a_store_with_the_same_hash(
     assert_eq!(r, info.revision + 1);
 }
 
+pub async fn restoring_an_older_snapshot_cancels_watchers_that_saw_later_revisions(
+    kv: &dyn Kv,
+    _fresh: &dyn Kv,
+    dir: &Path,
+) {
+    for i in 0..3 {
+        put(kv, "r", &i.to_string()).await;
+    }
+    let file = dir.join("older.snap");
+    let older = kv.snapshot(&file).await.unwrap();
+    let mut behind = kv
+        .watch(watch_req("r", "", older.revision + 1))
+        .await
+        .unwrap();
+    for i in 3..6 {
+        put(kv, "r", &i.to_string()).await;
+    }
+    let mut ahead = kv.watch(watch_req("r", "", 0)).await.unwrap();
+    // `behind` has seen everything up to the current revision before the restore.
+    let seen = events_until(&mut behind, revision(kv).await).await.len();
+    assert_eq!(seen, 3);
+    kv.restore(&file).await.unwrap();
+    for w in [&mut ahead, &mut behind] {
+        let r = next(w).await;
+        assert!(
+            r.canceled,
+            "a watcher past the restored revision must re-list: {r:?}"
+        );
+        assert_eq!(r.compact_revision, older.revision);
+    }
+    let mut fresh_watch = kv.watch(watch_req("r", "", 0)).await.unwrap();
+    let r = put(kv, "r", "after").await;
+    assert_eq!(r, older.revision + 1);
+    assert_eq!(events_until(&mut fresh_watch, r).await.len(), 1);
+}
+
 pub async fn a_corrupt_snapshot_is_refused_and_changes_nothing(
     kv: &dyn Kv,
     fresh: &dyn Kv,
@@ -1416,6 +1496,7 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@pair $factory;
             snapshot_and_restore_give_a_store_with_the_same_hash,
+            restoring_an_older_snapshot_cancels_watchers_that_saw_later_revisions,
             a_corrupt_snapshot_is_refused_and_changes_nothing
         );
     };

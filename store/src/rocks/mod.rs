@@ -20,7 +20,7 @@ use capstan_proto::store::{
     event, Command, Event, KeyValue, RangeRequest, RangeResponse, SnapshotHeader, StoreMeta,
     StoredLease, StoredVersion,
 };
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 use prost::Message;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch,
@@ -61,6 +61,8 @@ pub struct RocksBackend {
     applied: Mutex<Option<Bytes>>,
     /// Serializes batches: each reads the state the previous one committed.
     write: Mutex<()>,
+    /// Shared by reads, exclusive for a snapshot import: nobody sees a half-restored store.
+    state: RwLock<()>,
     compactor: Arc<CompactorSignal>,
     compactor_thread: Option<JoinHandle<()>>,
 }
@@ -163,6 +165,7 @@ impl RocksBackend {
             }),
             applied: Mutex::new(meta.has_applied.then(|| meta.applied.clone())),
             write: Mutex::new(()),
+            state: RwLock::new(()),
             compactor,
             compactor_thread: Some(thread),
         })
@@ -320,6 +323,7 @@ impl Backend for RocksBackend {
     }
 
     fn range(&self, req: &RangeRequest) -> KvResult<RangeResponse> {
+        let _state = self.state.read();
         // One RocksDB snapshot for the revisions and the data, so they agree.
         let snap = self.db.snapshot();
         let src = self.committed(Some(&snap))?;
@@ -333,6 +337,7 @@ impl Backend for RocksBackend {
     }
 
     fn events_since(&self, from: i64, max_events: usize) -> KvResult<EventPage> {
+        let _state = self.state.read();
         let snap = self.db.snapshot();
         let src = self.committed(Some(&snap))?;
         let meta = read_meta(&src)?;
@@ -398,10 +403,12 @@ impl Backend for RocksBackend {
     }
 
     fn lease(&self, id: i64) -> KvResult<Option<StoredLease>> {
+        let _state = self.state.read();
         RocksKeyspace(self.committed(None)?).lease(id)
     }
 
     fn leases(&self) -> KvResult<Vec<StoredLease>> {
+        let _state = self.state.read();
         let src = self.committed(None)?;
         let mut out = Vec::new();
         src.scan(Cf::Leases, &[], None, &mut |_, v| {
@@ -412,6 +419,7 @@ impl Backend for RocksBackend {
     }
 
     fn lease_keys(&self, id: i64) -> KvResult<Vec<Bytes>> {
+        let _state = self.state.read();
         RocksKeyspace(self.committed(None)?).lease_keys(id)
     }
 
@@ -439,6 +447,7 @@ impl Backend for RocksBackend {
     }
 
     fn export(&self, sink: &mut dyn ExportSink) -> KvResult<()> {
+        let _state = self.state.read();
         let snap = self.db.snapshot();
         let src = self.committed(Some(&snap))?;
         let meta = read_meta(&src)?;
@@ -488,6 +497,29 @@ impl Backend for RocksBackend {
     ) -> KvResult<()> {
         let _write = self.write.lock();
         let _no_compaction = self.compactor.exclusive.lock();
+        let _no_readers = self.state.write();
+        let result = self.import_locked(header, items);
+        if result.is_err() {
+            // Half an image is worse than none: leave an empty store behind.
+            clear_all(&self.db)?;
+            *self.revs.lock() = Revisions {
+                current: INITIAL_REVISION,
+                compact: 0,
+            };
+            *self.applied.lock() = None;
+            *self.compactor.target.lock() = 0;
+        }
+        result
+    }
+}
+
+impl RocksBackend {
+    /// `import` with every lock held.
+    fn import_locked(
+        &self,
+        header: &SnapshotHeader,
+        items: &mut dyn Iterator<Item = KvResult<ImportItem>>,
+    ) -> KvResult<()> {
         let cfs = Cfs::of(&self.db)?;
         let mut wo = WriteOptions::default();
         // The marker must be durable before the old state is touched: a crash in between must

@@ -311,12 +311,17 @@ impl<S: RawSource> Keyspace for RocksKeyspace<S> {
     fn lease_keys(&self, id: i64) -> KvResult<Vec<Bytes>> {
         let mut out = Vec::new();
         let lower = keys::lease_key(id);
-        let upper = keys::lease_key(id + 1);
-        self.0
-            .scan(Cf::LeaseKeys, &lower, Some(&upper), &mut |k, _| {
+        // The largest lease id has no successor: then the scan runs to the end.
+        let upper = id.checked_add(1).map(keys::lease_key);
+        self.0.scan(
+            Cf::LeaseKeys,
+            &lower,
+            upper.as_ref().map(|u| &u[..]),
+            &mut |k, _| {
                 out.push(Bytes::copy_from_slice(keys::decode_lease_keys_key(k)?));
                 Ok(true)
-            })?;
+            },
+        )?;
         Ok(out)
     }
 }

@@ -90,6 +90,8 @@ struct HubState {
     compact: i64,
     synced: HashMap<i64, Slot>,
     unsynced: HashMap<i64, Slot>,
+    /// Bumped when the state is replaced (`reset`): history read before belongs to the old state.
+    generation: u64,
 }
 
 /// The watch hub of one store.
@@ -138,6 +140,7 @@ impl WatchHub {
                 compact,
                 synced: HashMap::new(),
                 unsynced: HashMap::new(),
+                generation: 0,
             }),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -258,12 +261,30 @@ impl WatchHub {
 
     /// The state was replaced (a snapshot was restored): every watcher catches up from the new
     /// history, or is cancelled if what it needs is gone.
+    /// A watcher that had already passed the new current revision is cancelled (with the new
+    /// revision as its compact revision, so clients re-list): the revisions it saw no longer
+    /// exist.
     pub fn reset(&self, current: i64, compact: i64) {
         let mut st = self.state.lock();
+        st.generation += 1;
         st.notified = current;
         st.compact = compact;
         let synced: Vec<(i64, Slot)> = st.synced.drain().collect();
         st.unsynced.extend(synced);
+        st.unsynced.retain(|_, slot| {
+            if slot.next_rev <= current + 1 {
+                return true;
+            }
+            slot.shared.cancel(WatchResponse {
+                revision: current,
+                canceled: true,
+                compact_revision: current,
+                cancel_reason: "the store was restored from a snapshot to an earlier revision"
+                    .into(),
+                events: Vec::new(),
+            });
+            false
+        });
         Self::cancel_compacted(&mut st);
         self.wake.notify_all();
     }
@@ -273,7 +294,9 @@ impl WatchHub {
     pub(crate) fn request_progress(&self, id: i64) {
         let st = self.state.lock();
         if let Some(slot) = st.synced.get(&id) {
-            let _ = slot.tx.try_send(Delivery::Progress(st.notified));
+            let _ = slot
+                .tx
+                .try_send(Delivery::Progress(st.notified.max(slot.next_rev - 1)));
         }
     }
 
@@ -327,25 +350,29 @@ impl WatchHub {
             }
             // Keep reading pages while some watcher is behind and can take more.
             loop {
-                let from = {
+                let (from, generation) = {
                     let st = self.state.lock();
-                    st.unsynced
+                    let from = st
+                        .unsynced
                         .values()
                         .filter(|s| s.tx.capacity() > 0)
                         .map(|s| s.next_rev)
-                        .min()
+                        .min();
+                    (from, st.generation)
                 };
                 let Some(from) = from else { break };
                 match backend.events_since(from, self.config.page_events) {
                     Ok(page) => {
-                        if !self.deliver_page(from, page) {
+                        if !self.deliver_page(from, page, generation) {
                             break;
                         }
                     }
                     Err(KvError::Compacted { compact_revision }) => {
                         let mut st = self.state.lock();
-                        st.compact = st.compact.max(compact_revision);
-                        Self::cancel_compacted(&mut st);
+                        if st.generation == generation {
+                            st.compact = st.compact.max(compact_revision);
+                            Self::cancel_compacted(&mut st);
+                        }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "watch catch-up cannot read history");
@@ -358,9 +385,13 @@ impl WatchHub {
 
     /// Hands one history page to the unsynced watchers it serves; returns whether any made
     /// progress (so another page is worth reading now).
-    fn deliver_page(&self, from: i64, page: EventPage) -> bool {
+    fn deliver_page(&self, from: i64, page: EventPage, generation: u64) -> bool {
         let events = Arc::new(page.events);
         let mut st = self.state.lock();
+        if st.generation != generation {
+            // Read from a state that has since been replaced: read again.
+            return true;
+        }
         let notified = st.notified;
         let mut progressed = false;
         let mut done = Vec::new();
@@ -400,7 +431,10 @@ impl WatchHub {
         let notified = st.notified;
         for slot in st.synced.values_mut() {
             if slot.progress_notify && !slot.busy {
-                let _ = slot.tx.try_send(Delivery::Progress(notified));
+                // A watcher caught up from history may be ahead of the last notified revision.
+                let _ = slot
+                    .tx
+                    .try_send(Delivery::Progress(notified.max(slot.next_rev - 1)));
             }
             slot.busy = false;
         }
