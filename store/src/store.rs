@@ -26,7 +26,7 @@ use crate::lessor::Lessor;
 use crate::snapshot::{
     snapshot_items, verify_snapshot, SnapshotInfo, SnapshotReader, SnapshotWriter,
 };
-use crate::validate::{validate_command, validate_txn};
+use crate::validate::validate_command;
 use crate::watch::{WatchHub, WatchHubConfig, Watcher};
 
 /// How a `Store` behaves.
@@ -263,7 +263,6 @@ impl<B: Backend> Kv for Store<B> {
     }
 
     async fn txn(&self, req: TxnRequest) -> KvResult<TxnResponse> {
-        validate_txn(&req)?;
         let read_only = req.success.iter().chain(&req.failure).all(|op| {
             matches!(
                 op.request,

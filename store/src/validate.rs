@@ -82,21 +82,16 @@ fn nested_too_deep(txn: &TxnRequest) -> bool {
     false
 }
 
-/// Validates a top-level txn: shape of every op and compare, and no key touched twice per branch.
-pub fn validate_txn(txn: &TxnRequest) -> KvResult<()> {
-    if nested_too_deep(txn) {
-        return Err(KvError::invalid("txn nested too deeply"));
-    }
-    validate_txn_shape(txn, 0)?;
+/// Validates a top-level txn whose nesting is known to be bounded: shape of every op and
+/// compare, and no key touched twice per branch.
+fn validate_txn(txn: &TxnRequest) -> KvResult<()> {
+    validate_txn_shape(txn)?;
     check_branch(&txn.success)?;
     check_branch(&txn.failure)?;
     Ok(())
 }
 
-fn validate_txn_shape(txn: &TxnRequest, depth: usize) -> KvResult<()> {
-    if depth > MAX_TXN_DEPTH {
-        return Err(KvError::invalid("txn nested too deeply"));
-    }
+fn validate_txn_shape(txn: &TxnRequest) -> KvResult<()> {
     if txn.compare.len() > MAX_TXN_OPS
         || txn.success.len() > MAX_TXN_OPS
         || txn.failure.len() > MAX_TXN_OPS
@@ -107,7 +102,7 @@ fn validate_txn_shape(txn: &TxnRequest, depth: usize) -> KvResult<()> {
         validate_compare(c)?;
     }
     for op in txn.success.iter().chain(&txn.failure) {
-        validate_op(op, depth)?;
+        validate_op(op)?;
     }
     Ok(())
 }
@@ -121,7 +116,7 @@ fn validate_compare(c: &Compare) -> KvResult<()> {
     Ok(())
 }
 
-fn validate_op(op: &RequestOp, depth: usize) -> KvResult<()> {
+fn validate_op(op: &RequestOp) -> KvResult<()> {
     match &op.request {
         None => Err(KvError::invalid("empty operation in txn")),
         Some(request_op::Request::Range(r)) => validate_range(r),
@@ -143,7 +138,7 @@ fn validate_op(op: &RequestOp, depth: usize) -> KvResult<()> {
         Some(request_op::Request::DeleteRange(d)) => {
             KeyRange::from_request(&d.key, &d.range_end).map(|_| ())
         }
-        Some(request_op::Request::Txn(t)) => validate_txn_shape(t, depth + 1),
+        Some(request_op::Request::Txn(t)) => validate_txn_shape(t),
     }
 }
 

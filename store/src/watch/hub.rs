@@ -130,6 +130,29 @@ fn offer(slot: &mut Slot, revision: i64, events: &Arc<Vec<Event>>, from_rev: i64
     }
 }
 
+/// The last response of a cancelled watch: it must re-list from `compact_revision` on.
+fn cancelled(revision: i64, compact_revision: i64, reason: String) -> WatchResponse {
+    WatchResponse {
+        revision,
+        canceled: true,
+        compact_revision,
+        cancel_reason: reason,
+        events: Vec::new(),
+    }
+}
+
+/// The cancellation of a watch whose next revision is below the compact revision.
+fn compacted(revision: i64, compact: i64) -> WatchResponse {
+    cancelled(
+        revision,
+        compact,
+        KvError::Compacted {
+            compact_revision: compact,
+        }
+        .to_string(),
+    )
+}
+
 impl WatchHub {
     /// A hub whose store is at `current` and compacted below `compact`.
     pub fn new(current: i64, compact: i64, config: WatchHubConfig) -> Arc<WatchHub> {
@@ -165,16 +188,7 @@ impl WatchHub {
         };
         let watcher = Watcher::new(id, rx, shared.clone(), Arc::downgrade(self), req.prev_kv);
         if start < st.compact {
-            shared.cancel(WatchResponse {
-                revision: st.notified,
-                canceled: true,
-                compact_revision: st.compact,
-                cancel_reason: KvError::Compacted {
-                    compact_revision: st.compact,
-                }
-                .to_string(),
-                events: Vec::new(),
-            });
+            shared.cancel(compacted(st.notified, st.compact));
             return Ok(watcher);
         }
         let has = |f: watch_request::FilterType| req.filters.contains(&(f as i32));
@@ -245,16 +259,7 @@ impl WatchHub {
             if slot.next_rev >= compact {
                 return true;
             }
-            slot.shared.cancel(WatchResponse {
-                revision: notified,
-                canceled: true,
-                compact_revision: compact,
-                cancel_reason: KvError::Compacted {
-                    compact_revision: compact,
-                }
-                .to_string(),
-                events: Vec::new(),
-            });
+            slot.shared.cancel(compacted(notified, compact));
             false
         });
     }
@@ -275,14 +280,11 @@ impl WatchHub {
             if slot.next_rev <= current + 1 {
                 return true;
             }
-            slot.shared.cancel(WatchResponse {
-                revision: current,
-                canceled: true,
-                compact_revision: current,
-                cancel_reason: "the store was restored from a snapshot to an earlier revision"
-                    .into(),
-                events: Vec::new(),
-            });
+            slot.shared.cancel(cancelled(
+                current,
+                current,
+                "the store was restored from a snapshot to an earlier revision".into(),
+            ));
             false
         });
         Self::cancel_compacted(&mut st);
