@@ -23,3 +23,10 @@ pub mod etcdserverpb {
     #![allow(clippy::all, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/etcdserverpb.rs"));
 }
+
+/// capstan's replication: raft log records and the transport between replicas (`capstan.raft.v1`).
+#[cfg(feature = "grpc")]
+pub mod raft {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/capstan.raft.v1.rs"));
+}

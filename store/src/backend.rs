@@ -62,6 +62,9 @@ pub trait Backend: Send + Sync + 'static {
     fn applied(&self) -> KvResult<Option<Bytes>>;
     /// Bytes the store occupies (on disk for RocksDB).
     fn db_size(&self) -> i64;
+    /// Makes every batch applied so far durable (batches applied with `sync == false` are
+    /// otherwise durable only once a later synced write or a flush covers them).
+    fn sync(&self) -> KvResult<()>;
     /// Streams a consistent image of the store to `sink`.
     fn export(&self, sink: &mut dyn ExportSink) -> KvResult<()>;
     /// Replaces the whole state by an image (already verified by the caller).

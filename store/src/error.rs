@@ -41,6 +41,15 @@ pub enum KvError {
     /// The lease TTL is above the maximum.
     #[error("etcdserver: too large lease TTL")]
     LeaseTtlTooLarge,
+    /// The command carried a fence term (leader-only work) other than the term of the log entry
+    /// that carried it: a newer leader exists, so the command changed nothing.
+    #[error("capstan: fenced: command of term {expected} reached the log in term {actual}")]
+    Fenced {
+        /// The term the proposer's work started in.
+        expected: u64,
+        /// The term of the entry that carried it.
+        actual: u64,
+    },
     /// The store (or the replicated layer above it) cannot serve the request now; retry later.
     #[error("etcdserver: {0}")]
     Unavailable(String),

@@ -68,6 +68,15 @@ impl Lessor {
         ids
     }
 
+    /// Gives every lease a full TTL plus `extra` from now: a new raft leader does this, so no
+    /// lease expires because leadership moved (etcd's `Promote(extend)`).
+    pub fn promote(&self, extra: Duration) {
+        let now = Instant::now();
+        for d in self.leases.lock().values_mut() {
+            d.at = now + secs(d.ttl) + extra;
+        }
+    }
+
     /// Replaces every deadline: each lease gets its full TTL from now.
     pub fn reset(&self, leases: impl IntoIterator<Item = (i64, i64)>) {
         let now = Instant::now();

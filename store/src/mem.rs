@@ -254,6 +254,10 @@ impl Backend for MemBackend {
         Ok(self.state.lock().applied.clone())
     }
 
+    fn sync(&self) -> KvResult<()> {
+        Ok(())
+    }
+
     fn db_size(&self) -> i64 {
         let st = self.state.lock();
         st.versions

@@ -190,6 +190,11 @@ impl<B: Backend> Store<B> {
         self.core.apply(cmds, applied, sync)
     }
 
+    /// Makes everything applied so far durable (see `Backend::sync`).
+    pub fn sync(&self) -> KvResult<()> {
+        self.core.backend.sync()
+    }
+
     /// The backend.
     pub fn backend(&self) -> &B {
         &self.core.backend

@@ -20,6 +20,7 @@ pub fn to_status(e: &KvError) -> Status {
         KvError::LeaseTtlTooLarge => Status::new(Code::OutOfRange, msg),
         KvError::LeaseNotFound => Status::new(Code::NotFound, msg),
         KvError::LeaseExists => Status::new(Code::FailedPrecondition, msg),
+        KvError::Fenced { .. } => Status::new(Code::FailedPrecondition, msg),
         KvError::Unavailable(_) => Status::new(Code::Unavailable, msg),
         KvError::Corrupt(_) => Status::new(Code::DataLoss, msg),
         KvError::Storage(_) => Status::new(Code::Internal, msg),

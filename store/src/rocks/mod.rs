@@ -427,6 +427,12 @@ impl Backend for RocksBackend {
         Ok(self.applied.lock().clone())
     }
 
+    fn sync(&self) -> KvResult<()> {
+        // Durability: fsyncs the WAL, which holds every batch applied without sync.
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     fn db_size(&self) -> i64 {
         let Ok(cfs) = Cfs::of(&self.db) else { return 0 };
         let mut total = 0u64;

@@ -1,0 +1,263 @@
+//! `RaftLogStore`: openraft's log and vote on RocksDB (its own instance, apart from the state
+//! machine's, so log fsyncs never wait behind state machine compactions).
+//!
+//! Layout: column family `logs` maps a big-endian u64 index to a protobuf `Entry`; `meta` holds
+//! `vote`, `last_purged` and `committed`.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+use capstan_proto::raft as pb;
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogId, RaftLogReader};
+use prost::Message;
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+
+use crate::codec::{
+    entry_from_pb, entry_to_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb,
+};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+const CF_LOGS: &str = "logs";
+const CF_META: &str = "meta";
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_LAST_PURGED: &[u8] = b"last_purged";
+const KEY_COMMITTED: &[u8] = b"committed";
+
+fn io_err(subject: ErrorSubject<u64>, verb: ErrorVerb, e: impl ToString) -> StorageError {
+    StorageError::from_io_error(subject, verb, std::io::Error::other(e.to_string()))
+}
+
+fn read_err(e: impl ToString) -> StorageError {
+    io_err(ErrorSubject::Logs, ErrorVerb::Read, e)
+}
+
+fn write_err(e: impl ToString) -> StorageError {
+    io_err(ErrorSubject::Logs, ErrorVerb::Write, e)
+}
+
+/// The raft log and vote, on RocksDB. Cloning shares the database.
+#[derive(Clone)]
+pub struct RaftLogStore {
+    db: Arc<DB>,
+}
+
+impl RaftLogStore {
+    /// Opens (creating if needed) the log in `dir`.
+    pub fn open(dir: &Path) -> Result<RaftLogStore, rocksdb::Error> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(1);
+        let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
+        Ok(RaftLogStore { db: Arc::new(db) })
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| read_err(format!("column family {name} missing")))
+    }
+
+    fn get_meta<M: Message + Default>(&self, key: &[u8]) -> Result<Option<M>, StorageError> {
+        let cf = self.cf(CF_META)?;
+        match self.db.get_cf(cf, key).map_err(read_err)? {
+            Some(v) => Ok(Some(M::decode(v.as_slice()).map_err(read_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `batch` and fsyncs the WAL before returning.
+    fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let mut wo = WriteOptions::default();
+        // Durability: raft may acknowledge (vote, append) only what is on disk, so every log
+        // write is fsynced; one append call is one batch and one fsync for all its entries.
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(write_err)
+    }
+
+    fn last_log_id(&self) -> Result<Option<LogId>, StorageError> {
+        let cf = self.cf(CF_LOGS)?;
+        let mut it = self.db.iterator_cf(cf, IteratorMode::End);
+        match it.next() {
+            Some(Ok((_, v))) => {
+                let e = pb::Entry::decode(v.as_ref()).map_err(read_err)?;
+                Ok(e.log_id.as_ref().map(log_id_from_pb))
+            }
+            Some(Err(e)) => Err(read_err(e)),
+            None => Ok(None),
+        }
+    }
+
+    fn entries(&self, start: u64, end: Option<u64>) -> Result<Vec<Entry>, StorageError> {
+        let cf = self.cf(CF_LOGS)?;
+        let mut out = Vec::new();
+        let from = start.to_be_bytes();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
+        {
+            let (k, v) = item.map_err(read_err)?;
+            let idx = index_of(&k)?;
+            if end.is_some_and(|e| idx >= e) {
+                break;
+            }
+            let e = pb::Entry::decode(v.as_ref()).map_err(read_err)?;
+            out.push(entry_from_pb(e).map_err(read_err)?);
+        }
+        Ok(out)
+    }
+}
+
+fn index_of(k: &[u8]) -> Result<u64, StorageError> {
+    let b: [u8; 8] = k
+        .try_into()
+        .map_err(|_| read_err("log key is not 8 bytes"))?;
+    Ok(u64::from_be_bytes(b))
+}
+
+impl RaftLogReader<TypeConfig> for RaftLogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(s) => *s,
+            Bound::Excluded(s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(e) => Some(e.saturating_add(1)),
+            Bound::Excluded(e) => Some(*e),
+            Bound::Unbounded => None,
+        };
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.entries(start, end))
+            .await
+            .map_err(read_err)?
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for RaftLogStore {
+    type LogReader = RaftLogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged = self
+            .get_meta::<pb::LogId>(KEY_LAST_PURGED)?
+            .map(|l| log_id_from_pb(&l));
+        let last = self.last_log_id()?.or(last_purged);
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        b.put_cf(
+            self.cf(CF_META)?,
+            KEY_VOTE,
+            vote_to_pb(vote).encode_to_vec(),
+        );
+        self.write_synced(b)
+            .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        Ok(self
+            .get_meta::<pb::Vote>(KEY_VOTE)?
+            .map(|v| vote_from_pb(&v)))
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        // Not fsynced: the committed id is a hint that lets a restarted replica apply sooner; raft
+        // re-learns it from the leader if it is lost.
+        let cf = self.cf(CF_META)?;
+        match committed {
+            Some(c) => self
+                .db
+                .put_cf(cf, KEY_COMMITTED, log_id_to_pb(&c).encode_to_vec()),
+            None => self.db.delete_cf(cf, KEY_COMMITTED),
+        }
+        .map_err(write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self
+            .get_meta::<pb::LogId>(KEY_COMMITTED)?
+            .map(|l| log_id_from_pb(&l)))
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut b = WriteBatch::default();
+        {
+            let cf = self.cf(CF_LOGS)?;
+            for e in entries {
+                b.put_cf(
+                    cf,
+                    e.get_log_id().index.to_be_bytes(),
+                    entry_to_pb(&e).encode_to_vec(),
+                );
+            }
+        }
+        let this = self.clone();
+        let res = tokio::task::spawn_blocking(move || this.write_synced(b))
+            .await
+            .map_err(write_err)?;
+        match res {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(e)
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        b.delete_range_cf(
+            self.cf(CF_LOGS)?,
+            log_id.index.to_be_bytes(),
+            u64::MAX.to_be_bytes(),
+        );
+        b.delete_cf(self.cf(CF_LOGS)?, u64::MAX.to_be_bytes());
+        self.write_synced(b)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        // The purge point is written with the deletion, so a restart never sees a log whose
+        // first entries are gone without knowing where it now starts.
+        b.put_cf(
+            self.cf(CF_META)?,
+            KEY_LAST_PURGED,
+            log_id_to_pb(&log_id).encode_to_vec(),
+        );
+        b.delete_range_cf(
+            self.cf(CF_LOGS)?,
+            0u64.to_be_bytes(),
+            log_id.index.saturating_add(1).to_be_bytes(),
+        );
+        self.write_synced(b)
+    }
+}
