@@ -68,6 +68,7 @@ pub fn member_to_pb(id: NodeId, m: &Member) -> pb::Member {
         peer_url: m.peer_url.clone(),
         client_url: m.client_url.clone(),
         api_url: m.api_url.clone(),
+        auto_promote: m.auto_promote,
     }
 }
 
@@ -79,6 +80,7 @@ pub fn member_from_pb(m: &pb::Member) -> (NodeId, Member) {
             peer_url: m.peer_url.clone(),
             client_url: m.client_url.clone(),
             api_url: m.api_url.clone(),
+            auto_promote: m.auto_promote,
         },
     )
 }

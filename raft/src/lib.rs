@@ -12,11 +12,22 @@
 //! its public API.
 
 pub mod codec;
+mod error;
 mod log_store;
+mod network;
+mod node;
+pub mod pki;
+mod replicated;
+mod service;
 mod state_machine;
 mod types;
 
+pub use error::RaftError;
 pub use log_store::RaftLogStore;
+pub use network::{PeerError, PeerTls, Peers};
+pub use node::{RaftNode, RaftNodeConfig};
+pub use replicated::{Leadership, ReplicatedKv};
+pub use service::{JoinAuth, RaftService};
 pub use state_machine::{decode_applied, SnapshotBuilder, StateMachine};
 pub use types::{
     ApplyReply, Entry, LogId, Member, Membership, NodeId, Raft, SnapshotMeta, StorageError,
@@ -28,13 +39,13 @@ use std::sync::Arc;
 
 use capstan_store::{KvResult, RocksBackend, RocksKv, Store, StoreConfig};
 
-/// Opens the state machine's store in `dir`: the store with lease expiry turned off (the raft
+/// Opens the state machine's store in `dir` with `config`, lease expiry turned off (the raft
 /// leader decides expiry and proposes revokes) and without fsync per apply (the log is durable).
-pub fn open_state_store(dir: &Path) -> KvResult<Arc<RocksKv>> {
+pub fn open_state_store(dir: &Path, config: StoreConfig) -> KvResult<Arc<RocksKv>> {
     let config = StoreConfig {
         expire_leases: false,
         sync_writes: false,
-        ..StoreConfig::default()
+        ..config
     };
     Ok(Arc::new(Store::new(RocksBackend::open(dir)?, config)?))
 }

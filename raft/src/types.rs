@@ -19,6 +19,9 @@ pub struct Member {
     pub client_url: String,
     /// Its Kubernetes API.
     pub api_url: String,
+    /// A learner the leader promotes to voter once it has caught up (replicas that join with a
+    /// token).
+    pub auto_promote: bool,
 }
 
 impl fmt::Display for Member {

@@ -21,7 +21,7 @@ impl StoreBuilder<TypeConfig, RaftLogStore, StateMachine, TempDir> for RocksBuil
     async fn build(&self) -> Result<(TempDir, RaftLogStore, StateMachine), StorageError> {
         let dir = TempDir::new().map_err(io)?;
         let log = RaftLogStore::open(&dir.path().join("raft")).map_err(io)?;
-        let store = open_state_store(&dir.path().join("store")).map_err(io)?;
+        let store = open_state_store(&dir.path().join("store"), Default::default()).map_err(io)?;
         let sm = StateMachine::new(store, &dir.path().join("snapshots")).map_err(io)?;
         Ok((dir, log, sm))
     }

@@ -1,0 +1,326 @@
+//! `RaftNode`: one replica — log, state machine, openraft, the peer service and `ReplicatedKv` —
+//! with its background tasks (leadership publishing, lease expiry, learner promotion) and a clean
+//! shutdown that hands leadership over first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_proto::raft as pb;
+use capstan_proto::raft::raft_server::RaftServer;
+use capstan_store::{KvError, StoreConfig};
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::log_store::RaftLogStore;
+use crate::network::{PeerNetwork, PeerTls, Peers, MAX_PEER_MESSAGE};
+use crate::replicated::{Leadership, ReplicatedKv, Shared};
+use crate::service::{JoinAuth, RaftService};
+use crate::state_machine::StateMachine;
+use crate::types::{Member, NodeId, Raft};
+use crate::{open_state_store, RaftError};
+
+/// How a replica runs.
+#[derive(Clone, Debug)]
+pub struct RaftNodeConfig {
+    pub id: NodeId,
+    pub member: Member,
+    /// Holds `raft/` (log and vote), `store/` (the state machine) and `snapshots/`.
+    pub dir: PathBuf,
+    /// Mutual TLS between replicas (`None` only in tests).
+    pub tls: Option<PeerTls>,
+    pub store: StoreConfig,
+    pub heartbeat: Duration,
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    /// Build a raft snapshot after this many entries since the last one.
+    pub snapshot_after: u64,
+    /// Entries kept in the log behind a snapshot (followers within this lag catch up from the
+    /// log, further behind by snapshot install).
+    pub keep_after_snapshot: u64,
+    pub cluster_id: u64,
+    /// Accept `Join` calls with this secret (and hand out this CA).
+    pub join: Option<JoinAuth>,
+}
+
+impl RaftNodeConfig {
+    /// Defaults for a replica on a LAN: 100 ms heartbeats, 500–1000 ms election timeout.
+    pub fn new(id: NodeId, member: Member, dir: PathBuf) -> RaftNodeConfig {
+        RaftNodeConfig {
+            id,
+            member,
+            dir,
+            tls: None,
+            store: StoreConfig::default(),
+            heartbeat: Duration::from_millis(100),
+            election_timeout_min: Duration::from_millis(500),
+            election_timeout_max: Duration::from_millis(1000),
+            snapshot_after: 10_000,
+            keep_after_snapshot: 1_000,
+            cluster_id: 0,
+            join: None,
+        }
+    }
+}
+
+/// A running replica.
+pub struct RaftNode {
+    config: RaftNodeConfig,
+    raft: Raft,
+    kv: ReplicatedKv,
+    peers: Peers,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl RaftNode {
+    /// Opens the replica's storage and starts raft. A fresh replica waits to be initialized
+    /// (`initialize`) or added by a leader; one restarted on its data dir carries on.
+    pub async fn start(config: RaftNodeConfig) -> Result<RaftNode, RaftError> {
+        std::fs::create_dir_all(&config.dir)?;
+        let log = RaftLogStore::open(&config.dir.join("raft"))?;
+        let store = open_state_store(&config.dir.join("store"), config.store.clone())?;
+        let sm = StateMachine::new(store.clone(), &config.dir.join("snapshots"))?;
+        let applied = sm.applied_index();
+        let raft_config = Config {
+            cluster_name: format!("capstan-{:016x}", config.cluster_id),
+            heartbeat_interval: ms(config.heartbeat),
+            election_timeout_min: ms(config.election_timeout_min),
+            election_timeout_max: ms(config.election_timeout_max),
+            install_snapshot_timeout: 30_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_after),
+            max_in_snapshot_log_to_keep: config.keep_after_snapshot,
+            snapshot_max_chunk_size: 4 * 1024 * 1024,
+            max_payload_entries: 256,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(|e| RaftError::Config(e.to_string()))?;
+        let peers = Peers::new(config.tls.clone());
+        let network = PeerNetwork {
+            peers: peers.clone(),
+        };
+        let raft = Raft::new(config.id, Arc::new(raft_config), network, log, sm)
+            .await
+            .map_err(|e| RaftError::Raft(e.to_string()))?;
+
+        let (lead_tx, lead_rx) = watch::channel(Leadership::default());
+        let mut tasks = Vec::new();
+        let mut metrics = raft.metrics();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let l = {
+                    let m = metrics.borrow_and_update();
+                    Leadership {
+                        term: m.current_term,
+                        is_leader: m.state == ServerState::Leader,
+                        leader: m.current_leader,
+                    }
+                };
+                lead_tx.send_if_modified(|cur| {
+                    let changed = *cur != l;
+                    *cur = l;
+                    changed
+                });
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        }));
+        let kv = ReplicatedKv::new(Arc::new(Shared {
+            id: config.id,
+            raft: raft.clone(),
+            store,
+            applied,
+            peers: peers.clone(),
+            leadership: lead_rx,
+            election_timeout: config.election_timeout_max,
+            min_lease_ttl: config.store.min_lease_ttl,
+        }));
+        tasks.push(tokio::spawn(kv.clone().run_lease_expiry()));
+        tasks.push(tokio::spawn(promote_caught_up_learners(raft.clone())));
+        Ok(RaftNode {
+            config,
+            raft,
+            kv,
+            peers,
+            tasks,
+        })
+    }
+
+    /// The replicated store.
+    pub fn kv(&self) -> &ReplicatedKv {
+        &self.kv
+    }
+
+    /// The raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Clients to the other replicas.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
+    /// Whether this replica has ever been part of a cluster (it has a log or a vote).
+    pub async fn is_initialized(&self) -> Result<bool, RaftError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| RaftError::Raft(e.to_string()))
+    }
+
+    /// Bootstraps a new cluster whose voters are `members` (call on one replica, or on each
+    /// with the same set: openraft accepts the same initial membership from all).
+    pub async fn initialize(&self, members: BTreeMap<NodeId, Member>) -> Result<(), RaftError> {
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::InitializeError::NotAllowed(_),
+            )) => Ok(()),
+            Err(e) => Err(RaftError::Raft(e.to_string())),
+        }
+    }
+
+    /// The peer gRPC service, to serve on the peer listener.
+    pub fn service(&self) -> RaftServer<RaftService> {
+        let svc = RaftService::new(
+            self.kv.clone(),
+            self.config.tls.is_some(),
+            self.config.tls.as_ref().map(|t| t.ca_cert.clone()),
+            self.config.join.clone(),
+            self.config.cluster_id,
+        );
+        RaftServer::new(svc)
+            .max_decoding_message_size(MAX_PEER_MESSAGE)
+            .max_encoding_message_size(MAX_PEER_MESSAGE)
+    }
+
+    /// Serves the peer service on `listener` (mutual TLS if configured) until `shutdown` fires.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<JoinHandle<()>, RaftError> {
+        let mut builder = Server::builder().tcp_nodelay(true);
+        if let Some(tls) = &self.config.tls {
+            let cfg = ServerTlsConfig::new()
+                .identity(Identity::from_pem(&tls.identity.cert, &tls.identity.key))
+                .client_ca_root(Certificate::from_pem(&tls.ca_cert))
+                // Joiners call `Ca` and `Join` before they have a certificate; every other call
+                // checks that one was presented (and TLS checked it against the CA).
+                .client_auth_optional(true);
+            builder = builder
+                .tls_config(cfg)
+                .map_err(|e| RaftError::Tls(e.to_string()))?;
+        }
+        let router = builder.add_service(self.service());
+        let incoming = TcpListenerStream::new(listener);
+        Ok(tokio::spawn(async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "peer server failed");
+            }
+        }))
+    }
+
+    /// Stops the replica. A leader first hands leadership to its most up-to-date voter.
+    pub async fn shutdown(self) {
+        if self.kv.leadership().borrow().is_leader {
+            self.hand_over().await;
+        }
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Leader hand-off: stop heartbeats so the followers' leader leases run out, then tell the
+    /// most up-to-date voter to campaign at once (the `TimeoutNow` of the raft thesis, §3.10).
+    async fn hand_over(&self) {
+        let m = self.raft.metrics().borrow().clone();
+        let Some(repl) = m.replication.as_ref() else {
+            return;
+        };
+        let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+        let best = voters
+            .iter()
+            .filter(|v| **v != self.config.id)
+            .max_by_key(|v| repl.get(*v).cloned().flatten().map(|l| l.index));
+        let Some(best) = best else { return };
+        let Some(node) = m.membership_config.membership().get_node(best).cloned() else {
+            return;
+        };
+        self.raft.runtime_config().heartbeat(false);
+        tokio::time::sleep(self.config.election_timeout_max + self.config.heartbeat).await;
+        if let Ok(mut c) = self.peers.client(&node.peer_url) {
+            let r = tokio::time::timeout(
+                Duration::from_secs(1),
+                c.timeout_now(pb::TimeoutNowRequest {}),
+            )
+            .await;
+            tracing::info!(
+                to = best,
+                ok = matches!(r, Ok(Ok(_))),
+                "handed leadership over"
+            );
+        }
+    }
+}
+
+/// On the leader: promotes learners that joined with a token once they have caught up.
+async fn promote_caught_up_learners(raft: Raft) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let m = raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            continue;
+        }
+        let Some(repl) = m.replication.as_ref() else {
+            continue;
+        };
+        let last = m.last_log_index.unwrap_or(0);
+        let membership = m.membership_config.membership();
+        let ready: std::collections::BTreeSet<NodeId> = membership
+            .learner_ids()
+            .filter(|id| {
+                membership.get_node(id).is_some_and(|n| n.auto_promote)
+                    && repl
+                        .get(id)
+                        .cloned()
+                        .flatten()
+                        .is_some_and(|l| l.index + 100 >= last)
+            })
+            .collect();
+        if ready.is_empty() {
+            continue;
+        }
+        match raft
+            .change_membership(ChangeMembers::AddVoterIds(ready.clone()), true)
+            .await
+        {
+            Ok(_) => tracing::info!(?ready, "promoted learners to voters"),
+            Err(e) => tracing::warn!(error = %e, "cannot promote learners"),
+        }
+    }
+}
+
+impl From<KvError> for RaftError {
+    fn from(e: KvError) -> Self {
+        RaftError::Store(e)
+    }
+}

@@ -1,0 +1,131 @@
+//! The cluster's identity: a CA and the certificates it issues (rcgen). Replicas authenticate each
+//! other with certificates from one CA; clients present the admin certificate (CN=admin,
+//! O=system:masters). A joining replica receives the CA (certificate and key, as k3s servers
+//! share theirs) and issues its own serving certificate.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use sha2::{Digest, Sha256};
+
+/// A certificate and its private key, PEM-encoded.
+#[derive(Clone, Debug)]
+pub struct CertPair {
+    pub cert: String,
+    pub key: String,
+}
+
+/// Why a certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("certificate: {0}")]
+    Rcgen(#[from] rcgen::Error),
+}
+
+const CA_COMMON_NAME: &str = "capstan-ca";
+
+/// The CA's parameters. The issuer of a certificate is identified by this name and the CA's key,
+/// so a CA loaded from disk signs with the same parameters it was created with.
+fn ca_params() -> Result<CertificateParams, PkiError> {
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    p.distinguished_name
+        .push(DnType::CommonName, CA_COMMON_NAME);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(p)
+}
+
+/// A new self-signed cluster CA.
+pub fn new_ca() -> Result<CertPair, PkiError> {
+    let key = KeyPair::generate()?;
+    let cert = ca_params()?.self_signed(&key)?;
+    Ok(CertPair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// What a certificate is for.
+#[derive(Clone, Debug)]
+pub struct CertRequest<'a> {
+    pub common_name: &'a str,
+    pub organizations: &'a [&'a str],
+    /// DNS names and IP addresses it is valid for (servers).
+    pub subject_alt_names: Vec<String>,
+    pub server: bool,
+    pub client: bool,
+}
+
+/// Issues a certificate signed by `ca`.
+pub fn issue(ca: &CertPair, req: &CertRequest<'_>) -> Result<CertPair, PkiError> {
+    let ca_key = KeyPair::from_pem(&ca.key)?;
+    let issuer = Issuer::new(ca_params()?, ca_key);
+    let mut p = CertificateParams::new(req.subject_alt_names.clone())?;
+    p.distinguished_name
+        .push(DnType::CommonName, req.common_name);
+    for o in req.organizations {
+        p.distinguished_name.push(DnType::OrganizationName, *o);
+    }
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    if req.server {
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if req.client {
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
+    p.use_authority_key_identifier_extension = true;
+    let key = KeyPair::generate()?;
+    let cert = p.signed_by(&key, &issuer)?;
+    Ok(CertPair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// The hash a join token carries: SHA-256 of the CA certificate's PEM text, hex.
+pub fn ca_hash(ca_cert_pem: &str) -> String {
+    let digest = Sha256::digest(ca_cert_pem.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A join token: `capstan1.<ca hash>.<secret>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinToken {
+    pub ca_hash: String,
+    pub secret: String,
+}
+
+impl JoinToken {
+    /// Parses a token; `None` if it is not in the `capstan1.<hash>.<secret>` form.
+    pub fn parse(s: &str) -> Option<JoinToken> {
+        let mut parts = s.trim().splitn(3, '.');
+        let (Some("capstan1"), Some(hash), Some(secret)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || secret.is_empty() {
+            return None;
+        }
+        Some(JoinToken {
+            ca_hash: hash.to_ascii_lowercase(),
+            secret: secret.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "capstan1.{}.{}", self.ca_hash, self.secret)
+    }
+}

@@ -1,0 +1,477 @@
+//! `ReplicatedKv`: the whole raft group behind the store's `Kv` trait.
+//!
+//! - Writes are proposed on the leader; a follower forwards them and answers once its own store
+//!   has applied the entry, so a client reads its own writes on any replica. openraft batches
+//!   proposals that queue while an append is in flight into one append (one fsync, one round).
+//! - Linearizable reads: the leader confirms its leadership with a quorum (openraft's read index),
+//!   a follower asks the leader for that index; either then waits for its local apply and reads
+//!   its own store. Serializable reads and watches are local.
+//! - Leases: the leader holds the deadlines and proposes revokes; keep-alives and TTL queries go
+//!   to the leader. A new leader extends every deadline by an election timeout.
+//! - Fencing: a `ReplicatedKv::fenced(term)` view stamps its writes with the term; apply refuses
+//!   them in any other term.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use capstan_proto::raft as pb;
+use capstan_proto::store::{
+    command, request_op, Command, CompactionRequest, CompactionResponse, HashKvResponse,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveResponse, RangeRequest, RangeResponse,
+    StatusResponse, TxnRequest, TxnResponse, WatchRequest,
+};
+use capstan_store::{
+    validate_command, Backend, CommandResponse, Kv, KvError, KvResult, RocksKv, SnapshotInfo,
+    Watcher,
+};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use tokio::sync::watch;
+
+use crate::codec::{failure_from_pb, log_id_from_pb, log_id_to_pb, result_from_pb, result_to_pb};
+use crate::network::Peers;
+use crate::types::{Member, NodeId, Raft};
+
+/// Who leads, as this replica sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leadership {
+    pub term: u64,
+    pub is_leader: bool,
+    pub leader: Option<NodeId>,
+}
+
+/// How long a request waits for a leader to be known before failing with "no leader".
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a follower waits to apply an entry the leader has applied.
+const APPLY_WAIT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Shared {
+    pub id: NodeId,
+    pub raft: Raft,
+    pub store: Arc<RocksKv>,
+    pub applied: watch::Receiver<u64>,
+    pub peers: Peers,
+    pub leadership: watch::Receiver<Leadership>,
+    pub election_timeout: Duration,
+    pub min_lease_ttl: i64,
+}
+
+/// The replicated store (see the module doc).
+#[derive(Clone)]
+pub struct ReplicatedKv {
+    shared: Arc<Shared>,
+    fence_term: u64,
+}
+
+fn no_leader() -> KvError {
+    KvError::Unavailable("no leader".into())
+}
+
+fn unexpected(what: &str) -> KvError {
+    KvError::Storage(format!("apply answered {what} with another response type"))
+}
+
+/// Where a request must go.
+enum Route {
+    Local,
+    Leader(NodeId, Member),
+}
+
+impl ReplicatedKv {
+    pub(crate) fn new(shared: Arc<Shared>) -> ReplicatedKv {
+        ReplicatedKv {
+            shared,
+            fence_term: 0,
+        }
+    }
+
+    /// A view whose writes apply only in `term` (leader-only work started in that term).
+    pub fn fenced(&self, term: u64) -> ReplicatedKv {
+        ReplicatedKv {
+            shared: self.shared.clone(),
+            fence_term: term,
+        }
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.shared.id
+    }
+
+    /// The leadership as this replica sees it, as a watch channel.
+    pub fn leadership(&self) -> watch::Receiver<Leadership> {
+        self.shared.leadership.clone()
+    }
+
+    /// The local store (for serving reads and for tests).
+    pub fn local(&self) -> &Arc<RocksKv> {
+        &self.shared.store
+    }
+
+    /// The raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.shared.raft
+    }
+
+    /// Where to send a leader-only request: here, or the leader. Waits up to `LEADER_WAIT` for a
+    /// leader to be known.
+    async fn route(&self) -> KvResult<Route> {
+        let deadline = Instant::now() + LEADER_WAIT;
+        let mut rx = self.shared.leadership.clone();
+        loop {
+            let l = *rx.borrow_and_update();
+            if l.is_leader {
+                return Ok(Route::Local);
+            }
+            if let Some(id) = l.leader {
+                let m = self
+                    .shared
+                    .raft
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .clone();
+                if let Some(node) = m.membership().get_node(&id) {
+                    return Ok(Route::Leader(id, node.clone()));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(no_leader());
+            }
+            let _ = tokio::time::timeout(left, rx.changed()).await;
+        }
+    }
+
+    /// Waits until the local store has applied `index`.
+    async fn wait_applied(&self, index: u64) -> KvResult<()> {
+        let mut rx = self.shared.applied.clone();
+        let waited = tokio::time::timeout(APPLY_WAIT, rx.wait_for(|i| *i >= index))
+            .await
+            .map(|r| r.map(|_| ()));
+        match waited {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(KvError::Unavailable("replica is shutting down".into())),
+            Err(_) => Err(KvError::Unavailable(
+                "request timed out waiting for local apply".into(),
+            )),
+        }
+    }
+
+    /// Proposes on this replica, which must be the leader. Returns the entry's log id and the
+    /// result of applying it.
+    pub(crate) async fn propose_here(
+        &self,
+        proposal: pb::Proposal,
+    ) -> Result<(pb::LogId, KvResult<CommandResponse>), ProposeError> {
+        match self.shared.raft.client_write(proposal).await {
+            Ok(resp) => Ok((log_id_to_pb(&resp.log_id), resp.data.result)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader(f.leader_id.zip(f.leader_node)))
+            }
+            Err(e) => Err(ProposeError::Failed(KvError::Unavailable(e.to_string()))),
+        }
+    }
+
+    async fn propose(&self, cmd: Command) -> KvResult<CommandResponse> {
+        validate_command(&cmd)?;
+        let proposal = pb::Proposal {
+            command: Some(cmd),
+            fence_term: self.fence_term,
+        };
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            let leader = match self.route().await? {
+                Route::Local => match self.propose_here(proposal.clone()).await {
+                    Ok((_, result)) => return result,
+                    Err(ProposeError::Failed(e)) => return Err(e),
+                    Err(ProposeError::NotLeader(l)) => l,
+                },
+                Route::Leader(id, node) => Some((id, node)),
+            };
+            if let Some((_, node)) = leader {
+                return self.forward(&node, proposal).await;
+            }
+            if Instant::now() >= deadline {
+                return Err(no_leader());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn forward(&self, leader: &Member, proposal: pb::Proposal) -> KvResult<CommandResponse> {
+        let mut client = self
+            .shared
+            .peers
+            .client(&leader.peer_url)
+            .map_err(|e| KvError::Unavailable(e.to_string()))?;
+        let resp = client
+            .forward(pb::ForwardRequest {
+                proposal: Some(proposal),
+            })
+            .await
+            .map_err(status_to_kv)?
+            .into_inner();
+        if let Some(id) = resp.log_id.as_ref() {
+            self.wait_applied(log_id_from_pb(id).index).await?;
+        }
+        match resp.result {
+            Some(r) => result_from_pb(r),
+            None => Err(KvError::Storage("leader sent no result".into())),
+        }
+    }
+
+    /// The linearizable read barrier: after it returns, the local store reflects every write
+    /// acknowledged before it was called.
+    pub async fn read_barrier(&self) -> KvResult<()> {
+        match self.route().await? {
+            Route::Local => {
+                let index = self.read_index_here().await?;
+                self.wait_applied(index).await
+            }
+            Route::Leader(_, node) => {
+                let mut client = self
+                    .shared
+                    .peers
+                    .client(&node.peer_url)
+                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
+                let resp = client
+                    .read_index(pb::ReadIndexRequest {})
+                    .await
+                    .map_err(status_to_kv)?
+                    .into_inner();
+                self.wait_applied(resp.read_index).await
+            }
+        }
+    }
+
+    /// On the leader: the index a linearizable read must wait for, leadership confirmed by a
+    /// quorum.
+    pub(crate) async fn read_index_here(&self) -> KvResult<u64> {
+        match self.shared.raft.get_read_log_id().await {
+            Ok((read, _)) => Ok(read.map(|l| l.index).unwrap_or(0)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => Err(no_leader()),
+            Err(e) => Err(KvError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn new_lease_id(&self) -> KvResult<i64> {
+        for _ in 0..64 {
+            let id = (random_u64() >> 1) as i64;
+            if id > 0 && self.shared.store.backend().lease(id)?.is_none() {
+                return Ok(id);
+            }
+        }
+        Err(KvError::Unavailable("cannot choose a lease id".into()))
+    }
+
+    /// Runs on every replica: while leader, revokes expired leases; on becoming leader, extends
+    /// every deadline by an election timeout.
+    pub(crate) async fn run_lease_expiry(self) {
+        let mut rx = self.shared.leadership.clone();
+        let mut was_leader = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                r = rx.changed() => if r.is_err() { return },
+            }
+            let l = *rx.borrow();
+            if l.is_leader && !was_leader {
+                self.shared
+                    .store
+                    .lessor()
+                    .promote(self.shared.election_timeout);
+            }
+            was_leader = l.is_leader;
+            if !l.is_leader {
+                continue;
+            }
+            for id in self.shared.store.lessor().expired() {
+                let cmd = Command {
+                    command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
+                };
+                match self.propose(cmd).await {
+                    Ok(_) | Err(KvError::LeaseNotFound) => {}
+                    Err(e) => {
+                        tracing::warn!(lease = id, error = %e, "cannot revoke expired lease");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a proposal made on this replica did not run.
+pub(crate) enum ProposeError {
+    NotLeader(Option<(NodeId, Member)>),
+    Failed(KvError),
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// A peer's gRPC status as a store error (the leader's store errors travel as `KvFailure`;
+/// statuses are transport failures or "not leader").
+pub(crate) fn status_to_kv(s: tonic::Status) -> KvError {
+    match s.code() {
+        tonic::Code::FailedPrecondition => no_leader(),
+        _ => KvError::Unavailable(format!("leader unreachable: {}", s.message())),
+    }
+}
+
+#[async_trait]
+impl Kv for ReplicatedKv {
+    async fn range(&self, req: RangeRequest) -> KvResult<RangeResponse> {
+        if !req.serializable {
+            self.read_barrier().await?;
+        }
+        self.shared.store.range(req).await
+    }
+
+    async fn txn(&self, req: TxnRequest) -> KvResult<TxnResponse> {
+        let read_only = req
+            .success
+            .iter()
+            .chain(&req.failure)
+            .all(|op| matches!(op.request, Some(request_op::Request::Range(_))));
+        if read_only {
+            self.read_barrier().await?;
+            return self.shared.store.txn(req).await;
+        }
+        match self
+            .propose(Command {
+                command: Some(command::Command::Txn(req)),
+            })
+            .await?
+        {
+            CommandResponse::Txn(t) => Ok(t),
+            _ => Err(unexpected("txn")),
+        }
+    }
+
+    async fn watch(&self, req: WatchRequest) -> KvResult<Watcher> {
+        self.shared.store.watch(req).await
+    }
+
+    async fn compact(&self, revision: i64) -> KvResult<CompactionResponse> {
+        match self
+            .propose(Command {
+                command: Some(command::Command::Compact(CompactionRequest { revision })),
+            })
+            .await?
+        {
+            CommandResponse::Compact(c) => Ok(c),
+            _ => Err(unexpected("compact")),
+        }
+    }
+
+    async fn lease_grant(&self, ttl: i64, id: i64) -> KvResult<LeaseGrantResponse> {
+        let id = if id == 0 { self.new_lease_id()? } else { id };
+        let ttl = ttl.max(self.shared.min_lease_ttl);
+        match self
+            .propose(Command {
+                command: Some(command::Command::LeaseGrant(LeaseGrantRequest { ttl, id })),
+            })
+            .await?
+        {
+            CommandResponse::LeaseGrant(g) => Ok(g),
+            _ => Err(unexpected("lease grant")),
+        }
+    }
+
+    async fn lease_revoke(&self, id: i64) -> KvResult<LeaseRevokeResponse> {
+        match self
+            .propose(Command {
+                command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
+            })
+            .await?
+        {
+            CommandResponse::LeaseRevoke(r) => Ok(r),
+            _ => Err(unexpected("lease revoke")),
+        }
+    }
+
+    async fn lease_keep_alive(&self, id: i64) -> KvResult<LeaseKeepAliveResponse> {
+        match self.route().await? {
+            Route::Local => self.shared.store.lease_keep_alive(id).await,
+            Route::Leader(_, node) => {
+                let mut c = self
+                    .shared
+                    .peers
+                    .client(&node.peer_url)
+                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
+                let r = c
+                    .lease_keep_alive(pb::LeaseRequest { id, keys: false })
+                    .await
+                    .map_err(status_to_kv)?
+                    .into_inner();
+                match (r.response, r.failure) {
+                    (_, Some(f)) => Err(failure_from_pb(&f)),
+                    (Some(resp), None) => Ok(resp),
+                    (None, None) => Err(KvError::Storage("empty keep-alive response".into())),
+                }
+            }
+        }
+    }
+
+    async fn lease_time_to_live(&self, id: i64, keys: bool) -> KvResult<LeaseTimeToLiveResponse> {
+        match self.route().await? {
+            Route::Local => self.shared.store.lease_time_to_live(id, keys).await,
+            Route::Leader(_, node) => {
+                let mut c = self
+                    .shared
+                    .peers
+                    .client(&node.peer_url)
+                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
+                let r = c
+                    .lease_time_to_live(pb::LeaseRequest { id, keys })
+                    .await
+                    .map_err(status_to_kv)?
+                    .into_inner();
+                match (r.response, r.failure) {
+                    (_, Some(f)) => Err(failure_from_pb(&f)),
+                    (Some(resp), None) => Ok(resp),
+                    (None, None) => Err(KvError::Storage("empty time-to-live response".into())),
+                }
+            }
+        }
+    }
+
+    async fn lease_leases(&self) -> KvResult<LeaseLeasesResponse> {
+        self.shared.store.lease_leases().await
+    }
+
+    async fn status(&self) -> KvResult<StatusResponse> {
+        self.shared.store.status().await
+    }
+
+    async fn hash_kv(&self, revision: i64) -> KvResult<HashKvResponse> {
+        self.shared.store.hash_kv(revision).await
+    }
+
+    async fn snapshot(&self, dest: &std::path::Path) -> KvResult<SnapshotInfo> {
+        self.shared.store.snapshot(dest).await
+    }
+
+    async fn restore(&self, _src: &std::path::Path) -> KvResult<SnapshotInfo> {
+        Err(KvError::Unavailable(
+            "a running replicated store cannot be restored in place; use `capstan restore` to build a new cluster".into(),
+        ))
+    }
+}
+
+pub(crate) fn command_result(r: &KvResult<CommandResponse>) -> pb::CommandResult {
+    result_to_pb(r)
+}

@@ -1,0 +1,430 @@
+//! `RaftService`: the gRPC service a replica serves to the others — openraft's three RPCs, and
+//! capstan's forward, read-index, lease, membership, leader hand-off and join calls. Every call
+//! but `Ca` and `Join` requires a client certificate from the cluster CA (checked by TLS; here we
+//! check that one was presented); `Join` is authenticated by the token's secret.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use capstan_proto::raft as pb;
+use capstan_proto::raft::raft_server::Raft as RaftRpc;
+use capstan_store::Kv;
+use openraft::error::RaftError;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use openraft::{ChangeMembers, ServerState};
+use tonic::{Request, Response, Status};
+
+use crate::codec::{
+    entry_from_pb, failure_to_pb, member_from_pb, member_to_pb, opt_log_id_from_pb,
+    opt_log_id_to_pb, required_vote, snapshot_meta_from_pb, vote_to_pb,
+};
+use crate::replicated::{command_result, ProposeError, ReplicatedKv};
+use crate::types::{Member, NodeId};
+
+/// What a replica hands to a newcomer that presents the right secret.
+#[derive(Clone, Debug)]
+pub struct JoinAuth {
+    pub secret: String,
+    pub ca_cert: String,
+    pub ca_key: String,
+}
+
+/// The peer service of one replica.
+pub struct RaftService {
+    kv: ReplicatedKv,
+    /// Require a client certificate (false only for tests without TLS).
+    require_peer_cert: bool,
+    ca_cert: Option<String>,
+    join: Option<JoinAuth>,
+    cluster_id: u64,
+}
+
+impl RaftService {
+    pub fn new(
+        kv: ReplicatedKv,
+        require_peer_cert: bool,
+        ca_cert: Option<String>,
+        join: Option<JoinAuth>,
+        cluster_id: u64,
+    ) -> RaftService {
+        RaftService {
+            kv,
+            require_peer_cert,
+            ca_cert,
+            join,
+            cluster_id,
+        }
+    }
+
+    fn authenticate<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        if !self.require_peer_cert {
+            return Ok(());
+        }
+        match req.peer_certs() {
+            Some(certs) if !certs.is_empty() => Ok(()),
+            _ => Err(Status::unauthenticated(
+                "peer calls need a client certificate from the cluster CA",
+            )),
+        }
+    }
+
+    fn members(&self) -> pb::MemberChangeResponse {
+        let m = self.kv.raft().metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        pb::MemberChangeResponse {
+            members: membership
+                .nodes()
+                .map(|(id, n)| member_to_pb(*id, n))
+                .collect(),
+            voters: membership.voter_ids().collect(),
+            leader_id: m.current_leader.unwrap_or(0),
+            cluster_id: self.cluster_id,
+            term: m.current_term,
+        }
+    }
+
+    fn not_leader() -> Status {
+        Status::failed_precondition("not the leader")
+    }
+
+    async fn change(
+        &self,
+        change: ChangeMembers<NodeId, Member>,
+        retain: bool,
+    ) -> Result<(), Status> {
+        match self.kv.raft().change_membership(change, retain).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(_))) => {
+                Err(Self::not_leader())
+            }
+            Err(e) => Err(Status::failed_precondition(e.to_string())),
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+fn bad(e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+/// A new member id: random, never 0, never one in use.
+fn new_member_id(taken: &BTreeSet<NodeId>) -> NodeId {
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(taken.len());
+        let id = h.finish();
+        if id != 0 && !taken.contains(&id) {
+            return id;
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl RaftRpc for RaftService {
+    async fn append_entries(
+        &self,
+        req: Request<pb::AppendEntriesRequest>,
+    ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        self.authenticate(&req)?;
+        let r = req.into_inner();
+        let entries = r
+            .entries
+            .into_iter()
+            .map(entry_from_pb)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let rpc = AppendEntriesRequest {
+            vote: required_vote(r.vote.as_ref()).map_err(bad)?,
+            prev_log_id: opt_log_id_from_pb(r.prev_log_id.as_ref()),
+            entries,
+            leader_commit: opt_log_id_from_pb(r.leader_commit.as_ref()),
+        };
+        let resp = self.kv.raft().append_entries(rpc).await.map_err(internal)?;
+        use openraft::raft::AppendEntriesResponse as A;
+        use pb::append_entries_response::Result as R;
+        let result = match resp {
+            A::Success => R::Success(pb::Blank {}),
+            A::PartialSuccess(m) => {
+                R::PartialSuccess(pb::append_entries_response::PartialSuccess {
+                    matching: opt_log_id_to_pb(m.as_ref()),
+                })
+            }
+            A::Conflict => R::Conflict(pb::Blank {}),
+            A::HigherVote(v) => R::HigherVote(vote_to_pb(&v)),
+        };
+        Ok(Response::new(pb::AppendEntriesResponse {
+            result: Some(result),
+        }))
+    }
+
+    async fn request_vote(
+        &self,
+        req: Request<pb::VoteRequest>,
+    ) -> Result<Response<pb::VoteResponse>, Status> {
+        self.authenticate(&req)?;
+        let r = req.into_inner();
+        let rpc = VoteRequest {
+            vote: required_vote(r.vote.as_ref()).map_err(bad)?,
+            last_log_id: opt_log_id_from_pb(r.last_log_id.as_ref()),
+        };
+        let resp = self.kv.raft().vote(rpc).await.map_err(internal)?;
+        Ok(Response::new(pb::VoteResponse {
+            vote: Some(vote_to_pb(&resp.vote)),
+            vote_granted: resp.vote_granted,
+            last_log_id: opt_log_id_to_pb(resp.last_log_id.as_ref()),
+        }))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<pb::InstallSnapshotRequest>,
+    ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
+        self.authenticate(&req)?;
+        let r = req.into_inner();
+        let meta = r
+            .meta
+            .as_ref()
+            .map(snapshot_meta_from_pb)
+            .ok_or_else(|| bad("snapshot chunk without metadata"))?;
+        let rpc = InstallSnapshotRequest {
+            vote: required_vote(r.vote.as_ref()).map_err(bad)?,
+            meta,
+            offset: r.offset,
+            data: r.data.to_vec(),
+            done: r.done,
+        };
+        let resp = self
+            .kv
+            .raft()
+            .install_snapshot(rpc)
+            .await
+            .map_err(internal)?;
+        Ok(Response::new(pb::InstallSnapshotResponse {
+            vote: Some(vote_to_pb(&resp.vote)),
+        }))
+    }
+
+    async fn forward(
+        &self,
+        req: Request<pb::ForwardRequest>,
+    ) -> Result<Response<pb::ForwardResponse>, Status> {
+        self.authenticate(&req)?;
+        let proposal = req
+            .into_inner()
+            .proposal
+            .ok_or_else(|| bad("forward without a proposal"))?;
+        match self.kv.propose_here(proposal).await {
+            Ok((log_id, result)) => Ok(Response::new(pb::ForwardResponse {
+                log_id: Some(log_id),
+                result: Some(command_result(&result)),
+            })),
+            Err(ProposeError::NotLeader(_)) => Err(Self::not_leader()),
+            Err(ProposeError::Failed(e)) => Ok(Response::new(pb::ForwardResponse {
+                log_id: None,
+                result: Some(command_result(&Err(e))),
+            })),
+        }
+    }
+
+    async fn read_index(
+        &self,
+        req: Request<pb::ReadIndexRequest>,
+    ) -> Result<Response<pb::ReadIndexResponse>, Status> {
+        self.authenticate(&req)?;
+        match self.kv.read_index_here().await {
+            Ok(read_index) => Ok(Response::new(pb::ReadIndexResponse { read_index })),
+            Err(_) => Err(Self::not_leader()),
+        }
+    }
+
+    async fn lease_keep_alive(
+        &self,
+        req: Request<pb::LeaseRequest>,
+    ) -> Result<Response<pb::LeaseKeepAliveResponse>, Status> {
+        self.authenticate(&req)?;
+        if !self.kv.leadership().borrow().is_leader {
+            return Err(Self::not_leader());
+        }
+        let id = req.into_inner().id;
+        Ok(Response::new(
+            match self.kv.local().lease_keep_alive(id).await {
+                Ok(r) => pb::LeaseKeepAliveResponse {
+                    response: Some(r),
+                    failure: None,
+                },
+                Err(e) => pb::LeaseKeepAliveResponse {
+                    response: None,
+                    failure: Some(failure_to_pb(&e)),
+                },
+            },
+        ))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: Request<pb::LeaseRequest>,
+    ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
+        self.authenticate(&req)?;
+        if !self.kv.leadership().borrow().is_leader {
+            return Err(Self::not_leader());
+        }
+        let r = req.into_inner();
+        Ok(Response::new(
+            match self.kv.local().lease_time_to_live(r.id, r.keys).await {
+                Ok(r) => pb::LeaseTimeToLiveResponse {
+                    response: Some(r),
+                    failure: None,
+                },
+                Err(e) => pb::LeaseTimeToLiveResponse {
+                    response: None,
+                    failure: Some(failure_to_pb(&e)),
+                },
+            },
+        ))
+    }
+
+    async fn member_change(
+        &self,
+        req: Request<pb::MemberChangeRequest>,
+    ) -> Result<Response<pb::MemberChangeResponse>, Status> {
+        self.authenticate(&req)?;
+        let r = req.into_inner();
+        use pb::member_change_request::Action;
+        let action = Action::try_from(r.action).map_err(|_| bad("unknown member action"))?;
+        match action {
+            Action::List => {}
+            Action::AddLearner => {
+                let m = r.member.ok_or_else(|| bad("add needs a member"))?;
+                let (mut id, member) = member_from_pb(&m);
+                if id == 0 {
+                    let taken = self
+                        .kv
+                        .raft()
+                        .metrics()
+                        .borrow()
+                        .membership_config
+                        .nodes()
+                        .map(|(id, _)| *id)
+                        .collect();
+                    id = new_member_id(&taken);
+                }
+                self.change(
+                    ChangeMembers::AddNodes(BTreeMap::from([(id, member)])),
+                    true,
+                )
+                .await?;
+            }
+            Action::Promote => {
+                self.change(ChangeMembers::AddVoterIds(BTreeSet::from([r.id])), true)
+                    .await?;
+            }
+            Action::Remove => {
+                let is_voter = self
+                    .kv
+                    .raft()
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == r.id);
+                if is_voter {
+                    self.change(ChangeMembers::RemoveVoters(BTreeSet::from([r.id])), false)
+                        .await?;
+                } else {
+                    self.change(ChangeMembers::RemoveNodes(BTreeSet::from([r.id])), false)
+                        .await?;
+                }
+            }
+        }
+        Ok(Response::new(self.members()))
+    }
+
+    async fn timeout_now(
+        &self,
+        req: Request<pb::TimeoutNowRequest>,
+    ) -> Result<Response<pb::TimeoutNowResponse>, Status> {
+        self.authenticate(&req)?;
+        self.kv.raft().trigger().elect().await.map_err(internal)?;
+        Ok(Response::new(pb::TimeoutNowResponse {}))
+    }
+
+    async fn ca(&self, _req: Request<pb::CaRequest>) -> Result<Response<pb::CaResponse>, Status> {
+        Ok(Response::new(pb::CaResponse {
+            ca_cert_pem: self.ca_cert.clone().unwrap_or_default(),
+        }))
+    }
+
+    async fn join(
+        &self,
+        req: Request<pb::JoinRequest>,
+    ) -> Result<Response<pb::JoinResponse>, Status> {
+        let Some(auth) = &self.join else {
+            return Err(Status::permission_denied("this replica accepts no joins"));
+        };
+        let r = req.into_inner();
+        if r.secret.is_empty() || !constant_time_eq(r.secret.as_bytes(), auth.secret.as_bytes()) {
+            return Err(Status::permission_denied("wrong join token"));
+        }
+        if self.kv.raft().metrics().borrow().state != ServerState::Leader {
+            return Err(Self::not_leader());
+        }
+        let metrics = self.kv.raft().metrics().borrow().clone();
+        let existing = metrics
+            .membership_config
+            .nodes()
+            .find(|(_, n)| n.name == r.name || n.peer_url == r.peer_url)
+            .map(|(id, n)| (*id, n.clone()));
+        let id = match existing {
+            // A replica that lost its data dir re-joins under its old name: replace it.
+            Some((id, _)) => {
+                self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                    .await
+                    .or_else(|_| Ok::<(), Status>(()))?;
+                let taken = metrics
+                    .membership_config
+                    .nodes()
+                    .map(|(id, _)| *id)
+                    .collect();
+                new_member_id(&taken)
+            }
+            None => {
+                let taken = metrics
+                    .membership_config
+                    .nodes()
+                    .map(|(id, _)| *id)
+                    .collect();
+                new_member_id(&taken)
+            }
+        };
+        let member = Member {
+            name: r.name,
+            peer_url: r.peer_url,
+            client_url: r.client_url,
+            api_url: r.api_url,
+            auto_promote: true,
+        };
+        self.change(
+            ChangeMembers::AddNodes(BTreeMap::from([(id, member)])),
+            true,
+        )
+        .await?;
+        Ok(Response::new(pb::JoinResponse {
+            id,
+            cluster_id: self.cluster_id,
+            ca_cert_pem: auth.ca_cert.clone(),
+            ca_key_pem: auth.ca_key.clone(),
+            members: self.members().members,
+        }))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
