@@ -1,5 +1,11 @@
-//! The `capstan` binary: the command line over the crates. Today it can inspect snapshot files;
-//! `capstan server` and the other subcommands of DESIGN.md arrive with their issues.
+//! The `capstan` binary: the command line over the crates — `server` (a control-plane
+//! replica), `member` (membership), `pki init`, `snapshot verify`. The other subcommands of
+//! DESIGN.md arrive with their issues.
+
+mod cluster_view;
+mod member_cmd;
+mod pki_files;
+mod server;
 
 use std::path::PathBuf;
 
@@ -19,10 +25,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Runs a control-plane replica.
+    Server(server::ServerArgs),
+    /// Cluster membership.
+    Member {
+        #[command(subcommand)]
+        command: member_cmd::MemberCmd,
+    },
+    /// The cluster PKI.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCmd,
+    },
     /// Snapshot files of the store.
     Snapshot {
         #[command(subcommand)]
         command: SnapshotCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCmd {
+    /// Makes a cluster CA and the admin certificate in DIR (for `capstan server --pki-dir`).
+    Init {
+        /// The PKI dir.
+        dir: PathBuf,
     },
 }
 
@@ -45,8 +72,38 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Cmd::Server(args) => {
+            init_logging();
+            runtime()?.block_on(server::run(args))?;
+        }
+        Cmd::Member { command } => runtime()?.block_on(member_cmd::run(command))?,
+        Cmd::Pki {
+            command: PkiCmd::Init { dir },
+        } => {
+            let pki = pki_files::ensure_pki(&dir)?;
+            println!(
+                "CA {} and admin certificate {} ready",
+                pki.dir.join("ca.crt").display(),
+                pki.dir.join("admin.crt").display()
+            );
+        }
         Cmd::Snapshot {
             command: SnapshotCmd::Verify { file },
         } => {

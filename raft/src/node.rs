@@ -171,6 +171,31 @@ impl RaftNode {
         &self.peers
     }
 
+    /// Runs a membership call on the leader (which may be this replica), through the peer
+    /// service so that it takes the same path from every replica.
+    pub async fn member_change(
+        &self,
+        req: pb::MemberChangeRequest,
+    ) -> Result<pb::MemberChangeResponse, tonic::Status> {
+        let m = self.raft.metrics().borrow().clone();
+        let target = match m.current_leader {
+            Some(l) => l,
+            None if req.action == pb::member_change_request::Action::List as i32 => self.config.id,
+            None => return Err(tonic::Status::unavailable("etcdserver: no leader")),
+        };
+        let node = m
+            .membership_config
+            .membership()
+            .get_node(&target)
+            .cloned()
+            .unwrap_or_else(|| self.config.member.clone());
+        let mut c = self
+            .peers
+            .client(&node.peer_url)
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        Ok(c.member_change(req).await?.into_inner())
+    }
+
     /// Whether this replica has ever been part of a cluster (it has a log or a vote).
     pub async fn is_initialized(&self) -> Result<bool, RaftError> {
         self.raft
@@ -236,7 +261,7 @@ impl RaftNode {
     }
 
     /// Stops the replica. A leader first hands leadership to its most up-to-date voter.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         if self.kv.leadership().borrow().is_leader {
             self.hand_over().await;
         }

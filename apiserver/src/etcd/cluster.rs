@@ -1,5 +1,4 @@
-//! The Cluster service. Until replication exists the store is one member: MemberList answers it;
-//! changing membership is refused with a clear error.
+//! The Cluster service, over the `ClusterView`.
 
 use capstan_proto::etcdserverpb as e;
 use capstan_proto::etcdserverpb::cluster_server::Cluster as ClusterService;
@@ -7,31 +6,42 @@ use tonic::{Request, Response, Status};
 
 use super::EtcdApi;
 
-fn single_member() -> Status {
-    Status::failed_precondition("etcdserver: membership changes need a replicated capstan server")
-}
-
 #[tonic::async_trait]
 impl ClusterService for EtcdApi {
     async fn member_add(
         &self,
-        _req: Request<e::MemberAddRequest>,
+        req: Request<e::MemberAddRequest>,
     ) -> Result<Response<e::MemberAddResponse>, Status> {
-        Err(single_member())
+        let r = req.into_inner();
+        if r.peer_ur_ls.is_empty() {
+            return Err(Status::invalid_argument("etcdserver: no peer URLs given"));
+        }
+        let (member, members) = self.cluster.add(r.peer_ur_ls, r.is_learner).await?;
+        Ok(Response::new(e::MemberAddResponse {
+            header: self.current_header().await?,
+            member: Some(member),
+            members,
+        }))
     }
 
     async fn member_remove(
         &self,
-        _req: Request<e::MemberRemoveRequest>,
+        req: Request<e::MemberRemoveRequest>,
     ) -> Result<Response<e::MemberRemoveResponse>, Status> {
-        Err(single_member())
+        let members = self.cluster.remove(req.into_inner().id).await?;
+        Ok(Response::new(e::MemberRemoveResponse {
+            header: self.current_header().await?,
+            members,
+        }))
     }
 
     async fn member_update(
         &self,
         _req: Request<e::MemberUpdateRequest>,
     ) -> Result<Response<e::MemberUpdateResponse>, Status> {
-        Err(single_member())
+        Err(Status::failed_precondition(
+            "etcdserver: capstan members keep their peer URLs; remove and re-join to move one",
+        ))
     }
 
     async fn member_list(
@@ -40,14 +50,18 @@ impl ClusterService for EtcdApi {
     ) -> Result<Response<e::MemberListResponse>, Status> {
         Ok(Response::new(e::MemberListResponse {
             header: self.current_header().await?,
-            members: vec![self.member()],
+            members: self.cluster.members().await?,
         }))
     }
 
     async fn member_promote(
         &self,
-        _req: Request<e::MemberPromoteRequest>,
+        req: Request<e::MemberPromoteRequest>,
     ) -> Result<Response<e::MemberPromoteResponse>, Status> {
-        Err(single_member())
+        let members = self.cluster.promote(req.into_inner().id).await?;
+        Ok(Response::new(e::MemberPromoteResponse {
+            header: self.current_header().await?,
+            members,
+        }))
     }
 }

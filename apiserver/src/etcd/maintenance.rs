@@ -37,17 +37,18 @@ impl MaintenanceService for EtcdApi {
         _req: Request<e::StatusRequest>,
     ) -> Result<Response<e::StatusResponse>, Status> {
         let s = self.kv.status().await.map_err(|e| to_status(&e))?;
+        let raft = self.cluster.raft_status();
         Ok(Response::new(e::StatusResponse {
             header: self.header(s.revision),
             version: API_VERSION.to_string(),
             db_size: s.db_size,
-            leader: self.identity.member_id,
-            raft_index: 0,
-            raft_term: 0,
-            raft_applied_index: 0,
+            leader: raft.leader,
+            raft_index: raft.commit_index,
+            raft_term: raft.term,
+            raft_applied_index: raft.applied_index,
             errors: Vec::new(),
             db_size_in_use: s.db_size,
-            is_learner: false,
+            is_learner: raft.is_learner,
         }))
     }
 

@@ -2,6 +2,7 @@
 //! response headers and error codes.
 
 mod cluster;
+mod cluster_view;
 mod convert;
 mod kv;
 mod lease;
@@ -20,7 +21,9 @@ use capstan_proto::etcdserverpb::{Member, ResponseHeader};
 use capstan_store::Kv;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::ServerTlsConfig;
 
+pub use cluster_view::{ClusterView, RaftStatus, SingleMember};
 pub use status::to_status;
 
 /// Who answers: the ids and addresses etcd puts in every response header and member list.
@@ -38,15 +41,32 @@ pub struct EtcdIdentity {
 pub struct EtcdApi {
     kv: Arc<dyn Kv>,
     identity: Arc<EtcdIdentity>,
+    cluster: Arc<dyn ClusterView>,
 }
 
 impl EtcdApi {
     /// The API over `kv`, answering as `identity`.
     pub fn new(kv: Arc<dyn Kv>, identity: EtcdIdentity) -> EtcdApi {
+        let single = SingleMember {
+            member: Member {
+                id: identity.member_id,
+                name: identity.name.clone(),
+                peer_ur_ls: identity.peer_urls.clone(),
+                client_ur_ls: identity.client_urls.clone(),
+                is_learner: false,
+            },
+        };
         EtcdApi {
             kv,
             identity: Arc::new(identity),
+            cluster: Arc::new(single),
         }
+    }
+
+    /// The same API with membership and raft positions from `cluster`.
+    pub fn with_cluster(mut self, cluster: Arc<dyn ClusterView>) -> EtcdApi {
+        self.cluster = cluster;
+        self
     }
 
     fn header(&self, revision: i64) -> Option<ResponseHeader> {
@@ -54,23 +74,13 @@ impl EtcdApi {
             cluster_id: self.identity.cluster_id,
             member_id: self.identity.member_id,
             revision,
-            raft_term: 0,
+            raft_term: self.cluster.raft_status().term,
         })
     }
 
     async fn current_header(&self) -> Result<Option<ResponseHeader>, tonic::Status> {
         let rev = self.kv.status().await.map_err(|e| to_status(&e))?.revision;
         Ok(self.header(rev))
-    }
-
-    fn member(&self) -> Member {
-        Member {
-            id: self.identity.member_id,
-            name: self.identity.name.clone(),
-            peer_ur_ls: self.identity.peer_urls.clone(),
-            client_ur_ls: self.identity.client_urls.clone(),
-            is_learner: false,
-        }
     }
 
     /// The tonic router with every etcd service.
@@ -87,6 +97,28 @@ impl EtcdApi {
     pub async fn serve(&self, listener: TcpListener) -> Result<(), tonic::transport::Error> {
         self.router()
             .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+    }
+
+    /// Serves on `listener` until `shutdown` completes: TLS with required client certificates
+    /// from `client_ca` when `tls` is given (etcd's `--client-cert-auth`), plaintext otherwise.
+    pub async fn serve_with(
+        &self,
+        listener: TcpListener,
+        tls: Option<ServerTlsConfig>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
+        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls)?;
+        }
+        builder
+            .add_service(KvServer::new(self.clone()))
+            .add_service(WatchServer::new(self.clone()))
+            .add_service(LeaseServer::new(self.clone()))
+            .add_service(MaintenanceServer::new(self.clone()))
+            .add_service(ClusterServer::new(self.clone()))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await
     }
 }

@@ -1,0 +1,334 @@
+//! `capstan server`: one control-plane replica. Prepares the data dir (0700) and the PKI, binds
+//! the listeners (`:0` allowed; the bound addresses go to `endpoints.json`), starts its raft
+//! replica (bootstrapping a new cluster on first start), serves the etcd v3 API and the peer
+//! service, and on SIGTERM or SIGINT shuts down cleanly, handing leadership over first.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
+use capstan_raft::{Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use crate::cluster_view::RaftClusterView;
+use crate::pki_files::{ensure_pki, node_cert, private_dir, write_private};
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// This replica's name (unique in the cluster; with --initial-cluster, one of its names).
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// Where this replica keeps its data [default: $CAPSTAN_DATA_DIR, else
+    /// $XDG_DATA_HOME/capstan, else ~/.local/share/capstan].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Kubernetes REST API address (HTTPS). Reserved: the REST API is not served yet.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub listen_api: String,
+    /// etcd v3 gRPC API: https://HOST:PORT (TLS, client certificates required) or
+    /// http://HOST:PORT (plaintext, as etcd allows; for loopback benchmarks).
+    #[arg(long, default_value = "https://127.0.0.1:2379")]
+    pub listen_client: String,
+    /// Raft transport between replicas (mutual TLS). With --initial-cluster it defaults to this
+    /// replica's entry.
+    #[arg(long)]
+    pub listen_peer: Option<String>,
+    /// Static bootstrap of 1, 3 or 5 voters: NAME=HOST:PORT,... (peer addresses).
+    #[arg(long)]
+    pub initial_cluster: Option<String>,
+    /// Share one CA between statically bootstrapped replicas: the CA and admin certificate live
+    /// here instead of <data-dir>/pki (made by the first replica to start).
+    #[arg(long)]
+    pub pki_dir: Option<PathBuf>,
+    /// Raft heartbeat interval in milliseconds; the election timeout is 5 to 10 heartbeats.
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_ms: u64,
+}
+
+/// The default data dir of DESIGN.md.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(d) = std::env::var_os("CAPSTAN_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(d).join("capstan"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/capstan")),
+        None => bail!("no data dir: set --data-dir, CAPSTAN_DATA_DIR or HOME"),
+    }
+}
+
+fn hash64(parts: &[&str]) -> u64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(b).max(1)
+}
+
+/// `NAME=HOST:PORT,...` into (name, peer URL) pairs.
+fn parse_initial_cluster(s: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, addr)) = part.split_once('=') else {
+            bail!("--initial-cluster entry {part:?} is not NAME=HOST:PORT");
+        };
+        let addr = addr
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        addr.parse::<SocketAddr>()
+            .with_context(|| format!("--initial-cluster entry {part:?}: bad address"))?;
+        out.push((name.to_string(), format!("https://{addr}")));
+    }
+    let n = out.len();
+    if ![1, 3, 5].contains(&n) {
+        bail!("--initial-cluster names {n} voters; use 1, 3 or 5");
+    }
+    Ok(out)
+}
+
+/// The identity a replica keeps across restarts.
+struct ReplicaIdentity {
+    id: NodeId,
+    cluster_id: u64,
+}
+
+fn load_identity(data_dir: &Path) -> anyhow::Result<Option<ReplicaIdentity>> {
+    let p = data_dir.join("member");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Ok(None);
+    };
+    let mut id = None;
+    let mut cluster_id = None;
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some(("id", v)) => id = u64::from_str_radix(v.trim(), 16).ok(),
+            Some(("cluster_id", v)) => cluster_id = u64::from_str_radix(v.trim(), 16).ok(),
+            _ => {}
+        }
+    }
+    match (id, cluster_id) {
+        (Some(id), Some(cluster_id)) => Ok(Some(ReplicaIdentity { id, cluster_id })),
+        _ => bail!("{} is damaged", p.display()),
+    }
+}
+
+fn save_identity(data_dir: &Path, ident: &ReplicaIdentity) -> anyhow::Result<()> {
+    write_private(
+        &data_dir.join("member"),
+        &format!("id={:x}\ncluster_id={:x}\n", ident.id, ident.cluster_id),
+    )
+}
+
+fn split_url(url: &str, flag: &str) -> anyhow::Result<(bool, String)> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        Ok((true, rest.to_string()))
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        Ok((false, rest.to_string()))
+    } else {
+        bail!("{flag} {url:?}: give https://HOST:PORT or http://HOST:PORT")
+    }
+}
+
+fn host_of(addr: &str) -> String {
+    match addr.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']').to_string(),
+        None => addr.to_string(),
+    }
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let data_dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => default_data_dir()?,
+    };
+    private_dir(&data_dir)?;
+    let pki = ensure_pki(&args.pki_dir.clone().unwrap_or_else(|| data_dir.join("pki")))?;
+
+    let initial = match &args.initial_cluster {
+        Some(s) => Some(parse_initial_cluster(s)?),
+        None => None,
+    };
+    let own_peer = match (&args.listen_peer, &initial) {
+        (Some(p), _) => p.trim_start_matches("https://").to_string(),
+        (None, Some(members)) => match members.iter().find(|(n, _)| *n == args.name) {
+            Some((_, url)) => url.trim_start_matches("https://").to_string(),
+            None => bail!(
+                "--name {:?} is not one of the --initial-cluster names",
+                args.name
+            ),
+        },
+        (None, None) => "127.0.0.1:2380".to_string(),
+    };
+    let (client_tls, client_addr) = split_url(&args.listen_client, "--listen-client")?;
+
+    let client_listener = TcpListener::bind(&client_addr)
+        .await
+        .with_context(|| format!("binding --listen-client {client_addr}"))?;
+    let peer_listener = TcpListener::bind(&own_peer)
+        .await
+        .with_context(|| format!("binding --listen-peer {own_peer}"))?;
+    let client_bound = client_listener.local_addr()?;
+    let peer_bound = peer_listener.local_addr()?;
+    let client_url = format!(
+        "{}://{client_bound}",
+        if client_tls { "https" } else { "http" }
+    );
+    let peer_url = format!("https://{peer_bound}");
+
+    let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    for h in [host_of(&client_addr), host_of(&own_peer)] {
+        if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" {
+            hosts.push(h);
+        }
+    }
+    let node_pair = node_cert(&data_dir, &pki.ca, &args.name, &hosts)?;
+
+    let (ident, fresh) = match load_identity(&data_dir)? {
+        Some(i) => (i, false),
+        None => {
+            let ident = match &initial {
+                Some(members) => {
+                    let spec: Vec<String> =
+                        members.iter().map(|(n, u)| format!("{n}={u}")).collect();
+                    let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
+                    ReplicaIdentity {
+                        id: hash64(&[&args.name, &peer_url]),
+                        cluster_id: hash64(&spec),
+                    }
+                }
+                None => ReplicaIdentity {
+                    id: hash64(&[&args.name, &peer_url]),
+                    cluster_id: hash64(&[&args.name, &peer_url, &pki.ca.cert]),
+                },
+            };
+            (ident, true)
+        }
+    };
+
+    let member = Member {
+        name: args.name.clone(),
+        peer_url: peer_url.clone(),
+        client_url: client_url.clone(),
+        api_url: String::new(),
+        auto_promote: false,
+    };
+    let hb = Duration::from_millis(args.heartbeat_ms.max(10));
+    let mut cfg = RaftNodeConfig::new(ident.id, member.clone(), data_dir.join("replica"));
+    cfg.heartbeat = hb;
+    cfg.election_timeout_min = hb * 5;
+    cfg.election_timeout_max = hb * 10;
+    cfg.cluster_id = ident.cluster_id;
+    cfg.tls = Some(PeerTls {
+        ca_cert: pki.ca.cert.clone(),
+        identity: node_pair.clone(),
+    });
+    let node = Arc::new(RaftNode::start(cfg).await?);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let peer_task = node.serve(peer_listener, stopped(stop_rx.clone()))?;
+
+    if fresh {
+        let members: BTreeMap<NodeId, Member> = match &initial {
+            Some(list) => list
+                .iter()
+                .map(|(n, u)| {
+                    let m = Member {
+                        name: n.clone(),
+                        peer_url: u.clone(),
+                        ..Member::default()
+                    };
+                    (hash64(&[n, u]), m)
+                })
+                .collect(),
+            None => BTreeMap::from([(ident.id, member.clone())]),
+        };
+        if !node.is_initialized().await? {
+            node.initialize(members).await?;
+        }
+        save_identity(&data_dir, &ident)?;
+    }
+
+    let etcd_identity = EtcdIdentity {
+        cluster_id: ident.cluster_id,
+        member_id: ident.id,
+        name: args.name.clone(),
+        client_urls: vec![client_url.clone()],
+        peer_urls: vec![peer_url.clone()],
+    };
+    let kv: Arc<dyn capstan_store::Kv> = Arc::new(node.kv().clone());
+    let api = EtcdApi::new(kv, etcd_identity)
+        .with_cluster(Arc::new(RaftClusterView { node: node.clone() }));
+    let tls = if client_tls {
+        Some(
+            ServerTlsConfig::new()
+                .identity(Identity::from_pem(&node_pair.cert, &node_pair.key))
+                .client_ca_root(Certificate::from_pem(&pki.ca.cert)),
+        )
+    } else {
+        None
+    };
+    let client_stop = stopped(stop_rx.clone());
+    let client_task = tokio::spawn(async move {
+        if let Err(e) = api.serve_with(client_listener, tls, client_stop).await {
+            tracing::error!(error = %e, "etcd API server failed");
+        }
+    });
+
+    write_private(
+        &data_dir.join("endpoints.json"),
+        &format!(
+            "{{\"name\":{:?},\"member_id\":\"{:x}\",\"cluster_id\":\"{:x}\",\"client\":{:?},\"peer\":{:?},\"ca\":{:?},\"cert\":{:?},\"key\":{:?}}}\n",
+            args.name,
+            ident.id,
+            ident.cluster_id,
+            client_url,
+            peer_url,
+            pki.dir.join("ca.crt").display().to_string(),
+            pki.dir.join("admin.crt").display().to_string(),
+            pki.dir.join("admin.key").display().to_string(),
+        ),
+    )?;
+    tracing::info!(
+        name = %args.name,
+        member_id = %format!("{:x}", ident.id),
+        client = %client_url,
+        peer = %peer_url,
+        data_dir = %data_dir.display(),
+        "capstan server ready"
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
+    node.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), peer_task).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
