@@ -3,6 +3,7 @@
 //! DESIGN.md arrive with their issues.
 
 mod cluster_view;
+mod join;
 mod member_cmd;
 mod pki_files;
 mod server;

@@ -8,7 +8,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use capstan_raft::pki::{issue, new_ca, CertPair, CertRequest};
+use capstan_raft::pki::{ca_hash, issue, new_ca, CertPair, CertRequest, JoinToken};
 
 /// Creates `dir` (and parents) with mode 0700.
 pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -51,10 +51,36 @@ fn write_pair(dir: &Path, name: &str, pair: &CertPair) -> anyhow::Result<()> {
     write_private(&dir.join(format!("{name}.crt")), &pair.cert)
 }
 
-/// The cluster CA and the admin certificate in `dir`, created if missing.
+/// The cluster CA, the admin certificate and the join token in `dir`, created if missing.
 pub struct Pki {
     pub dir: PathBuf,
     pub ca: CertPair,
+    pub token: JoinToken,
+}
+
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .context("reading /dev/urandom")?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Makes `dir` hold a CA and token received when joining a cluster. Refuses if it already holds
+/// another cluster's CA.
+pub fn install_joined(dir: &Path, ca: &CertPair, token: &JoinToken) -> anyhow::Result<()> {
+    private_dir(dir)?;
+    if let Some(existing) = read_pair(dir, "ca")? {
+        anyhow::ensure!(
+            existing.cert == ca.cert,
+            "{} already holds another cluster's CA; give the joining replica an empty data dir",
+            dir.display()
+        );
+    } else {
+        write_pair(dir, "ca", ca)?;
+    }
+    write_private(&dir.join("token"), &format!("{token}\n"))
 }
 
 /// Loads the PKI in `dir`, creating the CA and admin certificate if they do not exist yet (under
@@ -90,9 +116,23 @@ pub fn ensure_pki(dir: &Path) -> anyhow::Result<Pki> {
         )?;
         write_pair(dir, "admin", &a)?;
     }
+    let token_file = dir.join("token");
+    let token = match fs::read_to_string(&token_file) {
+        Ok(t) => JoinToken::parse(&t)
+            .with_context(|| format!("{} is not a capstan join token", token_file.display()))?,
+        Err(_) => {
+            let t = JoinToken {
+                ca_hash: ca_hash(&ca.cert)?,
+                secret: random_hex(16)?,
+            };
+            write_private(&token_file, &format!("{t}\n"))?;
+            t
+        }
+    };
     Ok(Pki {
         dir: dir.to_path_buf(),
         ca,
+        token,
     })
 }
 

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
-use capstan_raft::{Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
+use capstan_proto::raft as pb;
+use capstan_raft::pki::{CertPair, JoinToken};
+use capstan_raft::{JoinAuth, Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cluster_view::RaftClusterView;
-use crate::pki_files::{ensure_pki, node_cert, private_dir, write_private};
+use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
@@ -46,6 +48,13 @@ pub struct ServerArgs {
     /// here instead of <data-dir>/pki (made by the first replica to start).
     #[arg(long)]
     pub pki_dir: Option<PathBuf>,
+    /// Join a running cluster through any replica's peer address (https://HOST:PEERPORT). Used
+    /// on first start only; a replica restarted on its data dir carries on as a member.
+    #[arg(long, requires = "token")]
+    pub join: Option<String>,
+    /// The join token (`<data-dir>/pki/token` of a replica of the cluster).
+    #[arg(long, requires = "join")]
+    pub token: Option<String>,
     /// Raft heartbeat interval in milliseconds; the election timeout is 5 to 10 heartbeats.
     #[arg(long, default_value_t = 100)]
     pub heartbeat_ms: u64,
@@ -154,7 +163,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         None => default_data_dir()?,
     };
     private_dir(&data_dir)?;
-    let pki = ensure_pki(&args.pki_dir.clone().unwrap_or_else(|| data_dir.join("pki")))?;
+    let pki_dir = args.pki_dir.clone().unwrap_or_else(|| data_dir.join("pki"));
 
     let initial = match &args.initial_cluster {
         Some(s) => Some(parse_initial_cluster(s)?),
@@ -187,6 +196,78 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     );
     let peer_url = format!("https://{peer_bound}");
 
+    let member = Member {
+        name: args.name.clone(),
+        peer_url: peer_url.clone(),
+        client_url: client_url.clone(),
+        api_url: String::new(),
+        auto_promote: false,
+    };
+
+    let existing = load_identity(&data_dir)?;
+    let joining = existing.is_none() && args.join.is_some();
+    let (ident, fresh) = match existing {
+        Some(i) => (i, false),
+        None => match (&args.join, &args.token) {
+            (Some(url), Some(token)) => {
+                let token = JoinToken::parse(token)
+                    .context("--token is not a capstan join token (capstan1.<hash>.<secret>)")?;
+                let joined = crate::join::join(
+                    url,
+                    &token,
+                    pb::JoinRequest {
+                        secret: String::new(),
+                        name: member.name.clone(),
+                        peer_url: member.peer_url.clone(),
+                        client_url: member.client_url.clone(),
+                        api_url: member.api_url.clone(),
+                    },
+                )
+                .await?
+                .response;
+                install_joined(
+                    &pki_dir,
+                    &CertPair {
+                        cert: joined.ca_cert_pem.clone(),
+                        key: joined.ca_key_pem.clone(),
+                    },
+                    &token,
+                )?;
+                tracing::info!(id = %format!("{:x}", joined.id), via = %url, "joined the cluster as a learner");
+                (
+                    ReplicaIdentity {
+                        id: joined.id,
+                        cluster_id: joined.cluster_id,
+                    },
+                    true,
+                )
+            }
+            _ => {
+                let ident = match &initial {
+                    Some(members) => {
+                        let spec: Vec<String> =
+                            members.iter().map(|(n, u)| format!("{n}={u}")).collect();
+                        let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
+                        ReplicaIdentity {
+                            id: hash64(&[&args.name, &peer_url]),
+                            cluster_id: hash64(&spec),
+                        }
+                    }
+                    None => ReplicaIdentity {
+                        id: hash64(&[&args.name, &peer_url]),
+                        cluster_id: hash64(&[
+                            &args.name,
+                            &peer_url,
+                            &format!("{:?}", std::time::SystemTime::now()),
+                        ]),
+                    },
+                };
+                (ident, true)
+            }
+        },
+    };
+    let pki = ensure_pki(&pki_dir)?;
+
     let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
     for h in [host_of(&client_addr), host_of(&own_peer)] {
         if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" {
@@ -195,35 +276,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let node_pair = node_cert(&data_dir, &pki.ca, &args.name, &hosts)?;
 
-    let (ident, fresh) = match load_identity(&data_dir)? {
-        Some(i) => (i, false),
-        None => {
-            let ident = match &initial {
-                Some(members) => {
-                    let spec: Vec<String> =
-                        members.iter().map(|(n, u)| format!("{n}={u}")).collect();
-                    let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
-                    ReplicaIdentity {
-                        id: hash64(&[&args.name, &peer_url]),
-                        cluster_id: hash64(&spec),
-                    }
-                }
-                None => ReplicaIdentity {
-                    id: hash64(&[&args.name, &peer_url]),
-                    cluster_id: hash64(&[&args.name, &peer_url, &pki.ca.cert]),
-                },
-            };
-            (ident, true)
-        }
-    };
-
-    let member = Member {
-        name: args.name.clone(),
-        peer_url: peer_url.clone(),
-        client_url: client_url.clone(),
-        api_url: String::new(),
-        auto_promote: false,
-    };
     let hb = Duration::from_millis(args.heartbeat_ms.max(10));
     let mut cfg = RaftNodeConfig::new(ident.id, member.clone(), data_dir.join("replica"));
     cfg.heartbeat = hb;
@@ -234,6 +286,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ca_cert: pki.ca.cert.clone(),
         identity: node_pair.clone(),
     });
+    cfg.join = Some(JoinAuth {
+        secret: pki.token.secret.clone(),
+        ca_cert: pki.ca.cert.clone(),
+        ca_key: pki.ca.key.clone(),
+    });
     let node = Arc::new(RaftNode::start(cfg).await?);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -242,7 +299,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let peer_task = node.serve(peer_listener, stopped(stop_rx.clone()))?;
 
-    if fresh {
+    if fresh && !joining {
         let members: BTreeMap<NodeId, Member> = match &initial {
             Some(list) => list
                 .iter()
@@ -260,6 +317,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         if !node.is_initialized().await? {
             node.initialize(members).await?;
         }
+    }
+    if fresh {
         save_identity(&data_dir, &ident)?;
     }
 
@@ -309,6 +368,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         client = %client_url,
         peer = %peer_url,
         data_dir = %data_dir.display(),
+        token = %pki.dir.join("token").display(),
         "capstan server ready"
     );
 

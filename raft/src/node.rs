@@ -239,7 +239,11 @@ impl RaftNode {
         let mut builder = Server::builder().tcp_nodelay(true);
         if let Some(tls) = &self.config.tls {
             let cfg = ServerTlsConfig::new()
-                .identity(Identity::from_pem(&tls.identity.cert, &tls.identity.key))
+                // The chain includes the CA, so a joiner can pin it by the token's hash.
+                .identity(Identity::from_pem(
+                    format!("{}{}", tls.identity.cert, tls.ca_cert),
+                    &tls.identity.key,
+                ))
                 .client_ca_root(Certificate::from_pem(&tls.ca_cert))
                 // Joiners call `Ca` and `Join` before they have a certificate; every other call
                 // checks that one was presented (and TLS checked it against the CA).

@@ -21,6 +21,8 @@ pub struct CertPair {
 pub enum PkiError {
     #[error("certificate: {0}")]
     Rcgen(#[from] rcgen::Error),
+    #[error("PEM: {0}")]
+    Pem(String),
 }
 
 const CA_COMMON_NAME: &str = "capstan-ca";
@@ -92,10 +94,20 @@ pub fn issue(ca: &CertPair, req: &CertRequest<'_>) -> Result<CertPair, PkiError>
     })
 }
 
-/// The hash a join token carries: SHA-256 of the CA certificate's PEM text, hex.
-pub fn ca_hash(ca_cert_pem: &str) -> String {
-    let digest = Sha256::digest(ca_cert_pem.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+/// The hash a join token carries: SHA-256 of the CA certificate (DER), hex.
+pub fn ca_hash_der(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `ca_hash_der` of the first certificate in a PEM text.
+pub fn ca_hash(ca_cert_pem: &str) -> Result<String, PkiError> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca_cert_pem.as_bytes())
+        .map_err(|e| PkiError::Pem(e.to_string()))?;
+    Ok(ca_hash_der(&der))
 }
 
 /// A join token: `capstan1.<ca hash>.<secret>`.

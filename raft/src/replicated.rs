@@ -109,6 +109,11 @@ impl ReplicatedKv {
         &self.shared.store
     }
 
+    /// Clients to the other replicas.
+    pub fn peers(&self) -> &Peers {
+        &self.shared.peers
+    }
+
     /// The raft handle.
     pub fn raft(&self) -> &Raft {
         &self.shared.raft

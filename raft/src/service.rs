@@ -86,6 +86,25 @@ impl RaftService {
         Status::failed_precondition("not the leader")
     }
 
+    async fn remove_member(&self, id: NodeId) -> Result<(), Status> {
+        let is_voter = self
+            .kv
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == id);
+        if is_voter {
+            self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+                .await
+        } else {
+            self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                .await
+        }
+    }
+
     async fn change(
         &self,
         change: ChangeMembers<NodeId, Member>,
@@ -321,24 +340,7 @@ impl RaftRpc for RaftService {
                 self.change(ChangeMembers::AddVoterIds(BTreeSet::from([r.id])), true)
                     .await?;
             }
-            Action::Remove => {
-                let is_voter = self
-                    .kv
-                    .raft()
-                    .metrics()
-                    .borrow()
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .any(|v| v == r.id);
-                if is_voter {
-                    self.change(ChangeMembers::RemoveVoters(BTreeSet::from([r.id])), false)
-                        .await?;
-                } else {
-                    self.change(ChangeMembers::RemoveNodes(BTreeSet::from([r.id])), false)
-                        .await?;
-                }
-            }
+            Action::Remove => self.remove_member(r.id).await?,
         }
         Ok(Response::new(self.members()))
     }
@@ -370,36 +372,39 @@ impl RaftRpc for RaftService {
             return Err(Status::permission_denied("wrong join token"));
         }
         if self.kv.raft().metrics().borrow().state != ServerState::Leader {
-            return Err(Self::not_leader());
+            // Anyone can be asked; the leader decides.
+            let m = self.kv.raft().metrics().borrow().clone();
+            let leader = m
+                .current_leader
+                .and_then(|l| m.membership_config.membership().get_node(&l).cloned())
+                .ok_or_else(|| Status::unavailable("etcdserver: no leader"))?;
+            let mut c = self
+                .kv
+                .peers()
+                .client(&leader.peer_url)
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            return c.join(r).await;
         }
         let metrics = self.kv.raft().metrics().borrow().clone();
         let existing = metrics
             .membership_config
             .nodes()
             .find(|(_, n)| n.name == r.name || n.peer_url == r.peer_url)
-            .map(|(id, n)| (*id, n.clone()));
-        let id = match existing {
-            // A replica that lost its data dir re-joins under its old name: replace it.
-            Some((id, _)) => {
-                self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
-                    .await
-                    .or_else(|_| Ok::<(), Status>(()))?;
-                let taken = metrics
-                    .membership_config
-                    .nodes()
-                    .map(|(id, _)| *id)
-                    .collect();
-                new_member_id(&taken)
-            }
-            None => {
-                let taken = metrics
-                    .membership_config
-                    .nodes()
-                    .map(|(id, _)| *id)
-                    .collect();
-                new_member_id(&taken)
-            }
-        };
+            .map(|(id, _)| *id);
+        // A replica that lost its data dir joins again under its old name: it replaces itself.
+        if let Some(old) = existing {
+            self.remove_member(old).await?;
+        }
+        let taken = self
+            .kv
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        let id = new_member_id(&taken);
         let member = Member {
             name: r.name,
             peer_url: r.peer_url,
