@@ -40,6 +40,8 @@ pub struct PeerTls {
 pub struct Peers {
     tls: Option<PeerTls>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Dial another address for a peer URL (a fault-injection proxy in tests).
+    routes: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// Why a peer could not be reached.
@@ -56,7 +58,15 @@ impl Peers {
         Peers {
             tls,
             channels: Arc::new(Mutex::new(HashMap::new())),
+            routes: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Reaches the peer at `url` through `via` instead (same TLS identity checks: `via` must
+    /// forward to the peer, as a loopback proxy does). Takes effect for new connections.
+    pub fn route_via(&self, url: &str, via: &str) {
+        self.routes.lock().insert(url.to_string(), via.to_string());
+        self.channels.lock().remove(url);
     }
 
     /// A client to the replica at `url`.
@@ -68,7 +78,13 @@ impl Peers {
         if let Some(ch) = self.channels.lock().get(url) {
             return Ok(client(ch.clone()));
         }
-        let mut ep = Endpoint::from_shared(url.to_string())
+        let dial = self
+            .routes
+            .lock()
+            .get(url)
+            .cloned()
+            .unwrap_or_else(|| url.to_string());
+        let mut ep = Endpoint::from_shared(dial)
             .map_err(|e| err(e.to_string()))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)

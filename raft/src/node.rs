@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use capstan_proto::raft as pb;
 use capstan_proto::raft::raft_server::RaftServer;
@@ -114,27 +114,12 @@ impl RaftNode {
 
         let (lead_tx, lead_rx) = watch::channel(Leadership::default());
         let mut tasks = Vec::new();
-        let mut metrics = raft.metrics();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let l = {
-                    let m = metrics.borrow_and_update();
-                    Leadership {
-                        term: m.current_term,
-                        is_leader: m.state == ServerState::Leader,
-                        leader: m.current_leader,
-                    }
-                };
-                lead_tx.send_if_modified(|cur| {
-                    let changed = *cur != l;
-                    *cur = l;
-                    changed
-                });
-                if metrics.changed().await.is_err() {
-                    return;
-                }
-            }
-        }));
+        tasks.push(tokio::spawn(publish_leadership(
+            raft.clone(),
+            lead_tx,
+            config.heartbeat,
+            config.election_timeout_max,
+        )));
         let kv = ReplicatedKv::new(Arc::new(Shared {
             id: config.id,
             raft: raft.clone(),
@@ -306,6 +291,60 @@ impl RaftNode {
                 ok = matches!(r, Ok(Ok(_))),
                 "handed leadership over"
             );
+        }
+    }
+}
+
+/// Publishes (term, is-leader, leader) whenever it changes. A leader that has not heard from a
+/// quorum for an election timeout does not count as leader (openraft 0.9 has no check-quorum
+/// step-down): a leader cut off in a minority refuses requests with "no leader" instead of
+/// accepting writes it can never commit.
+async fn publish_leadership(
+    raft: Raft,
+    tx: watch::Sender<Leadership>,
+    heartbeat: Duration,
+    election_timeout: Duration,
+) {
+    let mut metrics = raft.metrics();
+    let mut tick = tokio::time::interval(heartbeat);
+    let mut last_ack: Option<Instant> = None;
+    let mut leader_since: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let l = {
+            let m = metrics.borrow_and_update();
+            let leading = m.state == ServerState::Leader;
+            if leading {
+                leader_since.get_or_insert(now);
+                if let Some(ms) = m.millis_since_quorum_ack {
+                    let at = now.checked_sub(Duration::from_millis(ms)).unwrap_or(now);
+                    last_ack = Some(last_ack.map_or(at, |prev| prev.max(at)));
+                }
+            } else {
+                leader_since = None;
+                last_ack = None;
+            }
+            let single_voter = m.membership_config.membership().voter_ids().count() <= 1;
+            let heard = last_ack.or(leader_since).unwrap_or(now);
+            let fresh = single_voter || now.saturating_duration_since(heard) <= election_timeout;
+            Leadership {
+                term: m.current_term,
+                is_leader: leading && fresh,
+                leader: if leading && !fresh {
+                    None
+                } else {
+                    m.current_leader
+                },
+            }
+        };
+        tx.send_if_modified(|cur| {
+            let changed = *cur != l;
+            *cur = l;
+            changed
+        });
+        tokio::select! {
+            r = metrics.changed() => if r.is_err() { return },
+            _ = tick.tick() => {}
         }
     }
 }

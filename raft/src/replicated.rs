@@ -170,7 +170,11 @@ impl ReplicatedKv {
         &self,
         proposal: pb::Proposal,
     ) -> Result<(pb::LogId, KvResult<CommandResponse>), ProposeError> {
-        match self.shared.raft.client_write(proposal).await {
+        let written =
+            tokio::time::timeout(REQUEST_TIMEOUT, self.shared.raft.client_write(proposal))
+                .await
+                .map_err(|_| ProposeError::Failed(timed_out()))?;
+        match written {
             Ok(resp) => Ok((log_id_to_pb(&resp.log_id), resp.data.result)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Err(ProposeError::NotLeader(f.leader_id.zip(f.leader_node)))
@@ -212,9 +216,9 @@ impl ReplicatedKv {
             .client(&leader.peer_url)
             .map_err(|e| KvError::Unavailable(e.to_string()))?;
         let resp = client
-            .forward(pb::ForwardRequest {
+            .forward(with_timeout(pb::ForwardRequest {
                 proposal: Some(proposal),
-            })
+            }))
             .await
             .map_err(status_to_kv)?
             .into_inner();
@@ -242,7 +246,7 @@ impl ReplicatedKv {
                     .client(&node.peer_url)
                     .map_err(|e| KvError::Unavailable(e.to_string()))?;
                 let resp = client
-                    .read_index(pb::ReadIndexRequest {})
+                    .read_index(with_timeout(pb::ReadIndexRequest {}))
                     .await
                     .map_err(status_to_kv)?
                     .into_inner();
@@ -254,7 +258,10 @@ impl ReplicatedKv {
     /// On the leader: the index a linearizable read must wait for, leadership confirmed by a
     /// quorum.
     pub(crate) async fn read_index_here(&self) -> KvResult<u64> {
-        match self.shared.raft.get_read_log_id().await {
+        let read = tokio::time::timeout(REQUEST_TIMEOUT, self.shared.raft.get_read_log_id())
+            .await
+            .map_err(|_| no_leader())?;
+        match read {
             Ok((read, _)) => Ok(read.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => Err(no_leader()),
             Err(e) => Err(KvError::Unavailable(e.to_string())),
@@ -331,9 +338,25 @@ fn random_u64() -> u64 {
 /// statuses are transport failures or "not leader").
 pub(crate) fn status_to_kv(s: tonic::Status) -> KvError {
     match s.code() {
-        tonic::Code::FailedPrecondition => no_leader(),
-        _ => KvError::Unavailable(format!("leader unreachable: {}", s.message())),
+        // Not the leader any more, or never reached: the request did not run.
+        tonic::Code::FailedPrecondition | tonic::Code::Unavailable => no_leader(),
+        // Sent, but no answer in time: it may or may not have been applied (as etcd says).
+        tonic::Code::DeadlineExceeded => timed_out(),
+        _ => KvError::Unavailable(format!("leader: {}", s.message())),
     }
+}
+
+fn timed_out() -> KvError {
+    KvError::Unavailable("request timed out".into())
+}
+
+/// How long a request waits for its proposal to be committed and applied, or for a peer call.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn with_timeout<T>(msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(REQUEST_TIMEOUT);
+    r
 }
 
 #[async_trait]
@@ -418,7 +441,7 @@ impl Kv for ReplicatedKv {
                     .client(&node.peer_url)
                     .map_err(|e| KvError::Unavailable(e.to_string()))?;
                 let r = c
-                    .lease_keep_alive(pb::LeaseRequest { id, keys: false })
+                    .lease_keep_alive(with_timeout(pb::LeaseRequest { id, keys: false }))
                     .await
                     .map_err(status_to_kv)?
                     .into_inner();
@@ -441,7 +464,7 @@ impl Kv for ReplicatedKv {
                     .client(&node.peer_url)
                     .map_err(|e| KvError::Unavailable(e.to_string()))?;
                 let r = c
-                    .lease_time_to_live(pb::LeaseRequest { id, keys })
+                    .lease_time_to_live(with_timeout(pb::LeaseRequest { id, keys }))
                     .await
                     .map_err(status_to_kv)?
                     .into_inner();

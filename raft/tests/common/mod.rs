@@ -13,6 +13,9 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub mod proxy;
+use proxy::LinkProxy;
+
 pub struct Replica {
     pub id: NodeId,
     pub node: Option<RaftNode>,
@@ -25,6 +28,8 @@ pub struct TestCluster {
     pub dir: TempDir,
     pub ca: CertPair,
     pub replicas: Vec<Replica>,
+    /// With `start_proxied`: the proxy each replica dials the other through, by (from, to).
+    pub links: BTreeMap<(NodeId, NodeId), LinkProxy>,
 }
 
 pub fn node_tls(ca: &CertPair, name: &str) -> PeerTls {
@@ -61,6 +66,19 @@ impl TestCluster {
     }
 
     pub async fn start_with(n: usize, tweak: impl Fn(&mut RaftNodeConfig)) -> TestCluster {
+        Self::start_full(n, false, tweak).await
+    }
+
+    /// Starts `n` voters whose peer traffic goes through one proxy per direction of each link.
+    pub async fn start_proxied(n: usize, tweak: impl Fn(&mut RaftNodeConfig)) -> TestCluster {
+        Self::start_full(n, true, tweak).await
+    }
+
+    async fn start_full(
+        n: usize,
+        proxied: bool,
+        tweak: impl Fn(&mut RaftNodeConfig),
+    ) -> TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let ca = new_ca().unwrap();
         let mut listeners = Vec::new();
@@ -99,6 +117,23 @@ impl TestCluster {
                 stop: Some(tx),
             });
         }
+        let mut links = BTreeMap::new();
+        if proxied {
+            for from in &replicas {
+                for to in &replicas {
+                    if from.id == to.id {
+                        continue;
+                    }
+                    let p = LinkProxy::start(to.listener_addr).await;
+                    from.node
+                        .as_ref()
+                        .unwrap()
+                        .peers()
+                        .route_via(&to.member.peer_url, &p.url());
+                    links.insert((from.id, to.id), p);
+                }
+            }
+        }
         replicas[0]
             .node
             .as_ref()
@@ -106,9 +141,73 @@ impl TestCluster {
             .initialize(members)
             .await
             .unwrap();
-        let c = TestCluster { dir, ca, replicas };
+        let c = TestCluster {
+            dir,
+            ca,
+            replicas,
+            links,
+        };
         c.wait_leader(Duration::from_secs(10)).await;
         c
+    }
+
+    /// Cuts every link to and from `id`.
+    pub fn isolate(&self, id: NodeId) {
+        for ((from, to), p) in &self.links {
+            if *from == id || *to == id {
+                p.cut();
+            }
+        }
+    }
+
+    /// Heals every link.
+    pub fn heal(&self) {
+        for p in self.links.values() {
+            p.heal();
+        }
+    }
+
+    /// Waits until some replica other than `not` leads, as seen by a replica other than `not`.
+    pub async fn wait_new_leader(&self, not: NodeId, within: Duration) -> NodeId {
+        let deadline = Instant::now() + within;
+        loop {
+            for r in &self.replicas {
+                if r.id == not {
+                    continue;
+                }
+                if let Some(n) = &r.node {
+                    if n.kv().leadership().borrow().is_leader {
+                        return r.id;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no new leader within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until every replica has applied the same index and their stores hash alike.
+    pub async fn wait_converged(&self, within: Duration) -> u32 {
+        use capstan_store::Kv;
+        let deadline = Instant::now() + within;
+        loop {
+            let mut seen = Vec::new();
+            for r in &self.replicas {
+                let Some(n) = &r.node else { continue };
+                let local = n.kv().local().clone();
+                let st = local.status().await.unwrap();
+                let h = local.hash_kv(st.revision).await.unwrap();
+                seen.push((st.revision, h.hash));
+            }
+            if seen.windows(2).all(|w| w[0] == w[1]) {
+                return seen[0].1;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replicas did not converge within {within:?}: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn node(&self, id: NodeId) -> &RaftNode {
