@@ -124,7 +124,8 @@ def ratio(c, e):
     return "–" if c is None or e is None or e == 0 else f"{c / e:.2f}"
 if short:
     print("**SHORT=1 smoke run: tiny scenarios, not benchmark results.**\n")
-print("Medians over runs (runs flagged as busy — other CPU > 0.3 cores — are left out unless all are).")
+print("Medians over runs; \"runs\" = unflagged/all, where a run is flagged busy when other CPU (machine busy - server - kvload)")
+print("exceeded 0.3 cores. Flagged runs are left out of the medians unless all runs are flagged (marked †).")
 print("Ratios are capstan/etcd: above 1 is better for ops/s, below 1 is better for latency and CPU/op.\n")
 print("| scenario | members | clients/conns | runs c/e | ops/s capstan | ops/s etcd | **ops/s ratio** | p50 ms c / e | p50 ratio | p99 ms c / e | p99 ratio | server CPU µs/op c / e | CPU/op ratio | errors c / e |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -136,7 +137,10 @@ for label in labels:
     m = lambda rs, f: med(rs, f) if rs else None
     ops = lambda r: r["ops_per_sec"]
     cpu = lambda r: 1e6 * r["server_cpu_s"] / max(1, r["ops"])  # µs per op (range: incl. populate)
-    n = lambda lab, sys: f'{len(clean(runs.get((lab, sys), [])))}/{len(runs.get((lab, sys), []))}'
+    def n(lab, sys_):  # unflagged/all; † = all runs flagged busy (medians then use them anyway)
+        rs = runs.get((lab, sys_), [])
+        ok = sum(not busy(r) for r in rs)
+        return f'{ok}/{len(rs)}' + ("†" if rs and not ok else "")
     err = lambda rs: str(sum(r["errors"] for r in rs)) if rs else "–"
     row = [label, str(any_r["members"]), cc, f'c {n(label, "capstan")}, e {n(label, "etcd")}',
            fmt(m(c, ops)), fmt(m(e, ops)), f'**{ratio(m(c, ops), m(e, ops))}**',

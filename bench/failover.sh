@@ -236,6 +236,9 @@ for sys_ in dict.fromkeys(r["system"] for r in rows):
     q = lambda p: f"{v[max(0, math.ceil(p * len(v)) - 1)]:,.0f}" if v else "–"  # nearest rank
     print(f'| {sys_} | {len(rs)} | {len(rs) - len(v)} | {q(0)} | {q(.5)} | {q(.9)} | {q(1)} '
           f'| {sum(x <= 1000 for x in v)}/{len(rs)} |')
+for sys_ in dict.fromkeys(r["system"] for r in rows):
+    print(f'\n{sys_} raw ms, in kill order: ' + ", ".join(
+        "fail" if r.get("ms") is None else f'{r["ms"]:.0f}' for r in rows if r["system"] == sys_))
 errs = {}
 for r in rows:
     for k, n in (r.get("errors_after_kill") or {}).items():

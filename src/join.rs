@@ -134,14 +134,26 @@ pub async fn join(url: &str, token: &JoinToken, me: pb::JoinRequest) -> anyhow::
         .connect()
         .await
         .with_context(|| format!("connecting to {url}"))?;
-    let response = RaftClient::new(ch)
-        .join(pb::JoinRequest {
-            secret: token.secret.clone(),
-            ..me
-        })
-        .await
-        .map_err(|s| anyhow::anyhow!("join refused by {url}: {}", s.message()))?
-        .into_inner();
+    let mut client = RaftClient::new(ch);
+    let req = pb::JoinRequest {
+        secret: token.secret.clone(),
+        ..me
+    };
+    // The replica asked may not know a leader yet (it may have joined a moment ago, or an
+    // election may be running): retry those for a while; anything else is final.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let response = loop {
+        match client.join(req.clone()).await {
+            Ok(r) => break r.into_inner(),
+            Err(s)
+                if s.code() == tonic::Code::Unavailable && std::time::Instant::now() < deadline =>
+            {
+                tracing::info!(via = %url, reason = %s.message(), "join: waiting for a leader");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(s) => bail!("join refused by {url}: {}", s.message()),
+        }
+    };
     if response.ca_cert_pem.is_empty() {
         bail!("{url} accepted the join but sent no CA");
     }

@@ -1,0 +1,274 @@
+//! Real `capstan server` processes for tests: each in its own data dir under a temp dir, on
+//! 127.0.0.1 ports chosen by the kernel (`:0`, read back from endpoints.json), killed on drop.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_capstan");
+
+pub struct Server {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub client_url: String,
+    pub peer_url: String,
+    pub member_id: u64,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+fn field(text: &str, f: &str) -> Option<String> {
+    let key = format!("\"{f}\":\"");
+    let start = text.find(&key)? + key.len();
+    let end = text[start..].find('"')?;
+    Some(text[start..start + end].to_string())
+}
+
+impl Server {
+    /// Starts a replica named `name` in `root/name` with `extra` flags.
+    pub fn start(root: &Path, name: &str, extra: &[String]) -> Server {
+        let mut s = Server {
+            name: name.to_string(),
+            data_dir: root.join(name),
+            client_url: String::new(),
+            peer_url: String::new(),
+            member_id: 0,
+            args: extra.to_vec(),
+            child: None,
+        };
+        s.spawn("https://127.0.0.1:0", "127.0.0.1:0");
+        s
+    }
+
+    /// Starts the first replica of a new cluster.
+    pub fn first(root: &Path, name: &str) -> Server {
+        Self::start(root, name, &[])
+    }
+
+    /// Starts a replica that joins the cluster `via` belongs to.
+    pub fn joining(root: &Path, name: &str, via: &Server) -> Server {
+        Self::start(
+            root,
+            name,
+            &[
+                "--join".into(),
+                via.peer_url.clone(),
+                "--token".into(),
+                via.token(),
+            ],
+        )
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("pki/token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn spawn(&mut self, client: &str, peer: &str) {
+        let endpoints = self.data_dir.join("endpoints.json");
+        let _ = std::fs::remove_file(&endpoints);
+        std::fs::create_dir_all(&self.data_dir).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.with_extension("log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("server")
+            .args(["--name", &self.name])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--listen-client", client, "--listen-peer", peer])
+            .args(["--heartbeat-ms", "50"])
+            .args(&self.args)
+            .env("RUST_LOG", "info,openraft=error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&endpoints) {
+                if let (Some(c), Some(p), Some(id)) = (
+                    field(&text, "client"),
+                    field(&text, "peer"),
+                    field(&text, "member_id"),
+                ) {
+                    self.client_url = c;
+                    self.peer_url = p;
+                    self.member_id = u64::from_str_radix(&id, 16).unwrap();
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "{} exited during start ({status}): {}",
+                    self.name,
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not start: {}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns whether it exited 0 and how long it took.
+    pub fn terminate(&mut self) -> (bool, Duration) {
+        let Some(mut c) = self.child.take() else {
+            return (false, Duration::ZERO);
+        };
+        let t = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let status = c.wait().unwrap();
+        (status.success(), t.elapsed())
+    }
+
+    /// Starts it again on its data dir and its previous ports.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none());
+        let client = self.client_url.clone();
+        let peer = self.peer_url.trim_start_matches("https://").to_string();
+        // A restarted replica is already a member; it must not try to join again.
+        self.args.retain(|a| {
+            a != "--join"
+                && a != "--token"
+                && !a.starts_with("https://")
+                && !a.starts_with("capstan1.")
+        });
+        self.spawn(&client, &peer);
+    }
+
+    /// An etcd-client connected to this replica with the admin certificate.
+    pub async fn client(&self) -> Client {
+        let pki = self.data_dir.join("pki");
+        let read = |f: &str| std::fs::read_to_string(pki.join(f)).unwrap();
+        let tls = TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(read("ca.crt")))
+            .identity(Identity::from_pem(read("admin.crt"), read("admin.key")));
+        let opts = ConnectOptions::new()
+            .with_tls(tls)
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(10));
+        let mut last = None;
+        for _ in 0..50 {
+            match Client::connect([self.client_url.as_str()], Some(opts.clone())).await {
+                Ok(c) => return c,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot connect to {}: {last:?}", self.client_url);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until `servers` all report the same leader and `voters` voters.
+pub async fn wait_cluster(servers: &[&Server], voters: usize, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut leaders = Vec::new();
+        let mut ok = true;
+        for s in servers {
+            let mut c = s.client().await;
+            match (c.status().await, c.member_list().await) {
+                (Ok(st), Ok(ml)) => {
+                    let v = ml.members().iter().filter(|m| !m.is_learner()).count();
+                    if st.leader() == 0 || v != voters {
+                        ok = false;
+                    }
+                    leaders.push(st.leader());
+                }
+                _ => ok = false,
+            }
+        }
+        if ok && leaders.windows(2).all(|w| w[0] == w[1]) {
+            return leaders[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cluster of {voters} voters not ready within {within:?} (leaders {leaders:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every server is at the same revision with the same HashKV; returns it.
+pub async fn wait_converged(servers: &[&Server], within: Duration) -> (i64, u32) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut seen = Vec::new();
+        for s in servers {
+            let mut c = s.client().await;
+            if let Ok(h) = c.hash_kv(0).await {
+                seen.push((h.header().map(|h| h.revision()).unwrap_or(0), h.hash()));
+            }
+        }
+        if seen.len() == servers.len() && seen.windows(2).all(|w| w[0] == w[1]) {
+            return seen[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas did not converge within {within:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Keys under `prefix` on `server`, read from its local state (serializable).
+pub async fn local_keys(server: &Server, prefix: &str) -> std::collections::BTreeSet<String> {
+    let mut c = server.client().await;
+    let r = c
+        .get(
+            prefix,
+            Some(
+                etcd_client::GetOptions::new()
+                    .with_prefix()
+                    .with_keys_only()
+                    .with_serializable(),
+            ),
+        )
+        .await
+        .unwrap();
+    r.kvs()
+        .iter()
+        .map(|kv| String::from_utf8_lossy(kv.key()).to_string())
+        .collect()
+}
