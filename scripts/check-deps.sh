@@ -17,6 +17,7 @@ forbid() { # forbid CRATE DEP...
 }
 forbid capstan-proto capstan-store rocksdb openraft tonic axum hyper
 forbid capstan-store openraft tonic axum hyper kube k8s-openapi capstan-raft capstan-apiserver
+forbid capstan-raft axum kube k8s-openapi capstan-apiserver
 if cargo metadata --format-version 1 --no-deps | grep -q '"name":"capstan-apiserver"'; then
   forbid capstan-apiserver capstan-raft rocksdb openraft librocksdb-sys
 fi

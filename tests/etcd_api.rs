@@ -318,6 +318,54 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
     let id = resp.watch_id();
     stream.cancel(id).await.unwrap();
 
+    // Fragments: one revision whose events exceed the request limit arrives in pieces.
+    for i in 0..4 {
+        cl.put(format!("frag/{i}"), vec![b'x'; 700 * 1024], None)
+            .await
+            .unwrap();
+    }
+    let mut stream = cl
+        .watch(
+            "frag/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_prev_key()
+                    .with_fragment(),
+            ),
+        )
+        .await
+        .unwrap();
+    cl.delete(
+        "frag/",
+        Some(etcd_client::DeleteOptions::new().with_prefix()),
+    )
+    .await
+    .unwrap();
+    let mut revisions = Vec::new();
+    let mut events = 0;
+    while events < 4 {
+        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if resp.created() {
+            continue;
+        }
+        events += resp.events().len();
+        revisions.push(resp.events()[0].kv().unwrap().mod_revision());
+    }
+    assert!(
+        revisions.len() >= 2,
+        "a 2.8 MB revision comes in fragments: {revisions:?}"
+    );
+    assert!(
+        revisions.windows(2).all(|w| w[0] == w[1]),
+        "one revision: {revisions:?}"
+    );
+    assert_eq!(events, 4);
+
     // Compaction: reads and watches below it get etcd's error / cancel.
     let now = cl
         .get("k", None)

@@ -1,7 +1,8 @@
 //! The Watch service: one bidirectional stream carries many watches. Each watch is a store
 //! `Watcher` read by its own task; the stream's responses are the merge of theirs, each watch's
 //! in order. A watch from a compacted revision gets `created` and then `canceled` with the
-//! compact revision, as in etcd.
+//! compact revision, as in etcd. Watches created with `fragment` get responses larger than the
+//! request limit split into fragments.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -9,7 +10,7 @@ use std::pin::Pin;
 use capstan_proto::etcdserverpb as e;
 use capstan_proto::etcdserverpb::watch_server::Watch as WatchService;
 use capstan_store::proto as s;
-use capstan_store::{ProgressHandle, WatchBatch, Watcher};
+use capstan_store::{ProgressHandle, WatchBatch, Watcher, MAX_REQUEST_BYTES};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -146,14 +147,14 @@ impl EtcdApi {
             return Err(Status::cancelled("watch stream closed"));
         }
         let progress = watcher.progress_handle();
-        let task = tokio::spawn(self.clone().pump(id, watcher, tx.clone()));
+        let task = tokio::spawn(self.clone().pump(id, watcher, tx.clone(), c.fragment));
         active.insert(id, Active { task, progress });
         *next_id = (*next_id).max(id + 1);
         Ok(None)
     }
 
     /// Forwards one watcher's deliveries to the stream until it ends.
-    async fn pump(self, id: i64, mut w: Watcher, tx: Out) {
+    async fn pump(self, id: i64, mut w: Watcher, tx: Out, fragment: bool) {
         while let Some(batch) = w.recv_batch().await {
             let (resp, last) = match batch {
                 WatchBatch::Events(ev) => (
@@ -185,9 +186,99 @@ impl EtcdApi {
                     true,
                 ),
             };
-            if tx.send(Ok(resp)).await.is_err() || last {
+            let parts = if fragment {
+                fragments(resp, MAX_REQUEST_BYTES)
+            } else {
+                vec![resp]
+            };
+            for part in parts {
+                if tx.send(Ok(part)).await.is_err() {
+                    return;
+                }
+            }
+            if last {
                 return;
             }
         }
+    }
+}
+
+/// Splits a response whose encoding exceeds `limit` into several, each within it (or holding a
+/// single event), all but the last marked `fragment`, as etcd does for watches created with
+/// `fragment: true`. Clients join fragments back into one revision's events.
+fn fragments(resp: e::WatchResponse, limit: usize) -> Vec<e::WatchResponse> {
+    use prost::Message;
+    if resp.encoded_len() <= limit || resp.events.len() < 2 {
+        return vec![resp];
+    }
+    let shell = e::WatchResponse {
+        events: Vec::new(),
+        ..resp.clone()
+    };
+    let base = shell.encoded_len();
+    let mut out = Vec::new();
+    let mut cur = shell.clone();
+    let mut size = base;
+    for ev in resp.events {
+        // Each event costs its length plus the field tag and length prefix.
+        let n = ev.encoded_len();
+        let cost = n + 1 + prost::length_delimiter_len(n);
+        if !cur.events.is_empty() && size + cost > limit {
+            let full = std::mem::replace(&mut cur, shell.clone());
+            out.push(full);
+            size = base;
+        }
+        size += cost;
+        cur.events.push(ev);
+    }
+    out.push(cur);
+    let last = out.len() - 1;
+    for (i, r) in out.iter_mut().enumerate() {
+        r.fragment = i < last;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(n: usize) -> s_mvcc::Event {
+        s_mvcc::Event {
+            kv: Some(s_mvcc::KeyValue {
+                key: vec![b'k'; 4].into(),
+                value: vec![0u8; n].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    use capstan_proto::mvccpb as s_mvcc;
+
+    #[test]
+    fn large_responses_split_into_fragments_within_the_limit() {
+        let resp = e::WatchResponse {
+            watch_id: 7,
+            events: (0..5).map(|_| ev(400)).collect(),
+            ..Default::default()
+        };
+        let parts = fragments(resp.clone(), 1000);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.watch_id == 7));
+        assert_eq!(parts.iter().map(|p| p.events.len()).sum::<usize>(), 5);
+        assert_eq!(
+            parts.iter().map(|p| p.fragment).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+        use prost::Message;
+        assert!(parts.iter().all(|p| p.encoded_len() <= 1000));
+        // Small responses, and single huge events, are left whole.
+        assert_eq!(fragments(resp.clone(), 1 << 20).len(), 1);
+        let one = e::WatchResponse {
+            events: vec![ev(5000)],
+            ..Default::default()
+        };
+        assert_eq!(fragments(one, 1000).len(), 1);
     }
 }
