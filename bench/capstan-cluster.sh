@@ -154,5 +154,5 @@ case "${1:-}" in
   endpoints) cat "$EPS" ;;
   pids) awk '{print $1}' "$PIDS" ;;
   leader) leader ;;
-  *) sed -n '2,32p' "$0"; exit 2 ;;
+  *) sed -n '2,31p' "$0"; exit 2 ;;
 esac

@@ -97,7 +97,7 @@ print(json.dumps(r))' "$line" "$sys" "$rep" "$SHORT" | tee -a "$out" >&2
       done
     done
     # Alternate which system goes first in the next repetition.
-    order=($(printf '%s\n' "${order[@]}" | tac))
+    mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
   done
   summarize "$out"
 }

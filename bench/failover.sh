@@ -41,6 +41,7 @@ TIMEOUT=${TIMEOUT:-2}
 GIVEUP=${GIVEUP:-30}
 SETTLE=${SETTLE:-2}
 PY=${PY:-/usr/bin/python3}
+STARTED=""  # systems whose cluster this run started (the EXIT trap stops only those)
 export ETCDCTL_API=3
 
 cluster_of() {
@@ -194,9 +195,10 @@ PY
 )
 
 one_system() { # system out
-  local sys=$1 out=$2 cl dir eps lf leader followers pid name argv k res newpid ok=0
+  local sys=$1 out=$2 cl dir eps lf leader followers pid name argv k res newpid
   cl=$(cluster_of "$sys"); dir=$(dir_of "$sys")
   "$cl" start 3 >/dev/null || return 1
+  STARTED+=" $sys"
   eps=$("$cl" endpoints) || return 1
   for k in $(seq 1 "$KILLS"); do
     lf=$(wait_healthy "$eps" 60) || { echo "# $sys: cluster not healthy within 60 s before kill $k; see $dir/*.log" >&2; return 1; }
@@ -250,11 +252,16 @@ for s, e in errs.items():
 PY
 }
 
+stop_all() { # on exit: stop whatever cluster is still recorded (only PIDs this run started)
+  local s
+  for s in $STARTED; do "$(cluster_of "$s")" stop >/dev/null 2>&1 || true; done
+}
+
 run() {
   local out=$1 sys
   "$PY" -c 'import grpc' 2>/dev/null || { echo "$PY has no grpc module: apt-get install -y python3-grpcio" >&2; exit 1; }
   mkdir -p "$(dirname "$out")"
-  trap 'for s in $SYSTEMS; do "$(cluster_of "$s")" stop >/dev/null 2>&1 || true; done' EXIT
+  trap stop_all EXIT
   for sys in $SYSTEMS; do
     echo "# $sys: $KILLS kills" >&2
     one_system "$sys" "$out" || { echo "# $sys: aborted" >&2; "$(cluster_of "$sys")" stop >/dev/null 2>&1 || true; }
@@ -264,6 +271,6 @@ run() {
 
 case "${1:-}" in
   summarize) summarize "${2:?jsonl file}" ;;
-  ""|-h|--help) sed -n '2,33p' "$0"; exit 2 ;;
+  ""|-h|--help) sed -n '2,32p' "$0"; exit 2 ;;
   *) run "$1" ;;
 esac
