@@ -254,3 +254,132 @@ async fn grow_shrink_and_replace_under_load_lose_nothing() {
     wait_converged(&[&a, &b, &c2], Duration::from_secs(30)).await;
     assert_all_present(&[&a, &b, &c2], &acked).await;
 }
+
+/// `--initial-cluster` with a shared `--pki-dir`: three replicas started at once form one
+/// cluster with one CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_bootstrap_of_three_replicas() {
+    let root = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
+    let spec = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("s{i}=127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pki = root.path().join("shared-pki");
+    let servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Server::start_on(
+                root.path(),
+                &format!("s{i}"),
+                "https://127.0.0.1:0",
+                &format!("127.0.0.1:{p}"),
+                &[
+                    "--initial-cluster".into(),
+                    spec.clone(),
+                    "--pki-dir".into(),
+                    pki.display().to_string(),
+                ],
+            )
+        })
+        .collect();
+    let refs: Vec<&Server> = servers.iter().collect();
+    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let mut c0 = servers[0].client_with_pki(&pki).await;
+    c0.put("static", "yes", None).await.unwrap();
+    let mut c2 = servers[2].client_with_pki(&pki).await;
+    assert_eq!(c2.get("static", None).await.unwrap().kvs()[0].value(), b"yes");
+    let ids: BTreeSet<u64> = c2
+        .member_list()
+        .await
+        .unwrap()
+        .members()
+        .iter()
+        .map(|m| m.id())
+        .collect();
+    assert_eq!(ids, servers.iter().map(|s| s.member_id).collect());
+}
+
+/// SIGTERM on the leader: it hands leadership over and exits 0; writes resume on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_the_leader_hands_over_and_writes_resume() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Server::first(root.path(), "a");
+    let b = Server::joining(root.path(), "b", &a);
+    let c = Server::joining(root.path(), "c", &a);
+    let mut servers = vec![a, b, c];
+    let leader = wait_cluster(&servers.iter().collect::<Vec<_>>(), 3, Duration::from_secs(30)).await;
+    let li = servers.iter().position(|s| s.member_id == leader).unwrap();
+    let (ok, took) = servers[li].terminate();
+    assert!(ok, "the leader exits 0 on SIGTERM: {}", servers[li].log());
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+    assert!(servers[li].log().contains("handed leadership over"), "{}", servers[li].log());
+    let rest: Vec<&Server> = servers.iter().filter(|s| s.is_running()).collect();
+    let new_leader = wait_cluster(&rest, 3, Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+    let mut cl = rest[0].client().await;
+    cl.put("after", "handover", None).await.unwrap();
+    assert_eq!(
+        rest[1].client().await.get("after", None).await.unwrap().kvs()[0].value(),
+        b"handover"
+    );
+}
+
+/// `--listen-client http://…` serves the etcd API in plaintext, as etcd allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_client_url_serves_without_tls() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::start_on(root.path(), "plain", "http://127.0.0.1:0", "127.0.0.1:0", &[]);
+    assert!(s.client_url.starts_with("http://"));
+    let mut c = Client::connect([s.client_url.as_str()], None).await.unwrap();
+    c.put("p", "1", None).await.unwrap();
+    assert_eq!(c.get("p", None).await.unwrap().kvs()[0].value(), b"1");
+}
+
+/// `capstan member add --learner URL`, then a replica started there with `--join` takes that
+/// place and stays a learner until `capstan member promote`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_add_then_join_then_promote() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Server::first(root.path(), "a");
+    let port = common::free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(common::BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&a.data_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "capstan {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let added = cli(&["member", "add", "--learner", &url]);
+    let id = added
+        .lines()
+        .find_map(|l| l.strip_prefix("added "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let b = Server::start_on(
+        root.path(),
+        "b",
+        "https://127.0.0.1:0",
+        &format!("127.0.0.1:{port}"),
+        &["--join".into(), a.peer_url.clone(), "--token".into(), a.token()],
+    );
+    assert_eq!(format!("{:x}", b.member_id), id, "the joiner took the announced place");
+    // It catches up but stays a learner.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let list = cli(&["member", "list"]);
+    assert!(list.contains(&format!("{id}, learner, b, {url}")), "{list}");
+    cli(&["member", "promote", &id]);
+    wait_cluster(&[&a, &b], 2, Duration::from_secs(30)).await;
+    let mut cb = b.client().await;
+    cb.put("promoted", "1", None).await.unwrap();
+    let list = cli(&["member", "list"]);
+    assert!(list.contains(&format!("{id}, voter, b, {url}")), "{list}");
+}

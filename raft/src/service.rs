@@ -86,6 +86,19 @@ impl RaftService {
         Status::failed_precondition("not the leader")
     }
 
+    fn fresh_id(&self) -> NodeId {
+        let taken = self
+            .kv
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        new_member_id(&taken)
+    }
+
     async fn remove_member(&self, id: NodeId) -> Result<(), Status> {
         let is_voter = self
             .kv
@@ -319,16 +332,7 @@ impl RaftRpc for RaftService {
                 let m = r.member.ok_or_else(|| bad("add needs a member"))?;
                 let (mut id, member) = member_from_pb(&m);
                 if id == 0 {
-                    let taken = self
-                        .kv
-                        .raft()
-                        .metrics()
-                        .borrow()
-                        .membership_config
-                        .nodes()
-                        .map(|(id, _)| *id)
-                        .collect();
-                    id = new_member_id(&taken);
+                    id = self.fresh_id();
                 }
                 self.change(
                     ChangeMembers::AddNodes(BTreeMap::from([(id, member)])),
@@ -386,31 +390,34 @@ impl RaftRpc for RaftService {
             return c.join(r).await;
         }
         let metrics = self.kv.raft().metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
         let existing = metrics
             .membership_config
             .nodes()
             .find(|(_, n)| n.name == r.name || n.peer_url == r.peer_url)
-            .map(|(id, _)| *id);
-        // A replica that lost its data dir joins again under its old name: it replaces itself.
-        if let Some(old) = existing {
-            self.remove_member(old).await?;
-        }
-        let taken = self
-            .kv
-            .raft()
-            .metrics()
-            .borrow()
-            .membership_config
-            .nodes()
-            .map(|(id, _)| *id)
-            .collect();
-        let id = new_member_id(&taken);
+            .map(|(id, n)| (*id, n.clone(), membership.voter_ids().any(|v| v == *id)));
+        let (id, auto_promote) = match existing {
+            // Announced beforehand with `member add` (a learner that never ran): it takes that
+            // place, keeping its id and whether it waits for `member promote`.
+            Some((id, pre, false)) if pre.peer_url == r.peer_url && pre.name.is_empty() => {
+                self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                    .await?;
+                (id, pre.auto_promote)
+            }
+            // A replica that lost its data dir joins again under its old name: it replaces
+            // itself, under a new id.
+            Some((old, _, _)) => {
+                self.remove_member(old).await?;
+                (self.fresh_id(), true)
+            }
+            None => (self.fresh_id(), true),
+        };
         let member = Member {
             name: r.name,
             peer_url: r.peer_url,
             client_url: r.client_url,
             api_url: r.api_url,
-            auto_promote: true,
+            auto_promote,
         };
         self.change(
             ChangeMembers::AddNodes(BTreeMap::from([(id, member)])),

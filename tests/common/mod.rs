@@ -30,6 +30,11 @@ fn field(text: &str, f: &str) -> Option<String> {
 impl Server {
     /// Starts a replica named `name` in `root/name` with `extra` flags.
     pub fn start(root: &Path, name: &str, extra: &[String]) -> Server {
+        Self::start_on(root, name, "https://127.0.0.1:0", "127.0.0.1:0", extra)
+    }
+
+    /// Starts a replica with the given client URL and peer address.
+    pub fn start_on(root: &Path, name: &str, client: &str, peer: &str, extra: &[String]) -> Server {
         let mut s = Server {
             name: name.to_string(),
             data_dir: root.join(name),
@@ -39,7 +44,7 @@ impl Server {
             args: extra.to_vec(),
             child: None,
         };
-        s.spawn("https://127.0.0.1:0", "127.0.0.1:0");
+        s.spawn(client, peer);
         s
     }
 
@@ -60,6 +65,14 @@ impl Server {
                 via.token(),
             ],
         )
+    }
+
+    /// Where its CA and admin certificate are (`--pki-dir`, else `<data-dir>/pki`).
+    pub fn pki_dir(&self) -> PathBuf {
+        match self.args.iter().position(|a| a == "--pki-dir") {
+            Some(i) => PathBuf::from(&self.args[i + 1]),
+            None => self.data_dir.join("pki"),
+        }
     }
 
     pub fn token(&self) -> String {
@@ -173,7 +186,11 @@ impl Server {
 
     /// An etcd-client connected to this replica with the admin certificate.
     pub async fn client(&self) -> Client {
-        let pki = self.data_dir.join("pki");
+        self.client_with_pki(&self.data_dir.join("pki")).await
+    }
+
+    /// An etcd-client using the admin certificate in `pki`.
+    pub async fn client_with_pki(&self, pki: &Path) -> Client {
         let read = |f: &str| std::fs::read_to_string(pki.join(f)).unwrap();
         let tls = TlsOptions::new()
             .ca_certificate(Certificate::from_pem(read("ca.crt")))
@@ -200,6 +217,16 @@ impl Drop for Server {
     }
 }
 
+/// A free port on 127.0.0.1, chosen by the kernel (for addresses a cluster must know before its
+/// replicas start, as `--initial-cluster` needs).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Waits until `servers` all report the same leader and `voters` voters.
 pub async fn wait_cluster(servers: &[&Server], voters: usize, within: Duration) -> u64 {
     let deadline = Instant::now() + within;
@@ -207,7 +234,7 @@ pub async fn wait_cluster(servers: &[&Server], voters: usize, within: Duration) 
         let mut leaders = Vec::new();
         let mut ok = true;
         for s in servers {
-            let mut c = s.client().await;
+            let mut c = s.client_with_pki(&s.pki_dir()).await;
             match (c.status().await, c.member_list().await) {
                 (Ok(st), Ok(ml)) => {
                     let v = ml.members().iter().filter(|m| !m.is_learner()).count();
