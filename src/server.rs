@@ -55,9 +55,14 @@ pub struct ServerArgs {
     /// The join token (`<data-dir>/pki/token` of a replica of the cluster).
     #[arg(long, requires = "join")]
     pub token: Option<String>,
-    /// Raft heartbeat interval in milliseconds; the election timeout is 5 to 10 heartbeats.
-    #[arg(long, default_value_t = 100)]
+    /// Raft heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
+    /// Longest raft election timeout in milliseconds (each election waits a random time between
+    /// half of it and all of it). A follower gives up on a silent leader after this plus the
+    /// leader's lease (the same length), so a failover takes 1.5 to 2 times it.
+    #[arg(long, default_value_t = 400)]
+    pub election_timeout_ms: u64,
 }
 
 /// The default data dir of DESIGN.md.
@@ -279,8 +284,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let hb = Duration::from_millis(args.heartbeat_ms.max(10));
     let mut cfg = RaftNodeConfig::new(ident.id, member.clone(), data_dir.join("replica"));
     cfg.heartbeat = hb;
-    cfg.election_timeout_min = hb * 5;
-    cfg.election_timeout_max = hb * 10;
+    let election = Duration::from_millis(args.election_timeout_ms).max(hb * 4);
+    cfg.election_timeout_min = election / 2;
+    cfg.election_timeout_max = election;
     cfg.cluster_id = ident.cluster_id;
     cfg.tls = Some(PeerTls {
         ca_cert: pki.ca.cert.clone(),

@@ -291,7 +291,10 @@ async fn static_bootstrap_of_three_replicas() {
     let mut c0 = servers[0].client_with_pki(&pki).await;
     c0.put("static", "yes", None).await.unwrap();
     let mut c2 = servers[2].client_with_pki(&pki).await;
-    assert_eq!(c2.get("static", None).await.unwrap().kvs()[0].value(), b"yes");
+    assert_eq!(
+        c2.get("static", None).await.unwrap().kvs()[0].value(),
+        b"yes"
+    );
     let ids: BTreeSet<u64> = c2
         .member_list()
         .await
@@ -311,19 +314,35 @@ async fn sigterm_of_the_leader_hands_over_and_writes_resume() {
     let b = Server::joining(root.path(), "b", &a);
     let c = Server::joining(root.path(), "c", &a);
     let mut servers = vec![a, b, c];
-    let leader = wait_cluster(&servers.iter().collect::<Vec<_>>(), 3, Duration::from_secs(30)).await;
+    let leader = wait_cluster(
+        &servers.iter().collect::<Vec<_>>(),
+        3,
+        Duration::from_secs(30),
+    )
+    .await;
     let li = servers.iter().position(|s| s.member_id == leader).unwrap();
     let (ok, took) = servers[li].terminate();
     assert!(ok, "the leader exits 0 on SIGTERM: {}", servers[li].log());
     assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
-    assert!(servers[li].log().contains("handed leadership over"), "{}", servers[li].log());
+    assert!(
+        servers[li].log().contains("handed leadership over"),
+        "{}",
+        servers[li].log()
+    );
     let rest: Vec<&Server> = servers.iter().filter(|s| s.is_running()).collect();
     let new_leader = wait_cluster(&rest, 3, Duration::from_secs(30)).await;
     assert_ne!(new_leader, leader);
     let mut cl = rest[0].client().await;
     cl.put("after", "handover", None).await.unwrap();
     assert_eq!(
-        rest[1].client().await.get("after", None).await.unwrap().kvs()[0].value(),
+        rest[1]
+            .client()
+            .await
+            .get("after", None)
+            .await
+            .unwrap()
+            .kvs()[0]
+            .value(),
         b"handover"
     );
 }
@@ -332,9 +351,17 @@ async fn sigterm_of_the_leader_hands_over_and_writes_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plaintext_client_url_serves_without_tls() {
     let root = tempfile::tempdir().unwrap();
-    let s = Server::start_on(root.path(), "plain", "http://127.0.0.1:0", "127.0.0.1:0", &[]);
+    let s = Server::start_on(
+        root.path(),
+        "plain",
+        "http://127.0.0.1:0",
+        "127.0.0.1:0",
+        &[],
+    );
     assert!(s.client_url.starts_with("http://"));
-    let mut c = Client::connect([s.client_url.as_str()], None).await.unwrap();
+    let mut c = Client::connect([s.client_url.as_str()], None)
+        .await
+        .unwrap();
     c.put("p", "1", None).await.unwrap();
     assert_eq!(c.get("p", None).await.unwrap().kvs()[0].value(), b"1");
 }
@@ -354,7 +381,11 @@ async fn member_add_then_join_then_promote() {
             .arg(&a.data_dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "capstan {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "capstan {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let added = cli(&["member", "add", "--learner", &url]);
@@ -369,9 +400,18 @@ async fn member_add_then_join_then_promote() {
         "b",
         "https://127.0.0.1:0",
         &format!("127.0.0.1:{port}"),
-        &["--join".into(), a.peer_url.clone(), "--token".into(), a.token()],
+        &[
+            "--join".into(),
+            a.peer_url.clone(),
+            "--token".into(),
+            a.token(),
+        ],
     );
-    assert_eq!(format!("{:x}", b.member_id), id, "the joiner took the announced place");
+    assert_eq!(
+        format!("{:x}", b.member_id),
+        id,
+        "the joiner took the announced place"
+    );
     // It catches up but stays a learner.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let list = cli(&["member", "list"]);

@@ -48,7 +48,10 @@ async fn a_leader_change_does_not_expire_leases_and_expiry_resumes_after_it() {
     // The followers' deadlines said "expire at granted + 2 s"; the new leader extended them.
     let until = granted + Duration::from_millis(2600);
     while Instant::now() < until {
-        assert!(exists(&nkv, "eph").await, "lease expired because leadership moved");
+        assert!(
+            exists(&nkv, "eph").await,
+            "lease expired because leadership moved"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ttl_now = nkv.lease_time_to_live(lease, false).await.unwrap();
@@ -56,7 +59,10 @@ async fn a_leader_change_does_not_expire_leases_and_expiry_resumes_after_it() {
     // Without keep-alives it does expire on the new leader, within TTL + election timeout.
     let deadline = Instant::now() + Duration::from_secs(6);
     while exists(&nkv, "eph").await {
-        assert!(Instant::now() < deadline, "the lease never expired on the new leader");
+        assert!(
+            Instant::now() < deadline,
+            "the lease never expired on the new leader"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
@@ -79,8 +85,19 @@ async fn fenced_writes_apply_only_in_their_term() {
     c.kv(follower).fenced(term).put(put("b", 0)).await.unwrap();
     // Another term: refused, nothing changed.
     let before = c.kv(leader).status().await.unwrap().revision;
-    let e = c.kv(follower).fenced(term + 1).put(put("c", 0)).await.unwrap_err();
-    assert_eq!(e, KvError::Fenced { expected: term + 1, actual: term });
+    let e = c
+        .kv(follower)
+        .fenced(term + 1)
+        .put(put("c", 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        KvError::Fenced {
+            expected: term + 1,
+            actual: term
+        }
+    );
     assert_eq!(c.kv(leader).status().await.unwrap().revision, before);
 
     // After a new leader is elected, work fenced to the old term can no longer write anywhere.
@@ -88,10 +105,22 @@ async fn fenced_writes_apply_only_in_their_term() {
     let new_leader = c.wait_new_leader(leader, Duration::from_secs(10)).await;
     let new_term = c.kv(new_leader).leadership().borrow().term;
     assert!(new_term > term);
-    let e = c.kv(new_leader).fenced(term).put(put("d", 0)).await.unwrap_err();
-    assert!(matches!(e, KvError::Fenced { expected, .. } if expected == term), "{e:?}");
+    let e = c
+        .kv(new_leader)
+        .fenced(term)
+        .put(put("d", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, KvError::Fenced { expected, .. } if expected == term),
+        "{e:?}"
+    );
     assert!(!exists(&c.kv(new_leader), "d").await);
-    c.kv(new_leader).fenced(new_term).put(put("e", 0)).await.unwrap();
+    c.kv(new_leader)
+        .fenced(new_term)
+        .put(put("e", 0))
+        .await
+        .unwrap();
     c.heal();
     c.wait_converged(Duration::from_secs(20)).await;
     for r in &c.replicas {
