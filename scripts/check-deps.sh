@@ -15,9 +15,22 @@ forbid() { # forbid CRATE DEP...
     fi
   done
 }
+forbid_direct() { # forbid_direct CRATE DEP...: no direct dependency
+  local crate=$1; shift
+  local tree
+  tree=$(cargo tree -p "$crate" -e normal --depth 1 --prefix none --format '{p}' | awk '{print $1}' | sort -u)
+  for dep in "$@"; do
+    if grep -qx "$dep" <<<"$tree"; then
+      echo "FAIL: $crate depends directly on $dep"
+      fail=1
+    fi
+  done
+}
 forbid capstan-proto capstan-store rocksdb openraft tonic axum hyper
 forbid capstan-store openraft tonic axum hyper kube k8s-openapi capstan-raft capstan-apiserver
-forbid capstan-raft axum kube k8s-openapi capstan-apiserver
+forbid capstan-raft kube k8s-openapi capstan-apiserver
+# tonic's server routes with axum internally; raft itself must not use HTTP.
+forbid_direct capstan-raft axum hyper
 if cargo metadata --format-version 1 --no-deps | grep -q '"name":"capstan-apiserver"'; then
   forbid capstan-apiserver capstan-raft rocksdb openraft librocksdb-sys
 fi

@@ -104,13 +104,18 @@ async fn pinned_ca(url: &str, token: &JoinToken) -> anyhow::Result<String> {
             .to_string(),
     )
     .with_context(|| format!("--join {url:?}: bad host"))?;
-    let tcp = TcpStream::connect(addr)
+    let limit = std::time::Duration::from_secs(10);
+    let tcp = tokio::time::timeout(limit, TcpStream::connect(addr))
         .await
+        .with_context(|| format!("connecting to {url}: timed out"))?
         .with_context(|| format!("connecting to {url}"))?;
-    let _tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .with_context(|| format!("TLS handshake with {url}"))?;
+    let _tls = tokio::time::timeout(
+        limit,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .with_context(|| format!("TLS handshake with {url}: timed out"))?
+    .with_context(|| format!("TLS handshake with {url}"))?;
     let chain = verifier.chain.lock().map(|c| c.clone()).unwrap_or_default();
     for cert in &chain {
         if ca_hash_der(cert) == token.ca_hash {
@@ -129,6 +134,8 @@ pub struct Joined {
 pub async fn join(url: &str, token: &JoinToken, me: pb::JoinRequest) -> anyhow::Result<Joined> {
     let ca = pinned_ca(url, token).await?;
     let ep = Endpoint::from_shared(url.to_string())?
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
         .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca)))?;
     let ch = ep
         .connect()
@@ -154,8 +161,11 @@ pub async fn join(url: &str, token: &JoinToken, me: pb::JoinRequest) -> anyhow::
             Err(s) => bail!("join refused by {url}: {}", s.message()),
         }
     };
-    if response.ca_cert_pem.is_empty() {
-        bail!("{url} accepted the join but sent no CA");
+    // The CA handed over must be the one the token pins (it is what this replica will trust).
+    let sent = capstan_raft::pki::ca_hash(&response.ca_cert_pem)
+        .with_context(|| format!("{url} sent an unreadable CA"))?;
+    if sent != token.ca_hash {
+        bail!("{url} sent a CA that is not the one the token names");
     }
     Ok(Joined { response })
 }

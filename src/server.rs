@@ -41,6 +41,10 @@ pub struct ServerArgs {
     /// replica's entry.
     #[arg(long)]
     pub listen_peer: Option<String>,
+    /// The peer address other replicas reach this one at, if not the --listen-peer address (for
+    /// example when listening on 0.0.0.0). With --initial-cluster, this replica's entry is used.
+    #[arg(long)]
+    pub advertise_peer: Option<String>,
     /// Static bootstrap of 1, 3 or 5 voters: NAME=HOST:PORT,... (peer addresses).
     #[arg(long)]
     pub initial_cluster: Option<String>,
@@ -199,7 +203,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         "{}://{client_bound}",
         if client_tls { "https" } else { "http" }
     );
-    let peer_url = format!("https://{peer_bound}");
+    let own_entry = initial.as_ref().and_then(|m| {
+        m.iter()
+            .find(|(n, _)| *n == args.name)
+            .map(|(_, u)| u.clone())
+    });
+    let peer_url = match (&own_entry, &args.advertise_peer) {
+        (Some(entry), _) => entry.clone(),
+        (None, Some(a)) => format!("https://{}", a.trim_start_matches("https://")),
+        (None, None) if peer_bound.ip().is_unspecified() => bail!(
+            "--listen-peer {own_peer} listens on every address: give --advertise-peer HOST:PORT, the address other replicas reach this one at"
+        ),
+        (None, None) => format!("https://{peer_bound}"),
+    };
 
     let member = Member {
         name: args.name.clone(),
@@ -274,8 +290,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let pki = ensure_pki(&pki_dir)?;
 
     let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
-    for h in [host_of(&client_addr), host_of(&own_peer)] {
-        if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" {
+    let advertised = host_of(peer_url.trim_start_matches("https://"));
+    for h in [host_of(&client_addr), host_of(&own_peer), advertised] {
+        if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" && h != "::" {
             hosts.push(h);
         }
     }
@@ -299,11 +316,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     });
     let node = Arc::new(RaftNode::start(cfg).await?);
 
+    // Shutdown order: the client API stops taking requests, the replica hands leadership over
+    // (the peer service still running, so the successor can reach it), then the peer service.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (peer_stop_tx, peer_stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let peer_task = node.serve(peer_listener, stopped(stop_rx.clone()))?;
+    let peer_task = node.serve(peer_listener, stopped(peer_stop_rx))?;
 
     if fresh && !joining {
         let members: BTreeMap<NodeId, Member> = match &initial {
@@ -383,6 +403,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     node.shutdown().await;
+    let _ = peer_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), peer_task).await;
     tracing::info!("stopped");
     Ok(())

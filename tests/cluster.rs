@@ -145,7 +145,7 @@ async fn kill_9_of_leader_and_follower_under_load_loses_nothing() {
     let a = Server::first(root.path(), "a");
     let b = Server::joining(root.path(), "b", &a);
     let c = Server::joining(root.path(), "c", &a);
-    let mut servers = vec![a, b, c];
+    let mut servers = [a, b, c];
     wait_cluster(
         &servers.iter().collect::<Vec<_>>(),
         3,
@@ -313,7 +313,7 @@ async fn sigterm_of_the_leader_hands_over_and_writes_resume() {
     let a = Server::first(root.path(), "a");
     let b = Server::joining(root.path(), "b", &a);
     let c = Server::joining(root.path(), "c", &a);
-    let mut servers = vec![a, b, c];
+    let mut servers = [a, b, c];
     let leader = wait_cluster(
         &servers.iter().collect::<Vec<_>>(),
         3,

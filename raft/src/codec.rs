@@ -226,9 +226,9 @@ pub fn result_to_pb(r: &KvResult<CommandResponse>) -> pb::CommandResult {
     use pb::command_result::Result as R;
     let result = match r {
         Ok(CommandResponse::Txn(t)) => R::Txn(t.clone()),
-        Ok(CommandResponse::Compact(c)) => R::Compact(c.clone()),
-        Ok(CommandResponse::LeaseGrant(g)) => R::LeaseGrant(g.clone()),
-        Ok(CommandResponse::LeaseRevoke(v)) => R::LeaseRevoke(v.clone()),
+        Ok(CommandResponse::Compact(c)) => R::Compact(*c),
+        Ok(CommandResponse::LeaseGrant(g)) => R::LeaseGrant(*g),
+        Ok(CommandResponse::LeaseRevoke(v)) => R::LeaseRevoke(*v),
         Err(e) => R::Failure(failure_to_pb(e)),
     };
     pb::CommandResult {

@@ -72,6 +72,14 @@ impl RaftLogStore {
         }
     }
 
+    /// `write_synced` on the blocking pool, so an fsync never stalls a runtime worker.
+    async fn write_synced_async(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.write_synced(batch))
+            .await
+            .map_err(write_err)?
+    }
+
     /// Writes `batch` and fsyncs the WAL before returning.
     fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let mut wo = WriteOptions::default();
@@ -168,7 +176,8 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
             KEY_VOTE,
             vote_to_pb(vote).encode_to_vec(),
         );
-        self.write_synced(b)
+        self.write_synced_async(b)
+            .await
             .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))
     }
 
@@ -217,11 +226,7 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
                 );
             }
         }
-        let this = self.clone();
-        let res = tokio::task::spawn_blocking(move || this.write_synced(b))
-            .await
-            .map_err(write_err)?;
-        match res {
+        match self.write_synced_async(b).await {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
@@ -241,7 +246,7 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
             u64::MAX.to_be_bytes(),
         );
         b.delete_cf(self.cf(CF_LOGS)?, u64::MAX.to_be_bytes());
-        self.write_synced(b)
+        self.write_synced_async(b).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -258,6 +263,6 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
             0u64.to_be_bytes(),
             log_id.index.saturating_add(1).to_be_bytes(),
         );
-        self.write_synced(b)
+        self.write_synced_async(b).await
     }
 }

@@ -87,7 +87,7 @@ impl RaftNode {
         std::fs::create_dir_all(&config.dir)?;
         let log = RaftLogStore::open(&config.dir.join("raft"))?;
         let store = open_state_store(&config.dir.join("store"), config.store.clone())?;
-        let sm = StateMachine::new(store.clone(), &config.dir.join("snapshots"))?;
+        let sm = StateMachine::open(store.clone(), &config.dir.join("snapshots")).await?;
         let applied = sm.applied_index();
         let raft_config = Config {
             cluster_name: format!("capstan-{:016x}", config.cluster_id),
@@ -177,6 +177,8 @@ impl RaftNode {
             .peers
             .client(&node.peer_url)
             .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let mut req = tonic::Request::new(req);
+        req.set_timeout(Duration::from_secs(30));
         Ok(c.member_change(req).await?.into_inner())
     }
 

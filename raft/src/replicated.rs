@@ -304,8 +304,10 @@ impl ReplicatedKv {
                 let cmd = Command {
                     command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
                 };
-                match self.propose(cmd).await {
-                    Ok(_) | Err(KvError::LeaseNotFound) => {}
+                // Fenced to this leader's term: a revoke decided by a leader that has since been
+                // deposed must not reach a newer leader, which may have renewed the lease.
+                match self.fenced(l.term).propose(cmd).await {
+                    Ok(_) | Err(KvError::LeaseNotFound) | Err(KvError::Fenced { .. }) => {}
                     Err(e) => {
                         tracing::warn!(lease = id, error = %e, "cannot revoke expired lease");
                         break;

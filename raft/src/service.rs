@@ -123,7 +123,15 @@ impl RaftService {
         change: ChangeMembers<NodeId, Member>,
         retain: bool,
     ) -> Result<(), Status> {
-        match self.kv.raft().change_membership(change, retain).await {
+        let changed = tokio::time::timeout(
+            MEMBERSHIP_TIMEOUT,
+            self.kv.raft().change_membership(change, retain),
+        )
+        .await
+        .map_err(|_| {
+            Status::deadline_exceeded("membership change not committed in time (no quorum?)")
+        })?;
+        match changed {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(_))) => {
                 Err(Self::not_leader())
@@ -387,7 +395,9 @@ impl RaftRpc for RaftService {
                 .peers()
                 .client(&leader.peer_url)
                 .map_err(|e| Status::unavailable(e.to_string()))?;
-            return c.join(r).await;
+            let mut req = Request::new(r);
+            req.set_timeout(MEMBERSHIP_TIMEOUT * 2);
+            return c.join(req).await;
         }
         let metrics = self.kv.raft().metrics().borrow().clone();
         let membership = metrics.membership_config.membership();
@@ -405,8 +415,16 @@ impl RaftRpc for RaftService {
                 (id, pre.auto_promote)
             }
             // A replica that lost its data dir joins again under its old name: it replaces
-            // itself, under a new id.
-            Some((old, _, _)) => {
+            // itself, under a new id — but only if the old one is gone (its peer address does
+            // not answer), so a second machine that happens to use the same name cannot evict a
+            // running member.
+            Some((old, prev, _)) => {
+                if peer_answers(&prev.peer_url).await {
+                    return Err(Status::already_exists(format!(
+                        "a running member is named {:?} (at {}); choose another --name, or remove it first",
+                        prev.name, prev.peer_url
+                    )));
+                }
                 self.remove_member(old).await?;
                 (self.fresh_id(), true)
             }
@@ -432,6 +450,22 @@ impl RaftRpc for RaftService {
             members: self.members().members,
         }))
     }
+}
+
+/// How long a membership change may take to commit.
+const MEMBERSHIP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether something accepts TCP connections at a peer URL's address (within a second).
+async fn peer_answers(url: &str) -> bool {
+    let addr = url.trim_start_matches("https://").trim_end_matches('/');
+    matches!(
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            tokio::net::TcpStream::connect(addr)
+        )
+        .await,
+        Ok(Ok(_))
+    )
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

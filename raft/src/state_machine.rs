@@ -25,7 +25,6 @@ use crate::types::{
 };
 
 const APPLIED_FORMAT: u32 = 1;
-const CURRENT_SNAPSHOT: &str = "current.snap";
 const CURRENT_META: &str = "current.meta";
 const RECEIVING: &str = "receiving.snap";
 const BUILDING: &str = "building.snap";
@@ -71,10 +70,19 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    /// Wraps `store`, keeping raft snapshot files in `snapshots`.
-    pub fn new(store: Arc<RocksKv>, snapshots: &Path) -> Result<StateMachine, KvError> {
+    /// Wraps `store`, keeping raft snapshot files in `snapshots`. A store left empty by a crash
+    /// during a snapshot install (the store's restore is all-or-nothing) is restored from the
+    /// current snapshot, so the replica resumes from it instead of from a log that was purged.
+    pub async fn open(store: Arc<RocksKv>, snapshots: &Path) -> Result<StateMachine, KvError> {
         std::fs::create_dir_all(snapshots)?;
-        let applied = store.backend().applied()?;
+        let mut applied = store.backend().applied()?;
+        if applied.is_none() {
+            if let Some((meta, file)) = current_files(snapshots).await? {
+                tracing::warn!(snapshot = %meta.snapshot_id, "store is empty: restoring the current raft snapshot");
+                store.restore(&file).await?;
+                applied = store.backend().applied()?;
+            }
+        }
         let (last_applied, membership) = decode_applied(applied.as_deref())?;
         let (applied_tx, _) = watch::channel(last_applied.map(|l| l.index).unwrap_or(0));
         Ok(StateMachine {
@@ -212,21 +220,29 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         received_file(*snapshot, &path)
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        // The store verifies the checksum before it replaces anything; a bad file changes nothing.
-        let info = self
-            .store
-            .restore(&path)
+        // The image must be the state at exactly the metadata's log position: otherwise raft
+        // would re-apply (or skip) entries on top of it. Checked before anything is replaced.
+        let check = path.clone();
+        let info = tokio::task::spawn_blocking(move || capstan_store::verify_snapshot(&check))
             .await
-            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
         let (applied, membership) =
             decode_applied(info.applied.as_deref()).map_err(|e| snap_err(ErrorVerb::Read, e))?;
         if applied != meta.last_log_id {
-            tracing::warn!(
-                snapshot = ?meta.last_log_id,
-                store = ?applied,
-                "installed snapshot's applied position differs from its metadata"
-            );
+            return Err(snap_err(
+                ErrorVerb::Read,
+                format!(
+                    "snapshot {} holds the state at {applied:?}, its metadata says {:?}",
+                    meta.snapshot_id, meta.last_log_id
+                ),
+            ));
         }
+        // The store verifies the checksum again and replaces everything or nothing.
+        self.store
+            .restore(&path)
+            .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         self.last_applied = meta.last_log_id;
         self.membership = if membership.log_id().is_some() {
             membership
@@ -265,27 +281,70 @@ async fn received_file(mut file: tokio::fs::File, path: &Path) -> std::io::Resul
     out.sync_all().await
 }
 
-/// Makes `file` the current snapshot with `meta`. The data is renamed into place before the
-/// metadata, so the metadata never names a file that is not complete.
+fn data_file(dir: &Path, meta: &SnapshotMeta) -> PathBuf {
+    dir.join(format!("{}.snap", meta.snapshot_id))
+}
+
+fn position(meta: &SnapshotMeta) -> Option<(u64, u64)> {
+    meta.last_log_id.map(|l| (l.index, l.leader_id.term))
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    tokio::fs::File::open(dir).await?.sync_all().await
+}
+
+/// Makes `file` the current snapshot with `meta`, unless the current one is already as new (a
+/// build that started before an install finished must not replace the installed snapshot).
+/// Each snapshot's data has its own file, named by its id; `current.meta` names the current one
+/// and is replaced last, atomically, so a crash at any point leaves a matching pair.
 async fn keep_current(dir: &Path, file: &Path, meta: &SnapshotMeta) -> std::io::Result<()> {
-    tokio::fs::rename(file, dir.join(CURRENT_SNAPSHOT)).await?;
+    let previous = read_meta(dir).await?;
+    if let Some(prev) = &previous {
+        if position(prev) >= position(meta) && prev.snapshot_id != meta.snapshot_id {
+            tokio::fs::remove_file(file).await?;
+            return Ok(());
+        }
+    }
+    let data = data_file(dir, meta);
+    tokio::fs::rename(file, &data).await?;
     let tmp = dir.join("current.meta.tmp");
     tokio::fs::write(&tmp, snapshot_meta_to_pb(meta).encode_to_vec()).await?;
-    let f = tokio::fs::File::open(&tmp).await?;
-    f.sync_all().await?;
+    tokio::fs::File::open(&tmp).await?.sync_all().await?;
     tokio::fs::rename(&tmp, dir.join(CURRENT_META)).await?;
+    // Durability: the renames are made durable before the old data file goes away.
+    sync_dir(dir).await?;
+    if let Some(prev) = previous {
+        let old = data_file(dir, &prev);
+        if old != data {
+            let _ = tokio::fs::remove_file(old).await;
+        }
+    }
     Ok(())
 }
 
-async fn current_snapshot(dir: &Path) -> std::io::Result<Option<Snapshot<TypeConfig>>> {
-    let meta = match tokio::fs::read(dir.join(CURRENT_META)).await {
-        Ok(b) => snapshot_meta_from_pb(
+async fn read_meta(dir: &Path) -> std::io::Result<Option<SnapshotMeta>> {
+    match tokio::fs::read(dir.join(CURRENT_META)).await {
+        Ok(b) => Ok(Some(snapshot_meta_from_pb(
             &pb::SnapshotMeta::decode(b.as_slice()).map_err(std::io::Error::other)?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The current snapshot's metadata and data file, if there is one.
+async fn current_files(dir: &Path) -> std::io::Result<Option<(SnapshotMeta, PathBuf)>> {
+    Ok(read_meta(dir).await?.map(|m| {
+        let f = data_file(dir, &m);
+        (m, f)
+    }))
+}
+
+async fn current_snapshot(dir: &Path) -> std::io::Result<Option<Snapshot<TypeConfig>>> {
+    let Some((meta, path)) = current_files(dir).await? else {
+        return Ok(None);
     };
-    let file = tokio::fs::File::open(dir.join(CURRENT_SNAPSHOT)).await?;
+    let file = tokio::fs::File::open(path).await?;
     Ok(Some(Snapshot {
         meta,
         snapshot: Box::new(file),
@@ -301,19 +360,19 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let store = self.store.clone();
-        // Durability: the store's WAL is fsynced before the image is taken. Raft may purge the log
-        // up to the snapshot, so everything the snapshot covers must survive a crash in the store
-        // itself, not only in the log.
-        tokio::task::spawn_blocking(move || store.sync())
-            .await
-            .map_err(|e| snap_err(ErrorVerb::Write, e))?
-            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         let building = self.dir.join(BUILDING);
         let info = self
             .store
             .snapshot(&building)
             .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let store = self.store.clone();
+        // Durability: the store's WAL is fsynced after the image is taken, so everything the
+        // image covers is durable in the store itself, not only in the log: raft may purge the log
+        // up to the snapshot.
+        tokio::task::spawn_blocking(move || store.sync())
+            .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         let (last_log_id, last_membership) =
             decode_applied(info.applied.as_deref()).map_err(|e| snap_err(ErrorVerb::Read, e))?;
@@ -331,12 +390,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         keep_current(&self.dir, &building, &meta)
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        let file = tokio::fs::File::open(self.dir.join(CURRENT_SNAPSHOT))
+        current_snapshot(&self.dir)
             .await
-            .map_err(|e| snap_err(ErrorVerb::Read, e))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(file),
-        })
+            .map_err(|e| snap_err(ErrorVerb::Read, e))?
+            .ok_or_else(|| snap_err(ErrorVerb::Read, "snapshot vanished"))
     }
 }

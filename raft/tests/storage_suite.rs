@@ -22,7 +22,9 @@ impl StoreBuilder<TypeConfig, RaftLogStore, StateMachine, TempDir> for RocksBuil
         let dir = TempDir::new().map_err(io)?;
         let log = RaftLogStore::open(&dir.path().join("raft")).map_err(io)?;
         let store = open_state_store(&dir.path().join("store"), Default::default()).map_err(io)?;
-        let sm = StateMachine::new(store, &dir.path().join("snapshots")).map_err(io)?;
+        let sm = StateMachine::open(store, &dir.path().join("snapshots"))
+            .await
+            .map_err(io)?;
         Ok((dir, log, sm))
     }
 }
