@@ -59,6 +59,10 @@ pub struct ServerArgs {
     /// The join token (`<data-dir>/pki/token` of a replica of the cluster).
     #[arg(long, requires = "join")]
     pub token: Option<String>,
+    /// Raft log entries between snapshots (as etcd's --snapshot-count); the log keeps 1,000
+    /// entries behind each snapshot for followers that lag a little.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_count: u64,
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
@@ -305,6 +309,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     cfg.election_timeout_min = election / 2;
     cfg.election_timeout_max = election;
     cfg.cluster_id = ident.cluster_id;
+    cfg.snapshot_after = args.snapshot_count.max(1);
+    cfg.keep_after_snapshot = cfg.keep_after_snapshot.min(cfg.snapshot_after);
     cfg.tls = Some(PeerTls {
         ca_cert: pki.ca.cert.clone(),
         identity: node_pair.clone(),

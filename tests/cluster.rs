@@ -423,3 +423,51 @@ async fn member_add_then_join_then_promote() {
     let list = cli(&["member", "list"]);
     assert!(list.contains(&format!("{id}, voter, b, {url}")), "{list}");
 }
+
+/// A replica whose store was lost (as after a crash in the middle of installing a snapshot: the
+/// store's restore leaves it empty) while its raft log was already compacted comes back from its
+/// own snapshot and catches up, instead of failing to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_an_empty_store_and_a_compacted_log_recovers_from_its_snapshot() {
+    let root = tempfile::tempdir().unwrap();
+    let small = ["--snapshot-count".to_string(), "50".to_string()];
+    let a = Server::start(root.path(), "a", &small);
+    let mut join = small.to_vec();
+    join.extend([
+        "--join".into(),
+        a.peer_url.clone(),
+        "--token".into(),
+        a.token(),
+    ]);
+    let mut b = Server::start(root.path(), "b", &join);
+    let c = Server::start(root.path(), "c", &join);
+    wait_cluster(&[&a, &b, &c], 3, Duration::from_secs(30)).await;
+    let mut cl = a.client().await;
+    for i in 0..300 {
+        cl.put(format!("w/{i:04}"), "v", None).await.unwrap();
+    }
+    wait_converged(&[&a, &b, &c], Duration::from_secs(30)).await;
+    let snaps = b.data_dir.join("replica/snapshots");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !snaps.join("current.meta").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never took a snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.kill();
+    std::fs::remove_dir_all(b.data_dir.join("replica/store")).unwrap();
+    for i in 300..350 {
+        cl.put(format!("w/{i:04}"), "v", None).await.unwrap();
+    }
+    b.restart();
+    wait_cluster(&[&a, &b, &c], 3, Duration::from_secs(30)).await;
+    wait_converged(&[&a, &b, &c], Duration::from_secs(30)).await;
+    assert_eq!(local_keys(&b, "w/").await.len(), 350);
+    assert!(
+        b.log().contains("restoring the current raft snapshot"),
+        "{}",
+        b.log()
+    );
+}

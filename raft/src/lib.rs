@@ -14,6 +14,7 @@
 // openraft's own error types (StorageError, RPCError) are large; the trait signatures fix them.
 #![allow(clippy::result_large_err)]
 
+mod batcher;
 pub mod codec;
 mod error;
 mod log_store;

@@ -16,9 +16,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::batcher::{ProposalBatcher, ReadCoalescer};
 use crate::log_store::RaftLogStore;
 use crate::network::{PeerNetwork, PeerTls, Peers, MAX_PEER_MESSAGE};
-use crate::replicated::{Leadership, ReplicatedKv, Shared};
+use crate::replicated::{Leadership, ReplicatedKv, Shared, REQUEST_TIMEOUT};
 use crate::service::{JoinAuth, RaftService};
 use crate::state_machine::StateMachine;
 use crate::types::{Member, NodeId, Raft};
@@ -119,7 +120,18 @@ impl RaftNode {
             config.heartbeat,
             config.election_timeout_max,
         )));
+        let (proposals, batch_task) = ProposalBatcher::start(raft.clone(), REQUEST_TIMEOUT);
+        let (leader_reads, lr_task) = ReadCoalescer::start(|kv: ReplicatedKv| {
+            Box::pin(async move { kv.read_index_here().await })
+        });
+        let (follower_reads, fr_task) = ReadCoalescer::start(|kv: ReplicatedKv| {
+            Box::pin(async move { kv.read_index_from_leader().await })
+        });
+        tasks.extend([batch_task, lr_task, fr_task]);
         let kv = ReplicatedKv::new(Arc::new(Shared {
+            proposals,
+            leader_reads,
+            follower_reads,
             id: config.id,
             raft: raft.clone(),
             store,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use capstan_proto::raft as pb;
+use capstan_proto::raft::raft_client::RaftClient;
 use capstan_proto::store::{
     command, request_op, Command, CompactionRequest, CompactionResponse, HashKvResponse,
     LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
@@ -26,10 +27,12 @@ use capstan_store::{
     validate_command, Backend, CommandResponse, Kv, KvError, KvResult, RocksKv, SnapshotInfo,
     Watcher,
 };
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use tokio::sync::watch;
+use tonic::transport::Channel;
 
-use crate::codec::{failure_from_pb, log_id_from_pb, log_id_to_pb, result_from_pb, result_to_pb};
+use crate::batcher::{ProposalBatcher, ProposeError, Proposed, ReadCoalescer};
+use crate::codec::{failure_from_pb, log_id_from_pb, result_from_pb, result_to_pb};
 use crate::network::Peers;
 use crate::types::{Member, NodeId, Raft};
 
@@ -47,6 +50,9 @@ const LEADER_WAIT: Duration = Duration::from_secs(3);
 const APPLY_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Shared {
+    pub proposals: ProposalBatcher,
+    pub leader_reads: ReadCoalescer<ReplicatedKv>,
+    pub follower_reads: ReadCoalescer<ReplicatedKv>,
     pub id: NodeId,
     pub raft: Raft,
     pub store: Arc<RocksKv>,
@@ -164,23 +170,10 @@ impl ReplicatedKv {
         }
     }
 
-    /// Proposes on this replica, which must be the leader. Returns the entry's log id and the
-    /// result of applying it.
-    pub(crate) async fn propose_here(
-        &self,
-        proposal: pb::Proposal,
-    ) -> Result<(pb::LogId, KvResult<CommandResponse>), ProposeError> {
-        let written =
-            tokio::time::timeout(REQUEST_TIMEOUT, self.shared.raft.client_write(proposal))
-                .await
-                .map_err(|_| ProposeError::Failed(timed_out()))?;
-        match written {
-            Ok(resp) => Ok((log_id_to_pb(&resp.log_id), resp.data.result)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader(f.leader_id.zip(f.leader_node)))
-            }
-            Err(e) => Err(ProposeError::Failed(KvError::Unavailable(e.to_string()))),
-        }
+    /// Proposes on this replica, which must be the leader: the proposal joins the next batched
+    /// log entry. Returns the entry's log id and the result of applying the proposal.
+    pub(crate) async fn propose_here(&self, proposal: pb::Proposal) -> Proposed {
+        self.shared.proposals.propose(proposal).await
     }
 
     async fn propose(&self, cmd: Command) -> KvResult<CommandResponse> {
@@ -209,12 +202,27 @@ impl ReplicatedKv {
         }
     }
 
-    async fn forward(&self, leader: &Member, proposal: pb::Proposal) -> KvResult<CommandResponse> {
-        let mut client = self
-            .shared
+    /// A client to `member`'s peer service.
+    fn peer(&self, member: &Member) -> KvResult<RaftClient<Channel>> {
+        self.shared
             .peers
-            .client(&leader.peer_url)
-            .map_err(|e| KvError::Unavailable(e.to_string()))?;
+            .client(&member.peer_url)
+            .map_err(|e| KvError::Unavailable(e.to_string()))
+    }
+
+    /// Proposes `cmd` and picks its response type out of the result.
+    async fn propose_for<T>(
+        &self,
+        cmd: command::Command,
+        what: &str,
+        pick: fn(CommandResponse) -> Option<T>,
+    ) -> KvResult<T> {
+        let resp = self.propose(Command { command: Some(cmd) }).await?;
+        pick(resp).ok_or_else(|| unexpected(what))
+    }
+
+    async fn forward(&self, leader: &Member, proposal: pb::Proposal) -> KvResult<CommandResponse> {
+        let mut client = self.peer(leader)?;
         let resp = client
             .forward(with_timeout(pb::ForwardRequest {
                 proposal: Some(proposal),
@@ -234,25 +242,30 @@ impl ReplicatedKv {
     /// The linearizable read barrier: after it returns, the local store reflects every write
     /// acknowledged before it was called.
     pub async fn read_barrier(&self) -> KvResult<()> {
-        match self.route().await? {
-            Route::Local => {
-                let index = self.read_index_here().await?;
-                self.wait_applied(index).await
-            }
-            Route::Leader(_, node) => {
-                let mut client = self
-                    .shared
-                    .peers
-                    .client(&node.peer_url)
-                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
-                let resp = client
-                    .read_index(with_timeout(pb::ReadIndexRequest {}))
-                    .await
-                    .map_err(status_to_kv)?
-                    .into_inner();
-                self.wait_applied(resp.read_index).await
-            }
-        }
+        let index = match self.route().await? {
+            Route::Local => self.shared.leader_reads.read_index(self.clone()).await?,
+            Route::Leader(..) => self.shared.follower_reads.read_index(self.clone()).await?,
+        };
+        self.wait_applied(index).await
+    }
+
+    /// On the leader: the read index, one quorum confirmation shared by concurrent reads.
+    pub(crate) async fn read_index_batched(&self) -> KvResult<u64> {
+        self.shared.leader_reads.read_index(self.clone()).await
+    }
+
+    /// On a follower: the leader's read index (one call shared by concurrent reads).
+    pub(crate) async fn read_index_from_leader(&self) -> KvResult<u64> {
+        let Route::Leader(_, node) = self.route().await? else {
+            return self.read_index_here().await;
+        };
+        Ok(self
+            .peer(&node)?
+            .read_index(with_timeout(pb::ReadIndexRequest {}))
+            .await
+            .map_err(status_to_kv)?
+            .into_inner()
+            .read_index)
     }
 
     /// On the leader: the index a linearizable read must wait for, leadership confirmed by a
@@ -318,10 +331,13 @@ impl ReplicatedKv {
     }
 }
 
-/// Why a proposal made on this replica did not run.
-pub(crate) enum ProposeError {
-    NotLeader(Option<(NodeId, Member)>),
-    Failed(KvError),
+/// The leader's answer to a forwarded lease call: its response, or the store error it met.
+fn answered<T>(response: Option<T>, failure: Option<pb::KvFailure>, what: &str) -> KvResult<T> {
+    match (response, failure) {
+        (_, Some(f)) => Err(failure_from_pb(&f)),
+        (Some(r), None) => Ok(r),
+        (None, None) => Err(KvError::Storage(format!("empty {what} response"))),
+    }
 }
 
 fn random_u64() -> u64 {
@@ -353,7 +369,7 @@ fn timed_out() -> KvError {
 }
 
 /// How long a request waits for its proposal to be committed and applied, or for a peer call.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn with_timeout<T>(msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
@@ -380,15 +396,11 @@ impl Kv for ReplicatedKv {
             self.read_barrier().await?;
             return self.shared.store.txn(req).await;
         }
-        match self
-            .propose(Command {
-                command: Some(command::Command::Txn(req)),
-            })
-            .await?
-        {
-            CommandResponse::Txn(t) => Ok(t),
-            _ => Err(unexpected("txn")),
-        }
+        self.propose_for(command::Command::Txn(req), "txn", |r| match r {
+            CommandResponse::Txn(t) => Some(t),
+            _ => None,
+        })
+        .await
     }
 
     async fn watch(&self, req: WatchRequest) -> KvResult<Watcher> {
@@ -396,62 +408,45 @@ impl Kv for ReplicatedKv {
     }
 
     async fn compact(&self, revision: i64) -> KvResult<CompactionResponse> {
-        match self
-            .propose(Command {
-                command: Some(command::Command::Compact(CompactionRequest { revision })),
-            })
-            .await?
-        {
-            CommandResponse::Compact(c) => Ok(c),
-            _ => Err(unexpected("compact")),
-        }
+        let cmd = command::Command::Compact(CompactionRequest { revision });
+        self.propose_for(cmd, "compact", |r| match r {
+            CommandResponse::Compact(c) => Some(c),
+            _ => None,
+        })
+        .await
     }
 
     async fn lease_grant(&self, ttl: i64, id: i64) -> KvResult<LeaseGrantResponse> {
         let id = if id == 0 { self.new_lease_id()? } else { id };
         let ttl = ttl.max(self.shared.min_lease_ttl);
-        match self
-            .propose(Command {
-                command: Some(command::Command::LeaseGrant(LeaseGrantRequest { ttl, id })),
-            })
-            .await?
-        {
-            CommandResponse::LeaseGrant(g) => Ok(g),
-            _ => Err(unexpected("lease grant")),
-        }
+        let cmd = command::Command::LeaseGrant(LeaseGrantRequest { ttl, id });
+        self.propose_for(cmd, "lease grant", |r| match r {
+            CommandResponse::LeaseGrant(g) => Some(g),
+            _ => None,
+        })
+        .await
     }
 
     async fn lease_revoke(&self, id: i64) -> KvResult<LeaseRevokeResponse> {
-        match self
-            .propose(Command {
-                command: Some(command::Command::LeaseRevoke(LeaseRevokeRequest { id })),
-            })
-            .await?
-        {
-            CommandResponse::LeaseRevoke(r) => Ok(r),
-            _ => Err(unexpected("lease revoke")),
-        }
+        let cmd = command::Command::LeaseRevoke(LeaseRevokeRequest { id });
+        self.propose_for(cmd, "lease revoke", |r| match r {
+            CommandResponse::LeaseRevoke(r) => Some(r),
+            _ => None,
+        })
+        .await
     }
 
     async fn lease_keep_alive(&self, id: i64) -> KvResult<LeaseKeepAliveResponse> {
         match self.route().await? {
             Route::Local => self.shared.store.lease_keep_alive(id).await,
             Route::Leader(_, node) => {
-                let mut c = self
-                    .shared
-                    .peers
-                    .client(&node.peer_url)
-                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
-                let r = c
+                let r = self
+                    .peer(&node)?
                     .lease_keep_alive(with_timeout(pb::LeaseRequest { id, keys: false }))
                     .await
                     .map_err(status_to_kv)?
                     .into_inner();
-                match (r.response, r.failure) {
-                    (_, Some(f)) => Err(failure_from_pb(&f)),
-                    (Some(resp), None) => Ok(resp),
-                    (None, None) => Err(KvError::Storage("empty keep-alive response".into())),
-                }
+                answered(r.response, r.failure, "keep-alive")
             }
         }
     }
@@ -460,21 +455,13 @@ impl Kv for ReplicatedKv {
         match self.route().await? {
             Route::Local => self.shared.store.lease_time_to_live(id, keys).await,
             Route::Leader(_, node) => {
-                let mut c = self
-                    .shared
-                    .peers
-                    .client(&node.peer_url)
-                    .map_err(|e| KvError::Unavailable(e.to_string()))?;
-                let r = c
+                let r = self
+                    .peer(&node)?
                     .lease_time_to_live(with_timeout(pb::LeaseRequest { id, keys }))
                     .await
                     .map_err(status_to_kv)?
                     .into_inner();
-                match (r.response, r.failure) {
-                    (_, Some(f)) => Err(failure_from_pb(&f)),
-                    (Some(resp), None) => Ok(resp),
-                    (None, None) => Err(KvError::Storage("empty time-to-live response".into())),
-                }
+                answered(r.response, r.failure, "time-to-live")
             }
         }
     }

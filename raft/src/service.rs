@@ -13,11 +13,12 @@ use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use openraft::{ChangeMembers, ServerState};
 use tonic::{Request, Response, Status};
 
+use crate::batcher::ProposeError;
 use crate::codec::{
     entry_from_pb, failure_to_pb, member_from_pb, member_to_pb, opt_log_id_from_pb,
     opt_log_id_to_pb, required_vote, snapshot_meta_from_pb, vote_to_pb,
 };
-use crate::replicated::{command_result, ProposeError, ReplicatedKv};
+use crate::replicated::{command_result, ReplicatedKv};
 use crate::types::{Member, NodeId};
 
 /// What a replica hands to a newcomer that presents the right secret.
@@ -274,7 +275,7 @@ impl RaftRpc for RaftService {
         req: Request<pb::ReadIndexRequest>,
     ) -> Result<Response<pb::ReadIndexResponse>, Status> {
         self.authenticate(&req)?;
-        match self.kv.read_index_here().await {
+        match self.kv.read_index_batched().await {
             Ok(read_index) => Ok(Response::new(pb::ReadIndexResponse { read_index })),
             Err(_) => Err(Self::not_leader()),
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use capstan_proto::raft as pb;
-use capstan_store::{Backend, Kv, KvError, RocksKv};
+use capstan_store::{Backend, CommandResponse, Kv, KvError, KvResult, RocksKv};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder, Snapshot,
@@ -127,45 +127,46 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut replies: Vec<Option<ApplyReply>> = Vec::new();
+        // One store batch for all entries; `slots[i]` = (entry, proposal) the i-th command
+        // answers.
+        let mut replies: Vec<Vec<KvResult<CommandResponse>>> = Vec::new();
         let mut cmds = Vec::new();
         let mut slots = Vec::new();
         for e in entries {
             self.last_applied = Some(e.log_id);
+            let entry = replies.len();
+            let mut results = Vec::new();
             match e.payload {
-                EntryPayload::Blank => replies.push(Some(ApplyReply {
-                    result: Err(KvError::InvalidArgument("blank entry".into())),
-                })),
+                EntryPayload::Blank => {}
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(e.log_id), m);
-                    replies.push(Some(ApplyReply {
-                        result: Err(KvError::InvalidArgument("membership entry".into())),
-                    }));
                 }
-                EntryPayload::Normal(p) => {
+                EntryPayload::Normal(batch) => {
                     let term = e.log_id.leader_id.term;
-                    // Fencing: decided from the entry's own term, so every replica decides alike.
-                    if p.fence_term != 0 && p.fence_term != term {
-                        replies.push(Some(ApplyReply {
-                            result: Err(KvError::Fenced {
+                    for p in batch.proposals {
+                        // Fencing: decided from the entry's own term, so every replica decides
+                        // alike.
+                        if p.fence_term != 0 && p.fence_term != term {
+                            results.push(Err(KvError::Fenced {
                                 expected: p.fence_term,
                                 actual: term,
-                            }),
-                        }));
-                        continue;
-                    }
-                    match p.command {
-                        Some(cmd) => {
-                            slots.push(replies.len());
-                            replies.push(None);
-                            cmds.push(cmd);
+                            }));
+                            continue;
                         }
-                        None => replies.push(Some(ApplyReply {
-                            result: Err(KvError::InvalidArgument("empty proposal".into())),
-                        })),
+                        match p.command {
+                            Some(cmd) => {
+                                slots.push((entry, results.len()));
+                                results.push(Err(KvError::Storage("not applied".into())));
+                                cmds.push(cmd);
+                            }
+                            None => {
+                                results.push(Err(KvError::InvalidArgument("empty proposal".into())))
+                            }
+                        }
                     }
                 }
             }
+            replies.push(results);
         }
         if replies.is_empty() {
             return Ok(Vec::new());
@@ -179,19 +180,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .await
                 .map_err(|e| sm_err(ErrorVerb::Write, e))?
                 .map_err(|e| sm_err(ErrorVerb::Write, e))?;
-        for (slot, a) in slots.into_iter().zip(results) {
-            if let Some(r) = replies.get_mut(slot) {
-                *r = Some(ApplyReply { result: a.response });
+        for ((entry, i), a) in slots.into_iter().zip(results) {
+            if let Some(r) = replies.get_mut(entry).and_then(|r| r.get_mut(i)) {
+                *r = a.response;
             }
         }
         self.publish_applied();
         Ok(replies
             .into_iter()
-            .map(|r| {
-                r.unwrap_or(ApplyReply {
-                    result: Err(KvError::Storage("apply returned too few results".into())),
-                })
-            })
+            .map(|results| ApplyReply { results })
             .collect())
     }
 

@@ -1,4 +1,4 @@
-//! The openraft type configuration: what the log carries (`Proposal`), what apply answers
+//! The openraft type configuration: what the log carries (`ProposalBatch`), what apply answers
 //! (`ApplyReply`), how a replica is described (`Member`), and the snapshot data (a file).
 
 use std::fmt;
@@ -30,16 +30,17 @@ impl fmt::Display for Member {
     }
 }
 
-/// What a command's apply produced, handed back to whoever proposed it.
+/// What applying one log entry produced: one result per proposal of its batch, in order (empty
+/// for blank and membership entries).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplyReply {
-    pub result: KvResult<CommandResponse>,
+    pub results: Vec<KvResult<CommandResponse>>,
 }
 
 openraft::declare_raft_types!(
     /// capstan's raft types.
     pub TypeConfig:
-        D = pb::Proposal,
+        D = pb::ProposalBatch,
         R = ApplyReply,
         NodeId = NodeId,
         Node = Member,
