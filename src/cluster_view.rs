@@ -100,6 +100,13 @@ impl ClusterView for RaftClusterView {
         Ok(to_etcd(&self.call(Action::Remove, id, None).await?))
     }
 
+    async fn move_leader(&self, id: u64) -> Result<(), Status> {
+        self.node
+            .transfer_leadership(id)
+            .await
+            .map_err(Status::failed_precondition)
+    }
+
     async fn promote(&self, id: u64) -> Result<Vec<EtcdMember>, Status> {
         use pb::member_change_request::Action;
         Ok(to_etcd(&self.call(Action::Promote, id, None).await?))

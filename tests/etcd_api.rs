@@ -213,6 +213,19 @@ fn etcdctl_session(c: &Cluster, s: &Server) {
             "{members}"
         );
     }
+    if c.servers.len() > 1 {
+        // move-leader finds the leader among the endpoints and moves leadership to `s`.
+        let out = all.ok(&["move-leader", &format!("{:x}", s.member_id)]);
+        assert!(out.contains("Leadership transferred"), "{out}");
+        let status = all.ok(&["endpoint", "status", "-w", "fields"]);
+        assert_eq!(
+            status
+                .matches(&format!("\"Leader\" : {}", s.member_id))
+                .count(),
+            c.servers.len(),
+            "{status}"
+        );
+    }
     assert!(e.ok(&["defrag"]).contains("Finished defragmenting"));
     assert_eq!(e.ok(&["alarm", "list"]), "");
     let dir = tempfile::tempdir().unwrap();

@@ -282,28 +282,79 @@ impl RaftNode {
         let Some(repl) = m.replication.as_ref() else {
             return;
         };
-        let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
-        let best = voters
-            .iter()
-            .filter(|v| **v != self.config.id)
-            .max_by_key(|v| repl.get(*v).cloned().flatten().map(|l| l.index));
+        let best = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| *v != self.config.id)
+            .max_by_key(|v| repl.get(v).cloned().flatten().map(|l| l.index));
         let Some(best) = best else { return };
-        let Some(node) = m.membership_config.membership().get_node(best).cloned() else {
-            return;
-        };
+        let ok = self.campaign_for(best).await.is_ok();
+        tracing::info!(to = best, ok, "handed leadership over");
+    }
+
+    /// Moves leadership to voter `target` (etcd's MoveLeader): this replica must lead. Returns
+    /// once `target` leads, or an error (leadership then stays or returns here).
+    pub async fn transfer_leadership(&self, target: NodeId) -> Result<(), String> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return Err("etcdserver: not leader".into());
+        }
+        if target == self.config.id {
+            return Ok(());
+        }
+        if !m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == target)
+        {
+            return Err("etcdserver: bad leader transferee".into());
+        }
+        let r = self.campaign_for(target).await;
+        // If the target did not win, this replica goes on leading.
+        self.raft.runtime_config().heartbeat(true);
+        r?;
+        let mut metrics = self.raft.metrics();
+        let deadline = Instant::now() + self.config.election_timeout_max * 4;
+        loop {
+            if metrics.borrow_and_update().current_leader == Some(target) {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("etcdserver: leader transfer timed out".into());
+            }
+            let _ = tokio::time::timeout(left, metrics.changed()).await;
+        }
+    }
+
+    /// Stops heartbeats until the followers' leases lapse, then asks `target` to campaign.
+    async fn campaign_for(&self, target: NodeId) -> Result<(), String> {
+        let node = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&target)
+            .cloned()
+            .ok_or_else(|| "etcdserver: bad leader transferee".to_string())?;
         self.raft.runtime_config().heartbeat(false);
         tokio::time::sleep(self.config.election_timeout_max + self.config.heartbeat).await;
-        if let Ok(mut c) = self.peers.client(&node.peer_url) {
-            let r = tokio::time::timeout(
-                Duration::from_secs(1),
-                c.timeout_now(pb::TimeoutNowRequest {}),
-            )
-            .await;
-            tracing::info!(
-                to = best,
-                ok = matches!(r, Ok(Ok(_))),
-                "handed leadership over"
-            );
+        let mut c = self
+            .peers
+            .client(&node.peer_url)
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(
+            Duration::from_secs(1),
+            c.timeout_now(pb::TimeoutNowRequest {}),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(s)) => Err(format!("etcdserver: transferee refused: {}", s.message())),
+            Err(_) => Err("etcdserver: transferee did not answer".into()),
         }
     }
 }

@@ -32,6 +32,8 @@ pub trait ClusterView: Send + Sync + 'static {
     async fn remove(&self, id: u64) -> Result<Vec<Member>, Status>;
     /// Promotes a learner to voter; returns the new member list.
     async fn promote(&self, id: u64) -> Result<Vec<Member>, Status>;
+    /// Moves leadership to member `id` (this replica must lead).
+    async fn move_leader(&self, id: u64) -> Result<(), Status>;
 }
 
 /// A store that is not replicated: one member, membership fixed.
@@ -66,5 +68,15 @@ impl ClusterView for SingleMember {
 
     async fn promote(&self, _: u64) -> Result<Vec<Member>, Status> {
         Err(fixed())
+    }
+
+    async fn move_leader(&self, id: u64) -> Result<(), Status> {
+        if id == self.member.id {
+            Ok(())
+        } else {
+            Err(Status::failed_precondition(
+                "etcdserver: bad leader transferee",
+            ))
+        }
     }
 }

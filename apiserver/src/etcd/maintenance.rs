@@ -156,11 +156,7 @@ impl MaintenanceService for EtcdApi {
         &self,
         req: Request<e::MoveLeaderRequest>,
     ) -> Result<Response<e::MoveLeaderResponse>, Status> {
-        if req.into_inner().target_id != self.identity.member_id {
-            return Err(Status::failed_precondition(
-                "etcdserver: bad leader transferee",
-            ));
-        }
+        self.cluster.move_leader(req.into_inner().target_id).await?;
         Ok(Response::new(e::MoveLeaderResponse {
             header: self.current_header().await?,
         }))
