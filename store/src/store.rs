@@ -300,7 +300,12 @@ impl<B: Backend> Kv for Store<B> {
         }
     }
 
-    async fn watch(&self, req: WatchRequest) -> KvResult<Watcher> {
+    async fn watch(&self, mut req: WatchRequest) -> KvResult<Watcher> {
+        if req.start_revision == 0 {
+            // "From now" means after the newest revision readers can already see, even if its
+            // events are still on their way from apply to the hub.
+            req.start_revision = self.core.backend.revisions().current + 1;
+        }
         self.core.hub.watch(&req)
     }
 
