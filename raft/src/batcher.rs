@@ -104,7 +104,7 @@ impl ProposalBatcher {
                                         "apply answered fewer than {n} proposals"
                                     )))
                                 });
-                                let _ = reply.send(Ok((log_id.clone(), r)));
+                                let _ = reply.send(Ok((log_id, r)));
                             }
                         }
                         Err(e) => {
