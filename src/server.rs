@@ -268,18 +268,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 )
             }
             _ => {
+                let id = hash64(&[&args.name, &peer_url]);
                 let ident = match &initial {
                     Some(members) => {
                         let spec: Vec<String> =
                             members.iter().map(|(n, u)| format!("{n}={u}")).collect();
                         let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
                         ReplicaIdentity {
-                            id: hash64(&[&args.name, &peer_url]),
+                            id,
                             cluster_id: hash64(&spec),
                         }
                     }
                     None => ReplicaIdentity {
-                        id: hash64(&[&args.name, &peer_url]),
+                        id,
                         cluster_id: hash64(&[
                             &args.name,
                             &peer_url,

@@ -136,6 +136,19 @@ async fn assert_all_present(servers: &[&Server], acked: &BTreeSet<String>) {
     }
 }
 
+/// kill -9 of `servers[i]`, `down` of downtime, restart, and wait for the three to agree again.
+async fn crash_and_restart(servers: &mut [Server], i: usize, down: Duration) {
+    servers[i].kill();
+    tokio::time::sleep(down).await;
+    servers[i].restart();
+    wait_cluster(
+        &servers.iter().collect::<Vec<_>>(),
+        3,
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
 /// kill -9 the leader, then a follower, under write load, and restart them: every acknowledged
 /// write is on every replica and HashKV agrees. Rounds: CAPSTAN_CLUSTER_CRASHES (default 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,25 +174,9 @@ async fn kill_9_of_leader_and_follower_under_load_loses_nothing() {
             c.status().await.unwrap().leader()
         };
         let li = servers.iter().position(|s| s.member_id == leader).unwrap();
-        servers[li].kill();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        servers[li].restart();
-        wait_cluster(
-            &servers.iter().collect::<Vec<_>>(),
-            3,
-            Duration::from_secs(30),
-        )
-        .await;
+        crash_and_restart(&mut servers, li, Duration::from_millis(1500)).await;
         let fi = (li + 1 + round % 2) % servers.len();
-        servers[fi].kill();
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        servers[fi].restart();
-        wait_cluster(
-            &servers.iter().collect::<Vec<_>>(),
-            3,
-            Duration::from_secs(30),
-        )
-        .await;
+        crash_and_restart(&mut servers, fi, Duration::from_millis(700)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let acked = writer.finish().await;

@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::codec::{
-    entry_to_pb, log_id_from_pb, opt_log_id_from_pb, opt_log_id_to_pb, snapshot_meta_to_pb,
-    vote_from_pb, vote_to_pb,
+    entry_to_pb, log_id_from_pb, opt_log_id_from_pb, opt_log_id_to_pb, required_vote,
+    snapshot_meta_to_pb, vote_from_pb, vote_to_pb,
 };
 use crate::pki::CertPair;
 use crate::types::{Member, NodeId, TypeConfig};
@@ -213,11 +213,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             .await
             .map_err(|s| status_err(self.target, s))?
             .into_inner();
-        let vote = resp.vote.as_ref().map(vote_from_pb).ok_or_else(|| {
-            decode_err(crate::codec::DecodeError(
-                "snapshot response without vote".into(),
-            ))
-        })?;
+        let vote = required_vote(resp.vote.as_ref()).map_err(decode_err)?;
         Ok(InstallSnapshotResponse { vote })
     }
 
@@ -236,11 +232,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             .await
             .map_err(|s| status_err(self.target, s))?
             .into_inner();
-        let vote = resp.vote.as_ref().map(vote_from_pb).ok_or_else(|| {
-            decode_err(crate::codec::DecodeError(
-                "vote response without vote".into(),
-            ))
-        })?;
+        let vote = required_vote(resp.vote.as_ref()).map_err(decode_err)?;
         Ok(VoteResponse {
             vote,
             vote_granted: resp.vote_granted,
