@@ -1,5 +1,5 @@
 //! The `capstan` binary: the command line over the crates — `server` (a control-plane
-//! replica), `member` (membership), `pki init`, `snapshot verify`. The other subcommands of
+//! replica), `member` (membership), `pki init`, `snapshot verify`, `jepsen` (fault tests). The other subcommands of
 //! DESIGN.md arrive with their issues.
 
 mod cluster_view;
@@ -43,6 +43,9 @@ enum Cmd {
         #[command(subcommand)]
         command: SnapshotCmd,
     },
+    /// Fault tests: kills, pauses, partitions, clock and disk faults against real replicas
+    /// under load, with the history checked (linearizability, serializability, watches, leases).
+    Jepsen(capstan_jepsen::JepsenArgs),
 }
 
 #[derive(Subcommand)]
@@ -94,6 +97,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Server(args) => {
             init_logging();
             runtime()?.block_on(server::run(args))?;
+        }
+        Cmd::Jepsen(args) => {
+            let failpoints = cfg!(feature = "fault-injection");
+            let code = runtime()?.block_on(capstan_jepsen::run_suite(args, failpoints))?;
+            if code != 0 {
+                std::process::exit(code);
+            }
         }
         Cmd::Member { command } => runtime()?.block_on(member_cmd::run(command))?,
         Cmd::Pki {

@@ -71,6 +71,11 @@ pub struct ServerArgs {
     /// leader's lease (the same length), so a failover takes 1.5 to 2 times it.
     #[arg(long, default_value_t = 400)]
     pub election_timeout_ms: u64,
+
+    /// Fault injection: reach the peer at URL through ADDR (a loopback proxy that forwards to
+    /// it), as `URL=ADDR`; repeatable. `capstan jepsen` uses it to cut and slow single links.
+    #[arg(long, hide = true, value_name = "URL=ADDR")]
+    pub peer_route: Vec<String>,
 }
 
 /// The default data dir of DESIGN.md.
@@ -171,6 +176,13 @@ fn host_of(addr: &str) -> String {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    {
+        let armed = capstan_store::failpoint::configure_from_env().map_err(anyhow::Error::msg)?;
+        if !armed.is_empty() {
+            tracing::warn!(?armed, "fault injection: failpoints armed");
+        }
+    }
     let data_dir = match &args.data_dir {
         Some(d) => d.clone(),
         None => default_data_dir()?,
@@ -322,6 +334,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ca_key: pki.ca.key.clone(),
     });
     let node = Arc::new(RaftNode::start(cfg).await?);
+    for route in &args.peer_route {
+        let Some((url, via)) = route.split_once('=') else {
+            bail!("--peer-route {route:?} is not URL=ADDR");
+        };
+        let via = if via.contains("://") {
+            via.to_string()
+        } else {
+            format!("https://{via}")
+        };
+        node.peers().route_via(url, &via);
+    }
 
     // Shutdown order: the client API stops taking requests, the replica hands leadership over
     // (the peer service still running, so the successor can reach it), then the peer service.

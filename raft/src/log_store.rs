@@ -243,6 +243,7 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        capstan_store::crash_point!("raft.append");
         let mut b = WriteBatch::default();
         {
             let cf = self.cf(CF_LOGS)?;

@@ -242,6 +242,10 @@ impl ReplicatedKv {
     /// The linearizable read barrier: after it returns, the local store reflects every write
     /// acknowledged before it was called.
     pub async fn read_barrier(&self) -> KvResult<()> {
+        // The deliberately broken build of `capstan jepsen`'s self-test: reads served from the
+        // local store without a read index (stale on a partitioned replica).
+        #[cfg(feature = "failpoints")]
+        capstan_store::__fail::fail_point!("raft.unsafe_stale_reads", |_| Ok(()));
         let index = match self.route().await? {
             Route::Local => self.shared.leader_reads.read_index(self.clone()).await?,
             Route::Leader(..) => self.shared.follower_reads.read_index(self.clone()).await?,

@@ -129,6 +129,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        capstan_store::crash_point!("raft.apply");
         // One store batch for all entries; `slots[i]` = (entry, proposal) the i-th command
         // answers.
         let mut replies: Vec<Vec<KvResult<CommandResponse>>> = Vec::new();
@@ -226,6 +227,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         // The image must be the state at exactly the metadata's log position: otherwise raft
         // would re-apply (or skip) entries on top of it. Checked before anything is replaced.
+        capstan_store::crash_point!("raft.snapshot.install");
         let check = path.clone();
         let info = tokio::task::spawn_blocking(move || capstan_store::verify_snapshot(&check))
             .await
@@ -364,6 +366,7 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        capstan_store::crash_point!("raft.snapshot.build");
         let building = self.dir.join(BUILDING);
         let info = self
             .store

@@ -26,6 +26,7 @@
 mod apply;
 mod backend;
 mod error;
+pub mod failpoint;
 mod hash;
 mod key_range;
 pub mod keys;
@@ -51,6 +52,9 @@ pub use apply::{apply_command, Applied, CommandResponse, Revisions, INITIAL_REVI
 pub use backend::{Backend, EventPage, ExportSink, ImportItem};
 pub use capstan_proto::store as proto;
 pub use error::{KvError, KvResult};
+#[cfg(feature = "failpoints")]
+#[doc(hidden)]
+pub use fail as __fail;
 pub use hash::HashSink;
 pub use key_range::{KeyRange, RangeEnd};
 pub use kv::Kv;

@@ -86,6 +86,7 @@ pub fn progress(db: &DB) -> KvResult<i64> {
 
 /// Processes one chunk of events in `[done, target)`; returns the new progress.
 fn step(db: &DB, done: i64, target: i64, pruned: &mut HashSet<Vec<u8>>) -> KvResult<i64> {
+    crate::crash_point!("store.compact");
     let src = DbSource::new(db, None)?;
     let mut events: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let lower = keys::event_key(done, 0);

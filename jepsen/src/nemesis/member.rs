@@ -1,0 +1,117 @@
+//! Membership faults through the public paths an operator uses: a new replica joins with the
+//! cluster's join token (learner, promoted when caught up) and is later removed; a follower is
+//! removed (etcd's MemberRemove) and later re-joins with an empty data dir; a replica loses its
+//! data dir and re-joins under its own name, replacing its old self.
+
+use capstan_proto::etcdserverpb::{MemberListRequest, MemberRemoveRequest};
+
+use super::{Ctx, Fault, Held};
+use crate::client::timed;
+use crate::history::Outcome;
+
+/// Removes the member named `name` through any running member; the error text if it failed.
+async fn remove(ctx: &mut Ctx, name: &str) -> Result<(), String> {
+    let c = ctx.cluster.lock().await;
+    let mut last = String::from("no member answered");
+    for i in c.members() {
+        if c.replicas[i].name == name || !c.replicas[i].is_running() {
+            continue;
+        }
+        let Ok(client) = c.direct(i) else { continue };
+        let list = match timed(client.cluster().member_list(MemberListRequest { linearizable: true })).await {
+            Ok(l) => l,
+            Err(e) => {
+                last = e.to_string();
+                continue;
+            }
+        };
+        let Some(id) = list.members.iter().find(|m| m.name == name).map(|m| m.id) else {
+            return Err(format!("{name} is not a member"));
+        };
+        match timed(client.cluster().member_remove(MemberRemoveRequest { id })).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
+    match fault {
+        Fault::MemberGrow => {
+            let mut c = ctx.cluster.lock().await;
+            let r = c.add_replica().and_then(|i| c.spawn(i).map(|()| i));
+            drop(c);
+            match r {
+                Ok(i) => {
+                    let name = ctx.cluster.lock().await.replicas[i].name.clone();
+                    ctx.rec.nemesis(fault.name(), "start", format!("{name} joins"));
+                    Held::Member(i)
+                }
+                Err(e) => {
+                    ctx.rec.nemesis(fault.name(), "start", format!("grow failed: {e}"));
+                    Held::Nothing
+                }
+            }
+        }
+        Fault::MemberShrink => {
+            let node = ctx.follower().await;
+            let name = ctx.cluster.lock().await.replicas[node].name.clone();
+            let r = remove(ctx, &name).await;
+            let mut c = ctx.cluster.lock().await;
+            if r.is_ok() {
+                c.replicas[node].removed = true;
+                c.terminate(node, std::time::Duration::from_secs(2));
+            }
+            drop(c);
+            ctx.rec.nemesis(fault.name(), "start", format!("remove {name}: {r:?}"));
+            Held::Member(node)
+        }
+        _ => {
+            let node = ctx.follower().await;
+            let mut c = ctx.cluster.lock().await;
+            c.kill(node);
+            let wiped = c.wipe(node);
+            let name = c.replicas[node].name.clone();
+            drop(c);
+            ctx.rec.nemesis(
+                fault.name(),
+                "start",
+                format!("kill -9 {name} and delete its data dir: {wiped:?}"),
+            );
+            Held::Member(node)
+        }
+    }
+}
+
+pub async fn stop(fault: Fault, ctx: &mut Ctx, node: usize) {
+    let name = ctx.cluster.lock().await.replicas[node].name.clone();
+    match fault {
+        Fault::MemberGrow => {
+            let r = remove(ctx, &name).await;
+            let mut c = ctx.cluster.lock().await;
+            if r.is_ok() {
+                c.replicas[node].removed = true;
+                c.terminate(node, std::time::Duration::from_secs(2));
+            }
+            drop(c);
+            ctx.rec.nemesis(fault.name(), "stop", format!("remove {name}: {r:?}"));
+        }
+        _ => {
+            let mut c = ctx.cluster.lock().await;
+            c.kill(node);
+            let r = c.wipe(node).and_then(|()| {
+                c.replicas[node].joined = true;
+                c.replicas[node].removed = false;
+                c.spawn(node)
+            });
+            drop(c);
+            ctx.rec.admin(
+                "rejoin",
+                format!("{name}: {r:?}"),
+                if r.is_ok() { Outcome::Ok } else { Outcome::Fail },
+            );
+            ctx.rec.nemesis(fault.name(), "stop", format!("{name} re-joins with an empty data dir"));
+        }
+    }
+}
