@@ -147,7 +147,11 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
                 format!("Unknown {label}: the run failed: {e}  {}", dir.display())
             }
         };
-        bar.println(line);
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
         bar.inc(1);
         crate::report::index::write_index(&args.out)?;
     }
