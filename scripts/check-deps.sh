@@ -34,6 +34,8 @@ forbid_direct capstan-raft axum hyper
 if cargo metadata --format-version 1 --no-deps | grep -q '"name":"capstan-apiserver"'; then
   forbid capstan-apiserver capstan-raft rocksdb openraft librocksdb-sys
 fi
+# The fault tests drive real servers from outside: wire schemas only, no server internals.
+forbid capstan-jepsen capstan-store capstan-raft capstan-apiserver rocksdb openraft
 for c in capstan-controllers capstan-scheduler capstan-node; do
   if cargo metadata --format-version 1 --no-deps | grep -q "\"name\":\"$c\""; then
     forbid "$c" capstan-store capstan-raft rocksdb openraft

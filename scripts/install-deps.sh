@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need, if missing: libclang (RocksDB's
-# bindings), protoc (the .proto files) and etcdctl (the etcd facade's tests). Debian 12; needs root (or sudo) the first time only.
+# bindings), protoc (the .proto files), etcdctl (the etcd facade's tests), strace and
+# libfaketime (`capstan jepsen`'s disk and clock faults). Debian 12; needs root (or sudo) the first time only.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v c++ >/dev/null 2>&1 || need+=(build-essential)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)   # the real etcdctl, for the facade's tests
+command -v strace >/dev/null 2>&1 || need+=(strace)          # capstan jepsen's disk faults
+dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)   # capstan jepsen's clock faults
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 "$(dirname "$0")/install-deps.sh"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/capstan-target}
 # One profile (release) for tests, clippy, benches and the binary: RocksDB compiles once.
-cargo test --release --workspace --all-targets "$@"
+# `fault-injection` compiles in the crash points and the broken read path `capstan jepsen`'s
+# tests arm (never in the binary `scripts/run.sh` builds).
+cargo test --release --workspace --all-targets --features capstan/fault-injection "$@"

@@ -334,6 +334,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ca_key: pki.ca.key.clone(),
     });
     let node = Arc::new(RaftNode::start(cfg).await?);
+    // Fail-stop: if raft stops on a storage error (a failed fsync, a full disk), the process
+    // exits rather than lingering as a replica that can no longer write, as etcd does, so a
+    // supervisor restarts it on data that holds only what was made durable.
+    let watched = node.clone();
+    tokio::spawn(async move {
+        if let Some(fatal) = watched.fatal_error().await {
+            tracing::error!(error = %fatal, "raft stopped on a fatal error: exiting");
+            std::process::exit(70);
+        }
+    });
     for route in &args.peer_route {
         let Some((url, via)) = route.split_once('=') else {
             bail!("--peer-route {route:?} is not URL=ADDR");

@@ -252,6 +252,35 @@ async fn grow_shrink_and_replace_under_load_lose_nothing() {
     assert_all_present(&[&a, &b, &c2], &acked).await;
 }
 
+/// Found by `capstan jepsen --nemesis member-replace`: a replica that lost its data dir and
+/// re-joins under its name *at its old address* (the usual case: the same host, rebuilt) was
+/// refused as "a running member", because the liveness probe of the old member reached the
+/// newcomer itself listening there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_after_data_loss_at_the_same_address() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Server::first(root.path(), "a");
+    let b = Server::joining(root.path(), "b", &a);
+    let mut c = Server::joining(root.path(), "c", &a);
+    wait_cluster(&[&a, &b, &c], 3, Duration::from_secs(30)).await;
+    let old_id = c.member_id;
+    let client = c.client_url.clone();
+    let peer = c.peer_url.trim_start_matches("https://").to_string();
+    c.kill();
+    std::fs::remove_dir_all(&c.data_dir).unwrap();
+    let c2 = Server::start_on(
+        root.path(),
+        "c",
+        &client,
+        &peer,
+        &["--join".into(), a.peer_url.clone(), "--token".into(), a.token()],
+    );
+    wait_cluster(&[&a, &b, &c2], 3, Duration::from_secs(30)).await;
+    let members = a.client().await.member_list().await.unwrap();
+    let ids: Vec<u64> = members.members().iter().map(|m| m.id()).collect();
+    assert!(ids.contains(&c2.member_id) && !ids.contains(&old_id), "{ids:x?}");
+}
+
 /// `--initial-cluster` with a shared `--pki-dir`: three replicas started at once form one
 /// cluster with one CA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

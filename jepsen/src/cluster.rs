@@ -95,9 +95,21 @@ pub fn require_loopback(ip: IpAddr) -> Result<(), JepsenError> {
     }
 }
 
-fn free_port(host: Ipv4Addr) -> Result<SocketAddr, JepsenError> {
-    let l = std::net::TcpListener::bind((host, 0))?;
-    Ok(l.local_addr()?)
+/// A port for a replica to listen on, below Linux's ephemeral range (32768 and up), so neither
+/// a proxy's `:0` listener nor an outgoing connection can take it while the replica is down
+/// between a kill and its restart. The probe listener is kept (in `held`) until the cluster is
+/// wired, so two replicas never get the same port.
+fn free_port(host: Ipv4Addr, held: &mut Vec<std::net::TcpListener>) -> Result<SocketAddr, JepsenError> {
+    use rand::Rng;
+    for _ in 0..1000 {
+        let port = rand::thread_rng().gen_range(20_000..32_000);
+        if let Ok(l) = std::net::TcpListener::bind((host, port)) {
+            let addr = l.local_addr()?;
+            held.push(l);
+            return Ok(addr);
+        }
+    }
+    Err(JepsenError::Config(format!("no free port on {host} in 20000..32000")))
 }
 
 impl Cluster {
@@ -106,13 +118,14 @@ impl Cluster {
         require_loopback(IpAddr::V4(spec.host))?;
         fs::create_dir_all(&spec.run_dir)?;
         let pki_dir = spec.run_dir.join("pki");
+        let mut held = Vec::new();
         let mut replicas = Vec::new();
         for i in 0..spec.replicas {
             replicas.push(Replica {
                 name: format!("n{}", i + 1),
                 dir: spec.run_dir.join("nodes").join(format!("n{}", i + 1)),
-                peer: free_port(spec.host)?,
-                client: free_port(spec.host)?,
+                peer: free_port(spec.host, &mut held)?,
+                client: free_port(spec.host, &mut held)?,
                 child: None,
                 paused: false,
                 env: BTreeMap::new(),
@@ -143,6 +156,7 @@ impl Cluster {
             pki_dir,
         };
         cluster.write_teardown()?;
+        drop(held);
         for i in 0..cluster.replicas.len() {
             cluster.spawn(i)?;
         }
@@ -440,14 +454,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops every replica (SIGTERM, then SIGKILL) and heals the links.
-    pub fn stop_all(&mut self) {
-        self.heal_links();
-        for i in 0..self.replicas.len() {
-            self.terminate(i, Duration::from_secs(3));
-        }
-    }
-
     /// Removes the data dir of replica `i` (it must be stopped).
     pub fn wipe(&mut self, i: usize) -> Result<(), JepsenError> {
         let d = self.replicas[i].data_dir();
@@ -463,8 +469,8 @@ impl Cluster {
         self.replicas.push(Replica {
             name: format!("n{n}"),
             dir: self.spec.run_dir.join("nodes").join(format!("n{n}")),
-            peer: free_port(self.spec.host)?,
-            client: free_port(self.spec.host)?,
+            peer: free_port(self.spec.host, &mut Vec::new())?,
+            client: free_port(self.spec.host, &mut Vec::new())?,
             child: None,
             paused: false,
             env: BTreeMap::new(),

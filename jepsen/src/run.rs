@@ -212,10 +212,16 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     }
 
     phase("reading replicas back");
+    std::fs::create_dir_all(spec.dir.join("ground-truth"))?;
+    // Leases left by the workload expire on their own and change the keyspace: wait for them,
+    // then read every replica; if one moved on meanwhile, read them all again.
+    wait_leases_gone(&cluster, Duration::from_secs(20)).await;
     let mut dumps = Vec::new();
-    {
+    let mut dump_errors = Vec::new();
+    for _attempt in 0..5 {
+        dumps.clear();
+        dump_errors.clear();
         let c = cluster.lock().await;
-        std::fs::create_dir_all(spec.dir.join("ground-truth"))?;
         for i in c.members() {
             let name = c.replicas[i].name.clone();
             let d = match c.direct(i) {
@@ -224,17 +230,29 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
             };
             match d {
                 Ok(d) => dumps.push(d),
-                Err(e) => notes.push(Verdict::unknown("ground-truth-dump", 0, format!("{name}: {e}"))),
+                Err(e) => dump_errors.push(format!("{name}: {e}")),
             }
         }
+        drop(c);
+        if dump_errors.is_empty() && dumps.windows(2).all(|w| w[0].revision == w[1].revision) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for e in dump_errors {
+        notes.push(Verdict::unknown("ground-truth-dump", 0, e));
     }
     for d in &dumps {
         write_json(&spec.dir.join("ground-truth").join(format!("{}.json", d.node)), d)?;
     }
     let total = started.elapsed();
     {
+        // The dumps are taken: kill -9 is enough (and is what the data must survive anyway).
         let mut c = cluster.lock().await;
-        c.stop_all();
+        c.heal_links();
+        for i in 0..c.len() {
+            c.kill(i);
+        }
     }
     drop(ctx);
     let ops = rec.ops();
@@ -270,6 +288,29 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         }
     }
     Ok(results)
+}
+
+/// Waits until no lease is left (they expire by themselves once the lease lane stopped).
+async fn wait_leases_gone(cluster: &Mutex<Cluster>, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let client = {
+            let c = cluster.lock().await;
+            c.members().first().and_then(|i| c.direct(*i).ok())
+        };
+        if let Some(client) = client {
+            let leases = crate::client::timed(
+                client
+                    .lease()
+                    .lease_leases(capstan_proto::etcdserverpb::LeaseLeasesRequest {}),
+            )
+            .await;
+            if leases.is_ok_and(|l| l.leases.is_empty()) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Checks a history and writes history.jsonl, watch-*.jsonl, results.json and index.html.

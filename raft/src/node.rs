@@ -157,6 +157,23 @@ impl RaftNode {
         &self.kv
     }
 
+    /// Resolves if raft stops on a fatal error (storage failure or a panic in its core), with
+    /// the error; pends forever on a healthy replica, and ends with `None` at shutdown.
+    pub async fn fatal_error(&self) -> Option<String> {
+        let mut m = self.raft().metrics();
+        loop {
+            if let Err(
+                fatal @ (openraft::error::Fatal::StorageError(_) | openraft::error::Fatal::Panicked),
+            ) = &m.borrow().running_state
+            {
+                return Some(fatal.to_string());
+            }
+            if m.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// The raft handle.
     pub fn raft(&self) -> &Raft {
         &self.raft

@@ -418,9 +418,11 @@ impl RaftRpc for RaftService {
             // A replica that lost its data dir joins again under its old name: it replaces
             // itself, under a new id — but only if the old one is gone (its peer address does
             // not answer), so a second machine that happens to use the same name cannot evict a
-            // running member.
+            // running member. At its old address (the same host, rebuilt) the probe would only
+            // reach the newcomer itself, which listens there: two processes cannot, so the old
+            // one is gone. (`capstan jepsen`'s member-replace found this refusal.)
             Some((old, prev, _)) => {
-                if peer_answers(&prev.peer_url).await {
+                if prev.peer_url != r.peer_url && peer_answers(&prev.peer_url).await {
                     return Err(Status::already_exists(format!(
                         "a running member is named {:?} (at {}); choose another --name, or remove it first",
                         prev.name, prev.peer_url

@@ -1,0 +1,133 @@
+//! `capstan jepsen` as CI runs it: a short smoke of real runs (one fault class each), the
+//! deliberately broken server build caught by the checkers, and the loopback-only rule.
+//! Needs the binary built with `--features fault-injection` (README's test command does that).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn jepsen(out: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .arg("jepsen")
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Every run's results.json under `out`.
+fn results(out: &Path) -> Vec<Value> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(out).unwrap().flatten() {
+        let p = e.path().join("results.json");
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            v.push(serde_json::from_str(&text).unwrap());
+        }
+    }
+    v
+}
+
+fn verdict<'a>(r: &'a Value, checker: &str) -> &'a str {
+    r["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["checker"] == checker)
+        .and_then(|v| v["valid"].as_str())
+        .unwrap_or("missing")
+}
+
+#[test]
+fn smoke_runs_are_valid_under_crashes_partitions_pauses_and_crash_points() {
+    let out = tempfile::tempdir().unwrap();
+    let faults = "kill-leader,partition-leader,pause-leader,crash-apply,compaction";
+    let o = jepsen(out.path(), &["--nemesis", faults, "--time", "8", "--seed", "42"]);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let runs = results(out.path());
+    assert_eq!(runs.len(), 5, "{log}");
+    for r in &runs {
+        let name = r["info"]["name"].as_str().unwrap();
+        assert_eq!(r["valid"], "valid", "{name}: {}", serde_json::to_string_pretty(&r["verdicts"]).unwrap());
+        // The run really did something: operations, faults, watch events, and every checker.
+        assert!(r["ok"].as_u64().unwrap() > 200, "{name}: too few ok operations");
+        assert!(r["faults"].as_u64().unwrap() >= 2, "{name}: too few faults");
+        assert!(r["watch_events"].as_u64().unwrap() > 100, "{name}");
+        for c in [
+            "replica-agreement",
+            "no-lost-writes",
+            "linearizable-registers",
+            "strict-serializable-append",
+            "watch-reliable",
+            "lease-fencing",
+            "crash-logs",
+        ] {
+            assert_eq!(verdict(r, c), "valid", "{name}: {c}");
+        }
+        let dir = out.path().join(name);
+        for f in ["history.jsonl", "index.html", "ground-truth", "nodes/n1/stderr.log"] {
+            assert!(dir.join(f).exists(), "{name}: {f} missing");
+        }
+    }
+    assert!(o.status.success(), "{log}");
+    // The crash point was reached at least once (the fault is real, not a no-op).
+    let crash = runs.iter().find(|r| r["info"]["nemesis"] == "crash-apply").unwrap();
+    let history = std::fs::read_to_string(
+        out.path().join(crash["info"]["name"].as_str().unwrap()).join("history.jsonl"),
+    )
+    .unwrap();
+    assert!(history.contains("crashed ("), "crash-apply never crashed a replica");
+    let index = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(index.contains("crash-apply") && index.contains("kill-leader"));
+}
+
+#[test]
+fn checkers_catch_a_server_that_serves_stale_reads() {
+    let out = tempfile::tempdir().unwrap();
+    let o = jepsen(
+        out.path(),
+        &["--nemesis", "partition-one", "--time", "8", "--seed", "7", "--unsafe-stale-reads"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs = results(out.path());
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0];
+    assert_eq!(r["valid"], "invalid");
+    // Stale reads break linearizability of the registers and real-time order; the data itself
+    // stays intact, so the agreement and lost-write checkers still pass.
+    assert_eq!(verdict(r, "linearizable-registers"), "invalid");
+    assert_eq!(verdict(r, "realtime-order"), "invalid");
+    assert_eq!(verdict(r, "replica-agreement"), "valid");
+    assert_eq!(verdict(r, "no-lost-writes"), "valid");
+}
+
+#[test]
+fn only_loopback_addresses_are_accepted() {
+    let out = tempfile::tempdir().unwrap();
+    let o = jepsen(out.path(), &["--host", "10.1.2.3", "--time", "1"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a 127.0.0.0/8 address"), "{err}");
+    assert!(results(out.path()).is_empty());
+}
+
+#[test]
+fn help_explains_every_fault() {
+    let o = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["jepsen", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for fault in ["partition-ring", "kill-all", "pause-long", "clock-strobe", "snapshot-catchup", "member-replace", "disk-eio", "crash-compact"] {
+        assert!(help.contains(fault), "{fault} missing from --help");
+    }
+    for opt in ["--seed", "--replicas", "--unsafe-stale-reads", "--replay"] {
+        assert!(help.contains(opt), "{opt} missing from --help");
+    }
+}
