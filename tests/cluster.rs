@@ -273,12 +273,20 @@ async fn replace_after_data_loss_at_the_same_address() {
         "c",
         &client,
         &peer,
-        &["--join".into(), a.peer_url.clone(), "--token".into(), a.token()],
+        &[
+            "--join".into(),
+            a.peer_url.clone(),
+            "--token".into(),
+            a.token(),
+        ],
     );
     wait_cluster(&[&a, &b, &c2], 3, Duration::from_secs(30)).await;
     let members = a.client().await.member_list().await.unwrap();
     let ids: Vec<u64> = members.members().iter().map(|m| m.id()).collect();
-    assert!(ids.contains(&c2.member_id) && !ids.contains(&old_id), "{ids:x?}");
+    assert!(
+        ids.contains(&c2.member_id) && !ids.contains(&old_id),
+        "{ids:x?}"
+    );
 }
 
 /// `--initial-cluster` with a shared `--pki-dir`: three replicas started at once form one

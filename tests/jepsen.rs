@@ -44,7 +44,10 @@ fn verdict<'a>(r: &'a Value, checker: &str) -> &'a str {
 fn smoke_runs_are_valid_under_crashes_partitions_pauses_and_crash_points() {
     let out = tempfile::tempdir().unwrap();
     let faults = "kill-leader,partition-leader,pause-leader,crash-apply,compaction";
-    let o = jepsen(out.path(), &["--nemesis", faults, "--time", "8", "--seed", "42"]);
+    let o = jepsen(
+        out.path(),
+        &["--nemesis", faults, "--time", "8", "--seed", "42"],
+    );
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -54,12 +57,27 @@ fn smoke_runs_are_valid_under_crashes_partitions_pauses_and_crash_points() {
     assert_eq!(runs.len(), 5, "{log}");
     for r in &runs {
         let name = r["info"]["name"].as_str().unwrap();
-        assert_eq!(r["valid"], "valid", "{name}: {}", serde_json::to_string_pretty(&r["verdicts"]).unwrap());
+        assert_eq!(
+            r["valid"],
+            "valid",
+            "{name}: {}",
+            serde_json::to_string_pretty(&r["verdicts"]).unwrap()
+        );
         // The run really did something: operations, faults, watch events, and every checker.
-        assert!(r["ok"].as_u64().unwrap() > 200, "{name}: too few ok operations");
+        assert!(
+            r["ok"].as_u64().unwrap() > 200,
+            "{name}: too few ok operations"
+        );
         // Compaction is one fault window with many compactions in it; the others repeat.
-        let min_faults = if r["info"]["nemesis"] == "compaction" { 1 } else { 2 };
-        assert!(r["faults"].as_u64().unwrap() >= min_faults, "{name}: too few faults");
+        let min_faults = if r["info"]["nemesis"] == "compaction" {
+            1
+        } else {
+            2
+        };
+        assert!(
+            r["faults"].as_u64().unwrap() >= min_faults,
+            "{name}: too few faults"
+        );
         assert!(r["watch_events"].as_u64().unwrap() > 100, "{name}");
         for c in [
             "replica-agreement",
@@ -73,21 +91,39 @@ fn smoke_runs_are_valid_under_crashes_partitions_pauses_and_crash_points() {
             assert_eq!(verdict(r, c), "valid", "{name}: {c}");
         }
         let dir = out.path().join(name);
-        for f in ["history.jsonl", "index.html", "ground-truth", "nodes/n1/stderr.log"] {
+        for f in [
+            "history.jsonl",
+            "index.html",
+            "ground-truth",
+            "nodes/n1/stderr.log",
+        ] {
             assert!(dir.join(f).exists(), "{name}: {f} missing");
         }
     }
     assert!(o.status.success(), "{log}");
     // The crash point was reached at least once (the fault is real, not a no-op).
-    let crash = runs.iter().find(|r| r["info"]["nemesis"] == "crash-apply").unwrap();
+    let crash = runs
+        .iter()
+        .find(|r| r["info"]["nemesis"] == "crash-apply")
+        .unwrap();
     let history = std::fs::read_to_string(
-        out.path().join(crash["info"]["name"].as_str().unwrap()).join("history.jsonl"),
+        out.path()
+            .join(crash["info"]["name"].as_str().unwrap())
+            .join("history.jsonl"),
     )
     .unwrap();
-    assert!(history.contains("crashed ("), "crash-apply never crashed a replica");
-    let storm = runs.iter().find(|r| r["info"]["nemesis"] == "compaction").unwrap();
+    assert!(
+        history.contains("crashed ("),
+        "crash-apply never crashed a replica"
+    );
+    let storm = runs
+        .iter()
+        .find(|r| r["info"]["nemesis"] == "compaction")
+        .unwrap();
     let history = std::fs::read_to_string(
-        out.path().join(storm["info"]["name"].as_str().unwrap()).join("history.jsonl"),
+        out.path()
+            .join(storm["info"]["name"].as_str().unwrap())
+            .join("history.jsonl"),
     )
     .unwrap();
     let compactions = history.matches(r#""what":"compact""#).count();
@@ -101,9 +137,22 @@ fn checkers_catch_a_server_that_serves_stale_reads() {
     let out = tempfile::tempdir().unwrap();
     let o = jepsen(
         out.path(),
-        &["--nemesis", "partition-one", "--time", "8", "--seed", "7", "--unsafe-stale-reads"],
+        &[
+            "--nemesis",
+            "partition-one",
+            "--time",
+            "8",
+            "--seed",
+            "7",
+            "--unsafe-stale-reads",
+        ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let runs = results(out.path());
     assert_eq!(runs.len(), 1);
     let r = &runs[0];
@@ -133,7 +182,16 @@ fn help_explains_every_fault() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&o.stdout);
-    for fault in ["partition-ring", "kill-all", "pause-long", "clock-strobe", "snapshot-catchup", "member-replace", "disk-eio", "crash-compact"] {
+    for fault in [
+        "partition-ring",
+        "kill-all",
+        "pause-long",
+        "clock-strobe",
+        "snapshot-catchup",
+        "member-replace",
+        "disk-eio",
+        "crash-compact",
+    ] {
         assert!(help.contains(fault), "{fault} missing from --help");
     }
     for opt in ["--seed", "--replicas", "--unsafe-stale-reads", "--replay"] {

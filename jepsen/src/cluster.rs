@@ -99,7 +99,10 @@ pub fn require_loopback(ip: IpAddr) -> Result<(), JepsenError> {
 /// a proxy's `:0` listener nor an outgoing connection can take it while the replica is down
 /// between a kill and its restart. The probe listener is kept (in `held`) until the cluster is
 /// wired, so two replicas never get the same port.
-fn free_port(host: Ipv4Addr, held: &mut Vec<std::net::TcpListener>) -> Result<SocketAddr, JepsenError> {
+fn free_port(
+    host: Ipv4Addr,
+    held: &mut Vec<std::net::TcpListener>,
+) -> Result<SocketAddr, JepsenError> {
     use rand::Rng;
     for _ in 0..1000 {
         let port = rand::thread_rng().gen_range(20_000..32_000);
@@ -109,7 +112,9 @@ fn free_port(host: Ipv4Addr, held: &mut Vec<std::net::TcpListener>) -> Result<So
             return Ok(addr);
         }
     }
-    Err(JepsenError::Config(format!("no free port on {host} in 20000..32000")))
+    Err(JepsenError::Config(format!(
+        "no free port on {host} in 20000..32000"
+    )))
 }
 
 impl Cluster {
@@ -367,7 +372,11 @@ impl Cluster {
 
     /// Waits until every member answers with one leader and (when `converged`) all report the
     /// same applied revision. Returns the leader's index.
-    pub async fn wait_healthy(&self, within: Duration, converged: bool) -> Result<usize, JepsenError> {
+    pub async fn wait_healthy(
+        &self,
+        within: Duration,
+        converged: bool,
+    ) -> Result<usize, JepsenError> {
         let deadline = Instant::now() + within;
         let mut last = String::new();
         while Instant::now() < deadline {
@@ -389,10 +398,7 @@ impl Cluster {
                 return Err(format!("{} is not running", r.name));
             }
             let c = self.direct(i).map_err(|e| e.to_string())?;
-            let s = c
-                .status()
-                .await
-                .map_err(|e| format!("{}: {e}", r.name))?;
+            let s = c.status().await.map_err(|e| format!("{}: {e}", r.name))?;
             if s.leader == 0 {
                 return Err(format!("{} knows no leader", r.name));
             }
@@ -447,7 +453,9 @@ impl Cluster {
         let mut s = String::from("#!/bin/sh\n# Kills the replicas of this run by PID.\n");
         for r in &self.replicas {
             if let Some(pid) = r.pid() {
-                s.push_str(&format!("kill -CONT {pid} 2>/dev/null; kill -9 {pid} 2>/dev/null\n"));
+                s.push_str(&format!(
+                    "kill -CONT {pid} 2>/dev/null; kill -9 {pid} 2>/dev/null\n"
+                ));
             }
         }
         fs::write(self.spec.run_dir.join("teardown.sh"), s)?;

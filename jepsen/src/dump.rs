@@ -112,7 +112,10 @@ pub async fn dump(node: &str, c: &Etcd) -> Result<ReplicaDump, String> {
         node: node.to_string(),
         compact_rev,
         base,
-        events: events.into_iter().filter(|e| e.mod_rev <= revision).collect(),
+        events: events
+            .into_iter()
+            .filter(|e| e.mod_rev <= revision)
+            .collect(),
         revision,
         state: now,
         hash: hash.hash,

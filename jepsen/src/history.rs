@@ -30,9 +30,15 @@ pub struct Seen {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "lowercase")]
 pub enum Mop {
-    Append { key: String, value: i64 },
+    Append {
+        key: String,
+        value: i64,
+    },
     /// `list` is `None` until the read completes; `Some(vec![])` for an absent key.
-    Read { key: String, list: Option<Vec<i64>> },
+    Read {
+        key: String,
+        list: Option<Vec<i64>>,
+    },
 }
 
 /// What an operation asked, and (once complete) what it got.
@@ -45,18 +51,36 @@ pub enum Call {
     Write { key: String, value: i64 },
     /// Put `value` if the key's mod revision is `expect_mod_rev` (0 = absent), as one Txn.
     /// `succeeded` is the Txn's answer once ok.
-    Cas { key: String, expect_mod_rev: i64, value: i64, succeeded: Option<bool> },
+    Cas {
+        key: String,
+        expect_mod_rev: i64,
+        value: i64,
+        succeeded: Option<bool>,
+    },
     /// A list-append transaction: read phase and guarded write phase (read-only txns have no
     /// appends). `Fail` means its guard failed, so nothing of it applied.
     Txn { mops: Vec<Mop> },
     /// Grant a lease and put `key` on it.
-    LeasePut { key: String, lease: i64, ttl: i64, value: i64 },
+    LeasePut {
+        key: String,
+        lease: i64,
+        ttl: i64,
+        value: i64,
+    },
     /// One keep-alive of `lease`; `ttl` is the remaining TTL the server answered (≤ 0: gone).
-    KeepAlive { key: String, lease: i64, ttl: Option<i64> },
+    KeepAlive {
+        key: String,
+        lease: i64,
+        ttl: Option<i64>,
+    },
     /// Revoke `lease` (its key goes with it).
     Revoke { key: String, lease: i64 },
     /// A fault: `name` is the nemesis, `phase` "start" or "stop", `detail` what exactly.
-    Nemesis { name: String, phase: String, detail: String },
+    Nemesis {
+        name: String,
+        phase: String,
+        detail: String,
+    },
     /// An administrative step the harness took (compaction, member change…), for the timeline.
     Admin { what: String, detail: String },
 }
@@ -172,9 +196,18 @@ pub struct PrevKv {
 #[serde(tag = "t", rename_all = "kebab-case")]
 pub enum WatchMsg {
     /// A watch was (re)opened on `node` asking for events from `start_rev` on (0 = from now).
-    Open { time_ns: u64, node: String, start_rev: i64, prefix: String },
+    Open {
+        time_ns: u64,
+        node: String,
+        start_rev: i64,
+        prefix: String,
+    },
     /// A response with events (all of one revision never split over two responses).
-    Events { time_ns: u64, header_rev: i64, events: Vec<KvEvent> },
+    Events {
+        time_ns: u64,
+        header_rev: i64,
+        events: Vec<KvEvent>,
+    },
     /// A progress notification: no events, the header revision is a bookmark.
     Progress { time_ns: u64, header_rev: i64 },
     /// The server cancelled the watch because `start_rev` is compacted.
@@ -308,14 +341,21 @@ pub fn describe(op: &Op) -> String {
     format!(
         "#{} p{} {} {:.3}s..{:.3}s {} {} rev={}{}",
         op.index,
-        if op.is_nemesis() { -1 } else { op.process as i64 },
+        if op.is_nemesis() {
+            -1
+        } else {
+            op.process as i64
+        },
         op.node,
         op.invoke_ns as f64 / 1e9,
         op.complete_ns as f64 / 1e9,
         outcome,
         serde_json::to_string(&op.call).unwrap_or_default(),
         op.rev,
-        op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        op.error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default(),
     )
 }
 

@@ -9,7 +9,11 @@ use crate::nemesis::FAULTS;
 
 fn fault_values() -> PossibleValuesParser {
     let mut values = vec![PossibleValue::new("all").help("every fault below (not `none`)")];
-    values.extend(FAULTS.iter().map(|(name, _, help)| PossibleValue::new(*name).help(*help)));
+    values.extend(
+        FAULTS
+            .iter()
+            .map(|(name, _, help)| PossibleValue::new(*name).help(*help)),
+    );
     PossibleValuesParser::new(values)
 }
 

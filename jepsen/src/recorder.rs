@@ -63,7 +63,14 @@ impl Recorder {
     }
 
     /// Records the completion of operation `index`, with the call as answered.
-    pub fn complete(&self, index: usize, outcome: Outcome, call: Call, rev: i64, error: Option<String>) {
+    pub fn complete(
+        &self,
+        index: usize,
+        outcome: Outcome,
+        call: Call,
+        rev: i64,
+        error: Option<String>,
+    ) {
         let now = self.now_ns();
         let mut ops = lock(&self.ops);
         if let Some(op) = ops.get_mut(index) {
@@ -153,7 +160,9 @@ impl Lane {
         F: FnOnce(Etcd, Call) -> Fut,
         Fut: std::future::Future<Output = Result<(Call, i64), CallError>>,
     {
-        let index = self.rec.invoke(self.process, &self.name, &self.node, call.clone());
+        let index = self
+            .rec
+            .invoke(self.process, &self.name, &self.node, call.clone());
         let result = exec(self.client.clone(), call.clone()).await;
         match &result {
             Ok((answered, rev)) => {

@@ -104,15 +104,20 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         heartbeat_ms: spec.heartbeat_ms,
         election_timeout_ms: spec.election_timeout_ms,
         snapshot_count: spec.snapshot_count,
-        faketime: if spec.fault.needs_faketime() { spec.faketime.clone() } else { None },
+        faketime: if spec.fault.needs_faketime() {
+            spec.faketime.clone()
+        } else {
+            None
+        },
     })
     .await?;
     if spec.unsafe_stale_reads {
         for i in 0..cluster.len() {
             cluster.kill(i);
-            cluster.replicas[i]
-                .env
-                .insert("CAPSTAN_FAILPOINTS".into(), "raft.unsafe_stale_reads=return".into());
+            cluster.replicas[i].env.insert(
+                "CAPSTAN_FAILPOINTS".into(),
+                "raft.unsafe_stale_reads=return".into(),
+            );
             cluster.spawn(i)?;
         }
     }
@@ -123,10 +128,15 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     // Clients.
     phase("warm-up");
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let lane_rng = |k: u64| ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(1_000_003).wrapping_add(k));
+    let lane_rng =
+        |k: u64| ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(1_000_003).wrapping_add(k));
     let pace = Pace::new(spec.gap);
     let values = Arc::new(AtomicI64::new(1));
-    let regs = Arc::new(register::Registers::new(spec.registers, spec.ops_per_key, values.clone()));
+    let regs = Arc::new(register::Registers::new(
+        spec.registers,
+        spec.ops_per_key,
+        values.clone(),
+    ));
     let end = WatchEnd::new();
     let mut lanes = Vec::new();
     let mut watchers = Vec::new();
@@ -136,7 +146,12 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         for i in 0..n {
             let node = c.replicas[i].name.clone();
             let lane = Lane::new(&format!("register-{i}"), &node, c.client(i)?, rec.clone());
-            lanes.push(tokio::spawn(register::lane(lane, regs.clone(), lane_rng(i as u64), pace.clone())));
+            lanes.push(tokio::spawn(register::lane(
+                lane,
+                regs.clone(),
+                lane_rng(i as u64),
+                pace.clone(),
+            )));
             watchers.push(tokio::spawn(watch::watcher(
                 format!("watch-{node}"),
                 node.clone(),
@@ -147,15 +162,35 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         }
         for k in 0..2 {
             let i = k % n;
-            let lane = Lane::new(&format!("append-{k}"), &c.replicas[i].name, c.client(i)?, rec.clone());
-            lanes.push(tokio::spawn(append::lane(lane, spec.append_keys, values.clone(), lane_rng(100 + k as u64), pace.clone())));
+            let lane = Lane::new(
+                &format!("append-{k}"),
+                &c.replicas[i].name,
+                c.client(i)?,
+                rec.clone(),
+            );
+            lanes.push(tokio::spawn(append::lane(
+                lane,
+                spec.append_keys,
+                values.clone(),
+                lane_rng(100 + k as u64),
+                pace.clone(),
+            )));
         }
         let i = 2 % n;
         let lane = Lane::new("lease-0", &c.replicas[i].name, c.client(i)?, rec.clone());
-        lanes.push(tokio::spawn(lease::lane(lane, values.clone(), lane_rng(200), pace.clone())));
+        lanes.push(tokio::spawn(lease::lane(
+            lane,
+            values.clone(),
+            lane_rng(200),
+            pace.clone(),
+        )));
     }
     tokio::time::sleep(WARMUP).await;
-    let warm_oks = rec.ops().iter().filter(|o| o.outcome == Outcome::Ok && !o.is_nemesis()).count();
+    let warm_oks = rec
+        .ops()
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && !o.is_nemesis())
+        .count();
     if warm_oks < MIN_WARMUP_OKS {
         notes.push(Verdict::unknown(
             "throughput-gate",
@@ -201,11 +236,25 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     }
 
     phase("convergence");
-    let healthy = cluster.lock().await.wait_healthy(Duration::from_secs(30), true).await;
+    let healthy = cluster
+        .lock()
+        .await
+        .wait_healthy(Duration::from_secs(30), true)
+        .await;
     if let Err(e) = &healthy {
-        notes.push(Verdict::unknown("recovery", 0, format!("the cluster did not converge within 30 s after healing: {e}")));
+        notes.push(Verdict::unknown(
+            "recovery",
+            0,
+            format!("the cluster did not converge within 30 s after healing: {e}"),
+        ));
     }
-    let max_rev = rec.ops().iter().filter(|o| o.outcome == Outcome::Ok).map(|o| o.rev).max().unwrap_or(0);
+    let max_rev = rec
+        .ops()
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok)
+        .map(|o| o.rev)
+        .max()
+        .unwrap_or(0);
     end.finish(max_rev, Duration::from_secs(20));
     for w in watchers {
         let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
@@ -243,7 +292,13 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         notes.push(Verdict::unknown("ground-truth-dump", 0, e));
     }
     for d in &dumps {
-        write_json(&spec.dir.join("ground-truth").join(format!("{}.json", d.node)), d)?;
+        write_json(
+            &spec
+                .dir
+                .join("ground-truth")
+                .join(format!("{}.json", d.node)),
+            d,
+        )?;
     }
     let total = started.elapsed();
     {
@@ -262,7 +317,11 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     let results = check_and_report(
         &spec.dir,
         RunInfo {
-            name: spec.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: spec
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             seed: spec.seed,
             nemesis: spec.fault.name().to_string(),
             workload: "register+append+lease+watch".into(),
@@ -359,7 +418,10 @@ pub async fn check_and_report(
         verdicts,
     };
     write_json(&dir.join("results.json"), &results)?;
-    std::fs::write(dir.join("index.html"), report::html::run_page(&results, &ops, &watches))?;
+    std::fs::write(
+        dir.join("index.html"),
+        report::html::run_page(&results, &ops, &watches),
+    )?;
     Ok(results)
 }
 
@@ -371,7 +433,10 @@ pub async fn replay(dir: &Path, budget: Duration) -> Result<RunResults, JepsenEr
     let mut dumps = Vec::new();
     for entry in std::fs::read_dir(dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(lane) = name.strip_prefix("watch-").and_then(|n| n.strip_suffix(".jsonl")) {
+        if let Some(lane) = name
+            .strip_prefix("watch-")
+            .and_then(|n| n.strip_suffix(".jsonl"))
+        {
             watches.push(WatchLog {
                 lane: format!("watch-{lane}"),
                 prefix: watch::PREFIX.to_string(),
@@ -389,7 +454,9 @@ pub async fn replay(dir: &Path, budget: Duration) -> Result<RunResults, JepsenEr
     let notes = old
         .verdicts
         .into_iter()
-        .filter(|v| ["throughput-gate", "recovery", "ground-truth-dump"].contains(&v.checker.as_str()))
+        .filter(|v| {
+            ["throughput-gate", "recovery", "ground-truth-dump"].contains(&v.checker.as_str())
+        })
         .collect();
     check_and_report(dir, old.info, ops, watches, dumps, notes, budget).await
 }
@@ -419,6 +486,9 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Jep
     let text = std::fs::read_to_string(path)?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| JepsenError::Config(format!("{}: {e}", path.display()))))
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| JepsenError::Config(format!("{}: {e}", path.display())))
+        })
         .collect()
 }

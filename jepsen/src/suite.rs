@@ -43,19 +43,24 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
         }
     }
     faults.dedup();
-    if !failpoints {
-        if args.unsafe_stale_reads || faults.iter().any(|f| f.needs_failpoints()) {
-            let wanted: Vec<&str> = faults.iter().filter(|f| f.needs_failpoints()).map(|f| f.name()).collect();
-            return Err(JepsenError::Config(format!(
-                "{}--unsafe-stale-reads need a capstan built with `--features fault-injection` \
-                 (README's test command builds one)",
-                if wanted.is_empty() { String::new() } else { format!("{} and ", wanted.join(", ")) }
-            )));
-        }
+    let wanted: Vec<&str> = faults
+        .iter()
+        .filter(|f| f.needs_failpoints())
+        .map(|f| f.name())
+        .chain(args.unsafe_stale_reads.then_some("--unsafe-stale-reads"))
+        .collect();
+    if !failpoints && !wanted.is_empty() {
+        return Err(JepsenError::Config(format!(
+            "{} need a capstan built with `--features fault-injection` (README's test command \
+             builds one)",
+            wanted.join(", ")
+        )));
     }
     for r in &args.replicas {
         if ![1, 3, 5].contains(r) {
-            return Err(JepsenError::Config(format!("--replicas {r}: use 1, 3 or 5")));
+            return Err(JepsenError::Config(format!(
+                "--replicas {r}: use 1, 3 or 5"
+            )));
         }
     }
     let exe = match &args.capstan {
@@ -116,7 +121,11 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
                 "capstan jepsen --nemesis {} --replicas {replicas} --seed {seed} --time {}{}",
                 fault.name(),
                 args.time,
-                if args.unsafe_stale_reads { " --unsafe-stale-reads" } else { "" }
+                if args.unsafe_stale_reads {
+                    " --unsafe-stale-reads"
+                } else {
+                    ""
+                }
             ),
         };
         let label = format!("{} {replicas}r seed {seed}", fault.name());
@@ -138,7 +147,11 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
                     r.indeterminate,
                     r.faults,
                     r.info.duration_s,
-                    if bad.is_empty() { String::new() } else { format!(" [{}]", bad.join(" ")) },
+                    if bad.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", bad.join(" "))
+                    },
                     dir.display()
                 )
             }

@@ -163,7 +163,8 @@ impl RaftNode {
         let mut m = self.raft().metrics();
         loop {
             if let Err(
-                fatal @ (openraft::error::Fatal::StorageError(_) | openraft::error::Fatal::Panicked),
+                fatal
+                @ (openraft::error::Fatal::StorageError(_) | openraft::error::Fatal::Panicked),
             ) = &m.borrow().running_state
             {
                 return Some(fatal.to_string());

@@ -31,7 +31,9 @@ pub fn configure_from_env() -> Result<Vec<String>, String> {
     let mut armed = Vec::new();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, actions)) = part.split_once('=') else {
-            return Err(format!("CAPSTAN_FAILPOINTS entry {part:?} is not NAME=ACTIONS"));
+            return Err(format!(
+                "CAPSTAN_FAILPOINTS entry {part:?} is not NAME=ACTIONS"
+            ));
         };
         fail::cfg(name.trim(), actions.trim())
             .map_err(|e| format!("CAPSTAN_FAILPOINTS entry {part:?}: {e}"))?;

@@ -7,7 +7,13 @@ use std::path::Path;
 use crate::history::Verdict;
 
 /// Lines that mean a replica died or found its data damaged.
-const BAD: &[&str] = &["panicked at", "FATAL", "Corruption:", "fatal runtime error", "stack overflow"];
+const BAD: &[&str] = &[
+    "panicked at",
+    "FATAL",
+    "Corruption:",
+    "fatal runtime error",
+    "stack overflow",
+];
 /// The line an armed crash point writes before it aborts.
 const INJECTED: &str = "crash point";
 
@@ -15,7 +21,11 @@ const INJECTED: &str = "crash point";
 pub fn check_logs(nodes: &Path) -> Verdict {
     const NAME: &str = "crash-logs";
     let Ok(dirs) = std::fs::read_dir(nodes) else {
-        return Verdict::unknown(NAME, 0, format!("no replica logs under {}", nodes.display()));
+        return Verdict::unknown(
+            NAME,
+            0,
+            format!("no replica logs under {}", nodes.display()),
+        );
     };
     let mut bad = Vec::new();
     let mut injected = 0;
@@ -23,14 +33,22 @@ pub fn check_logs(nodes: &Path) -> Verdict {
     let mut paths: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
     paths.sort();
     for dir in paths {
-        let node = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Ok(text) = std::fs::read_to_string(dir.join("stderr.log")) else { continue };
+        let node = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(dir.join("stderr.log")) else {
+            continue;
+        };
         for line in text.lines() {
             lines += 1;
             if line.contains(INJECTED) {
                 injected += 1;
             } else if BAD.iter().any(|b| line.contains(b)) {
-                bad.push(format!("{node}: {}", line.chars().take(300).collect::<String>()));
+                bad.push(format!(
+                    "{node}: {}",
+                    line.chars().take(300).collect::<String>()
+                ));
             }
         }
     }
@@ -43,7 +61,12 @@ pub fn check_logs(nodes: &Path) -> Verdict {
     } else {
         let n = bad.len();
         bad.truncate(20);
-        Verdict::invalid(NAME, lines, format!("{n} line(s) show a panic, abort or corruption that no fault injected"), bad)
+        Verdict::invalid(
+            NAME,
+            lines,
+            format!("{n} line(s) show a panic, abort or corruption that no fault injected"),
+            bad,
+        )
     }
 }
 
@@ -58,7 +81,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("capstan-logs-{}", std::process::id()));
         let n1 = dir.join("n1");
         std::fs::create_dir_all(&n1).unwrap();
-        std::fs::write(n1.join("stderr.log"), "ok\ncapstan: crash point raft.apply reached: aborting\n").unwrap();
+        std::fs::write(
+            n1.join("stderr.log"),
+            "ok\ncapstan: crash point raft.apply reached: aborting\n",
+        )
+        .unwrap();
         assert_eq!(check_logs(&dir).valid, Validity::Valid);
         std::fs::write(n1.join("stderr.log"), "thread 'x' panicked at src/a.rs:1\n").unwrap();
         let v = check_logs(&dir);

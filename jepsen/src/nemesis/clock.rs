@@ -15,7 +15,11 @@ use super::{Ctx, Fault, Held};
 
 /// An offset in libfaketime's relative syntax (seconds, signed).
 fn offset(ms: i64) -> String {
-    format!("{}{:.3}\n", if ms < 0 { "-" } else { "+" }, ms.unsigned_abs() as f64 / 1000.0)
+    format!(
+        "{}{:.3}\n",
+        if ms < 0 { "-" } else { "+" },
+        ms.unsigned_abs() as f64 / 1000.0
+    )
 }
 
 pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
@@ -25,7 +29,11 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
     let nodes: Vec<usize> = members.into_iter().take(count).collect();
     // Jepsen's bump sizes: 2^2 .. 2^18 ms, either direction.
     let magnitude = 1i64 << ctx.rng.gen_range(2..=18);
-    let ms = if ctx.rng.gen_bool(0.5) { magnitude } else { -magnitude };
+    let ms = if ctx.rng.gen_bool(0.5) {
+        magnitude
+    } else {
+        -magnitude
+    };
     let c = ctx.cluster.lock().await;
     let files: Vec<_> = nodes.iter().map(|i| c.replicas[*i].clock_file()).collect();
     let names: Vec<String> = nodes.iter().map(|i| c.replicas[*i].name.clone()).collect();
@@ -47,14 +55,21 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
         ctx.rec.nemesis(
             fault.name(),
             "start",
-            format!("strobe {} between 0 and {ms} ms every {period:?}", names.join(" ")),
+            format!(
+                "strobe {} between 0 and {ms} ms every {period:?}",
+                names.join(" ")
+            ),
         );
         Some((task, stop))
     } else {
         for f in &files {
             let _ = std::fs::write(f, offset(ms));
         }
-        ctx.rec.nemesis(fault.name(), "start", format!("bump {} by {ms} ms", names.join(" ")));
+        ctx.rec.nemesis(
+            fault.name(),
+            "start",
+            format!("bump {} by {ms} ms", names.join(" ")),
+        );
         None
     };
     Held::Clock(nodes, strobe)

@@ -15,7 +15,11 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
     let name = c.replicas[node].name.clone();
     let Some(pid) = c.replicas[node].pid() else {
         drop(c);
-        ctx.rec.nemesis(fault.name(), "start", format!("{name} not running: skipped"));
+        ctx.rec.nemesis(
+            fault.name(),
+            "start",
+            format!("{name} not running: skipped"),
+        );
         return Held::Nothing;
     };
     let inject = match fault {
@@ -23,7 +27,14 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
         _ => "fsync,fdatasync:delay_enter=100000",
     };
     let child = Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync,fdatasync"])
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=fsync,fdatasync",
+        ])
         .arg("-e")
         .arg(format!("inject={inject}"))
         .arg("-p")
@@ -35,11 +46,16 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
     drop(c);
     match child {
         Ok(child) => {
-            ctx.rec.nemesis(fault.name(), "start", format!("{name}: inject {inject}"));
+            ctx.rec
+                .nemesis(fault.name(), "start", format!("{name}: inject {inject}"));
             Held::Strace(node, child)
         }
         Err(e) => {
-            ctx.rec.nemesis(fault.name(), "start", format!("strace unavailable ({e}): skipped"));
+            ctx.rec.nemesis(
+                fault.name(),
+                "start",
+                format!("strace unavailable ({e}): skipped"),
+            );
             Held::Nothing
         }
     }
@@ -70,10 +86,15 @@ pub async fn stop(ctx: &mut Ctx, name: &str, node: usize, mut child: std::proces
         ctx.rec.admin(
             "restart",
             format!("{replica} after EIO (had exited by itself: {exited}): {r:?}"),
-            if r.is_ok() { Outcome::Ok } else { Outcome::Fail },
+            if r.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Fail
+            },
         );
     } else {
         drop(c);
     }
-    ctx.rec.nemesis(name, "stop", format!("{replica}: strace detached"));
+    ctx.rec
+        .nemesis(name, "stop", format!("{replica}: strace detached"));
 }

@@ -34,7 +34,11 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
     let detail = format!(
         "{}: abort at {name} after {after} passes ({})",
         c.replicas[node].name,
-        if r.is_ok() { "restarted armed" } else { "restart failed" }
+        if r.is_ok() {
+            "restarted armed"
+        } else {
+            "restart failed"
+        }
     );
     drop(c);
     ctx.rec.nemesis(fault.name(), "start", detail);

@@ -18,7 +18,13 @@ async fn remove(ctx: &mut Ctx, name: &str) -> Result<(), String> {
             continue;
         }
         let Ok(client) = c.direct(i) else { continue };
-        let list = match timed(client.cluster().member_list(MemberListRequest { linearizable: true })).await {
+        let list = match timed(
+            client
+                .cluster()
+                .member_list(MemberListRequest { linearizable: true }),
+        )
+        .await
+        {
             Ok(l) => l,
             Err(e) => {
                 last = e.to_string();
@@ -45,11 +51,13 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
             match r {
                 Ok(i) => {
                     let name = ctx.cluster.lock().await.replicas[i].name.clone();
-                    ctx.rec.nemesis(fault.name(), "start", format!("{name} joins"));
+                    ctx.rec
+                        .nemesis(fault.name(), "start", format!("{name} joins"));
                     Held::Member(i)
                 }
                 Err(e) => {
-                    ctx.rec.nemesis(fault.name(), "start", format!("grow failed: {e}"));
+                    ctx.rec
+                        .nemesis(fault.name(), "start", format!("grow failed: {e}"));
                     Held::Nothing
                 }
             }
@@ -64,7 +72,8 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
                 c.terminate(node, std::time::Duration::from_secs(2));
             }
             drop(c);
-            ctx.rec.nemesis(fault.name(), "start", format!("remove {name}: {r:?}"));
+            ctx.rec
+                .nemesis(fault.name(), "start", format!("remove {name}: {r:?}"));
             Held::Member(node)
         }
         _ => {
@@ -95,7 +104,8 @@ pub async fn stop(fault: Fault, ctx: &mut Ctx, node: usize) {
                 c.terminate(node, std::time::Duration::from_secs(2));
             }
             drop(c);
-            ctx.rec.nemesis(fault.name(), "stop", format!("remove {name}: {r:?}"));
+            ctx.rec
+                .nemesis(fault.name(), "stop", format!("remove {name}: {r:?}"));
         }
         _ => {
             let mut c = ctx.cluster.lock().await;
@@ -109,9 +119,17 @@ pub async fn stop(fault: Fault, ctx: &mut Ctx, node: usize) {
             ctx.rec.admin(
                 "rejoin",
                 format!("{name}: {r:?}"),
-                if r.is_ok() { Outcome::Ok } else { Outcome::Fail },
+                if r.is_ok() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Fail
+                },
             );
-            ctx.rec.nemesis(fault.name(), "stop", format!("{name} re-joins with an empty data dir"));
+            ctx.rec.nemesis(
+                fault.name(),
+                "stop",
+                format!("{name} re-joins with an empty data dir"),
+            );
         }
     }
 }

@@ -134,7 +134,10 @@ pub enum Held {
     Nothing,
     Paused(Vec<usize>),
     Killed(Vec<usize>),
-    Clock(Vec<usize>, Option<(tokio::task::JoinHandle<()>, Arc<AtomicBool>)>),
+    Clock(
+        Vec<usize>,
+        Option<(tokio::task::JoinHandle<()>, Arc<AtomicBool>)>,
+    ),
     Strace(usize, std::process::Child),
     Member(usize),
     Crash(usize),
@@ -168,7 +171,11 @@ impl Ctx {
     async fn follower(&mut self) -> usize {
         let c = self.cluster.lock().await;
         let leader = c.leader().await;
-        let others: Vec<usize> = c.members().into_iter().filter(|i| Some(*i) != leader).collect();
+        let others: Vec<usize> = c
+            .members()
+            .into_iter()
+            .filter(|i| Some(*i) != leader)
+            .collect();
         drop(c);
         others.choose(&mut self.rng).copied().unwrap_or(0)
     }
@@ -267,7 +274,11 @@ pub async fn restart_crashed(ctx: &mut Ctx) {
     let mut c = ctx.cluster.lock().await;
     for (i, status) in c.reap_exited() {
         let name = c.replicas[i].name.clone();
-        ctx.rec.admin("process-exited", format!("{name} exited: {status}"), Outcome::Info);
+        ctx.rec.admin(
+            "process-exited",
+            format!("{name} exited: {status}"),
+            Outcome::Info,
+        );
         c.replicas[i].env.clear();
         if !c.replicas[i].removed {
             let r = c.spawn(i);
@@ -304,7 +315,11 @@ pub async fn heal_all(ctx: &mut Ctx) {
             let _ = c.spawn(i);
         }
     }
-    ctx.rec.nemesis("heal", "stop", "all links pass, all members running, clocks true");
+    ctx.rec.nemesis(
+        "heal",
+        "stop",
+        "all links pass, all members running, clocks true",
+    );
 }
 
 /// Compacts the store every 100-500 ms until `stop`, a few revisions behind the newest.
@@ -320,11 +335,15 @@ pub async fn compaction_storm(
         let client = {
             let c = cluster.lock().await;
             let members = c.members();
-            let Some(i) = members.choose(&mut rng).copied() else { continue };
+            let Some(i) = members.choose(&mut rng).copied() else {
+                continue;
+            };
             c.direct(i)
         };
         let Ok(client) = client else { continue };
-        let Ok(s) = client.status().await else { continue };
+        let Ok(s) = client.status().await else {
+            continue;
+        };
         let rev = s.header.map(|h| h.revision).unwrap_or(0) - rng.gen_range(0..20);
         if rev <= 1 {
             continue;
@@ -334,7 +353,11 @@ pub async fn compaction_storm(
             physical: false,
         }))
         .await;
-        let outcome = if r.is_ok() { Outcome::Ok } else { Outcome::Fail };
+        let outcome = if r.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Fail
+        };
         rec.admin("compact", format!("revision {rev}"), outcome);
     }
 }

@@ -65,7 +65,8 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
         Fault::PartitionHalves => {
             let mut members = ctx.cluster.lock().await.members();
             members.shuffle(&mut ctx.rng);
-            let minority: BTreeSet<usize> = members.iter().take(members.len() / 2).copied().collect();
+            let minority: BTreeSet<usize> =
+                members.iter().take(members.len() / 2).copied().collect();
             isolate(ctx, &minority).await
         }
         Fault::PartitionRing => ring(ctx).await,
@@ -78,7 +79,11 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
             let c = ctx.cluster.lock().await;
             let others: Vec<usize> = c.members().into_iter().filter(|j| *j != from).collect();
             let to = others.choose(&mut ctx.rng).copied().unwrap_or(0);
-            let (a, b) = if ctx.rng.gen_bool(0.5) { (from, to) } else { (to, from) };
+            let (a, b) = if ctx.rng.gen_bool(0.5) {
+                (from, to)
+            } else {
+                (to, from)
+            };
             c.set_link(a, b, LinkMode::Blackhole);
             format!("{} -x-> {}", c.replicas[a].name, c.replicas[b].name)
         }
@@ -93,7 +98,15 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
         Fault::Delay => {
             let n = ctx.random_member().await;
             let ms = ctx.rng.gen_range(50..=200);
-            degrade(ctx, n, LinkMode::Delay { ms, jitter_ms: ms / 2 }).await
+            degrade(
+                ctx,
+                n,
+                LinkMode::Delay {
+                    ms,
+                    jitter_ms: ms / 2,
+                },
+            )
+            .await
         }
         Fault::Loss => {
             let n = ctx.random_member().await;
@@ -123,7 +136,10 @@ async fn ring(ctx: &mut Ctx) -> String {
         for &other in &order {
             if !window.contains(&other) {
                 c.set_link(other, node, LinkMode::Blackhole);
-                cuts.push(format!("{}-x->{}", c.replicas[other].name, c.replicas[node].name));
+                cuts.push(format!(
+                    "{}-x->{}",
+                    c.replicas[other].name, c.replicas[node].name
+                ));
             }
         }
     }

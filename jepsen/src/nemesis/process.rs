@@ -15,7 +15,11 @@ pub async fn kill(fault: Fault, ctx: &mut Ctx) -> Held {
         c.kill(i);
         names.push(c.replicas[i].name.clone());
     }
-    ctx.rec.nemesis(fault.name(), "start", format!("kill -9 {}", names.join(" ")));
+    ctx.rec.nemesis(
+        fault.name(),
+        "start",
+        format!("kill -9 {}", names.join(" ")),
+    );
     Held::Killed(nodes)
 }
 
@@ -30,7 +34,8 @@ pub async fn restart(ctx: &mut Ctx, name: &str, nodes: Vec<usize>) {
             }
         }
     }
-    ctx.rec.nemesis(name, "stop", format!("restarted {}", done.join(" ")));
+    ctx.rec
+        .nemesis(name, "stop", format!("restarted {}", done.join(" ")));
 }
 
 pub async fn pause(fault: Fault, ctx: &mut Ctx) -> Held {
@@ -53,5 +58,6 @@ pub async fn resume(ctx: &mut Ctx, name: &str, nodes: Vec<usize>) {
         c.resume(i);
         names.push(c.replicas[i].name.clone());
     }
-    ctx.rec.nemesis(name, "stop", format!("SIGCONT {}", names.join(" ")));
+    ctx.rec
+        .nemesis(name, "stop", format!("SIGCONT {}", names.join(" ")));
 }

@@ -25,14 +25,23 @@ use crate::workload::Pace;
 pub const PREFIX: &str = "/jepsen/a/";
 
 /// Runs one append lane until `pace` says stop.
-pub async fn lane(mut lane: Lane, keys: usize, values: Arc<AtomicI64>, mut rng: ChaCha8Rng, pace: Pace) {
+pub async fn lane(
+    mut lane: Lane,
+    keys: usize,
+    values: Arc<AtomicI64>,
+    mut rng: ChaCha8Rng,
+    pace: Pace,
+) {
     while pace.go().await {
         let n = rng.gen_range(1..=4);
         let mops = (0..n)
             .map(|_| {
                 let k = format!("{PREFIX}{}", rng.gen_range(0..keys.max(1)));
                 if rng.gen_bool(0.5) {
-                    Mop::Append { key: k, value: values.fetch_add(1, Ordering::SeqCst) }
+                    Mop::Append {
+                        key: k,
+                        value: values.fetch_add(1, Ordering::SeqCst),
+                    }
                 } else {
                     Mop::Read { key: k, list: None }
                 }
@@ -58,7 +67,10 @@ fn parse_list(v: &[u8]) -> Result<Vec<i64>, CallError> {
 }
 
 fn join(list: &[i64]) -> String {
-    list.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    list.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
@@ -74,21 +86,26 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
     keys.sort();
     keys.dedup();
     // Read phase: every key at one revision. Nothing is written, so any error is a `Fail`.
-    let read = timed(c.kv().txn(TxnRequest {
-        compare: vec![],
-        success: keys
-            .iter()
-            .map(|k| RequestOp {
-                request: Some(Request::RequestRange(RangeRequest {
-                    key: key(k),
-                    ..Default::default()
-                })),
-            })
-            .collect(),
-        failure: vec![],
-    }))
+    let read = timed(
+        c.kv().txn(TxnRequest {
+            compare: vec![],
+            success: keys
+                .iter()
+                .map(|k| RequestOp {
+                    request: Some(Request::RequestRange(RangeRequest {
+                        key: key(k),
+                        ..Default::default()
+                    })),
+                })
+                .collect(),
+            failure: vec![],
+        }),
+    )
     .await
-    .map_err(|e| CallError { outcome: Outcome::Fail, ..e })?;
+    .map_err(|e| CallError {
+        outcome: Outcome::Fail,
+        ..e
+    })?;
     let read_rev = read.header.map(|h| h.revision).unwrap_or(0);
     let mut lists: BTreeMap<String, (Vec<i64>, i64)> = BTreeMap::new();
     for (k, r) in keys.iter().zip(read.responses.iter()) {
@@ -110,7 +127,10 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
             Mop::Read { key: k, .. } => {
                 let mut l = lists.get(&k).map(|(l, _)| l.clone()).unwrap_or_default();
                 l.extend(appended.get(&k).cloned().unwrap_or_default());
-                out.push(Mop::Read { key: k, list: Some(l) });
+                out.push(Mop::Read {
+                    key: k,
+                    list: Some(l),
+                });
             }
             Mop::Append { key: k, value } => {
                 appended.entry(k.clone()).or_default().push(value);
@@ -135,20 +155,22 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
             }
         })
         .collect();
-    let w = timed(c.kv().txn(TxnRequest {
-        compare: guards
-            .iter()
-            .map(|(k, m)| Compare {
-                result: CompareResult::Equal as i32,
-                target: CompareTarget::Mod as i32,
-                key: key(k),
-                range_end: Default::default(),
-                target_union: Some(TargetUnion::ModRevision(*m)),
-            })
-            .collect(),
-        success: puts,
-        failure: vec![],
-    }))
+    let w = timed(
+        c.kv().txn(TxnRequest {
+            compare: guards
+                .iter()
+                .map(|(k, m)| Compare {
+                    result: CompareResult::Equal as i32,
+                    target: CompareTarget::Mod as i32,
+                    key: key(k),
+                    range_end: Default::default(),
+                    target_union: Some(TargetUnion::ModRevision(*m)),
+                })
+                .collect(),
+            success: puts,
+            failure: vec![],
+        }),
+    )
     .await?;
     if !w.succeeded {
         return Err(CallError {
@@ -156,5 +178,8 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
             message: "guard failed: a key changed since the read".into(),
         });
     }
-    Ok((Call::Txn { mops: out }, w.header.map(|h| h.revision).unwrap_or(0)))
+    Ok((
+        Call::Txn { mops: out },
+        w.header.map(|h| h.revision).unwrap_or(0),
+    ))
 }

@@ -31,7 +31,12 @@ pub async fn lane(mut lane: Lane, values: Arc<AtomicI64>, mut rng: ChaCha8Rng, p
         n += 1;
         let k = format!("{PREFIX}{}.{n}", lane.name);
         let value = values.fetch_add(1, Ordering::SeqCst);
-        let put = Call::LeasePut { key: k.clone(), lease: 0, ttl: TTL, value };
+        let put = Call::LeasePut {
+            key: k.clone(),
+            lease: 0,
+            ttl: TTL,
+            value,
+        };
         let Ok((Call::LeasePut { lease, .. }, _)) = lane.run(put, exec).await else {
             continue;
         };
@@ -40,22 +45,39 @@ pub async fn lane(mut lane: Lane, values: Arc<AtomicI64>, mut rng: ChaCha8Rng, p
             if !pace.running() {
                 break;
             }
-            let ka = Call::KeepAlive { key: k.clone(), lease, ttl: None };
+            let ka = Call::KeepAlive {
+                key: k.clone(),
+                lease,
+                ttl: None,
+            };
             let _ = lane.run(ka, exec).await;
         }
         if rng.gen_bool(0.3) {
-            let _ = lane.run(Call::Revoke { key: k.clone(), lease }, exec).await;
+            let _ = lane
+                .run(
+                    Call::Revoke {
+                        key: k.clone(),
+                        lease,
+                    },
+                    exec,
+                )
+                .await;
         }
     }
 }
 
 async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
     match call {
-        Call::LeasePut { key: k, ttl, value, .. } => {
+        Call::LeasePut {
+            key: k, ttl, value, ..
+        } => {
             // The grant alone changes no key: if it fails, nothing the checkers see happened.
             let g = timed(c.lease().lease_grant(LeaseGrantRequest { ttl, id: 0 }))
                 .await
-                .map_err(|e| CallError { outcome: Outcome::Fail, ..e })?;
+                .map_err(|e| CallError {
+                    outcome: Outcome::Fail,
+                    ..e
+                })?;
             let r = timed(c.kv().put(PutRequest {
                 key: key(&k),
                 value: value.to_string().into(),
@@ -64,15 +86,33 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
             }))
             .await?;
             let rev = r.header.map(|h| h.revision).unwrap_or(0);
-            Ok((Call::LeasePut { key: k, lease: g.id, ttl: g.ttl, value }, rev))
+            Ok((
+                Call::LeasePut {
+                    key: k,
+                    lease: g.id,
+                    ttl: g.ttl,
+                    value,
+                },
+                rev,
+            ))
         }
         Call::KeepAlive { key: k, lease, .. } => {
             let ttl = keep_alive(&c, lease).await?;
-            Ok((Call::KeepAlive { key: k, lease, ttl: Some(ttl) }, 0))
+            Ok((
+                Call::KeepAlive {
+                    key: k,
+                    lease,
+                    ttl: Some(ttl),
+                },
+                0,
+            ))
         }
         Call::Revoke { key: k, lease } => {
             let r = timed(c.lease().lease_revoke(LeaseRevokeRequest { id: lease })).await?;
-            Ok((Call::Revoke { key: k, lease }, r.header.map(|h| h.revision).unwrap_or(0)))
+            Ok((
+                Call::Revoke { key: k, lease },
+                r.header.map(|h| h.revision).unwrap_or(0),
+            ))
         }
         other => Ok((other, 0)),
     }
@@ -96,6 +136,9 @@ async fn keep_alive(c: &Etcd, lease: i64) -> Result<i64, CallError> {
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
         Ok(Ok(ttl)) => Ok(ttl),
         Ok(Err(s)) => Err(s.into()),
-        Err(_) => Err(CallError { outcome: Outcome::Info, message: "timeout".into() }),
+        Err(_) => Err(CallError {
+            outcome: Outcome::Info,
+            message: "timeout".into(),
+        }),
     }
 }

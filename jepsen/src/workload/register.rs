@@ -40,7 +40,11 @@ impl Registers {
     /// The key for the next operation on a random slot.
     fn pick(&self, rng: &mut ChaCha8Rng) -> String {
         let slot = rng.gen_range(0..self.slots.len().max(1));
-        let n = self.slots.get(slot).map(|c| c.fetch_add(1, Ordering::SeqCst)).unwrap_or(0);
+        let n = self
+            .slots
+            .get(slot)
+            .map(|c| c.fetch_add(1, Ordering::SeqCst))
+            .unwrap_or(0);
         format!("{PREFIX}{slot}.{}", n / self.ops_per_key)
     }
 
@@ -57,9 +61,15 @@ pub async fn lane(mut lane: Lane, regs: Arc<Registers>, mut rng: ChaCha8Rng, pac
         let k = regs.pick(&mut rng);
         let roll = rng.gen_range(0..100);
         let call = if roll < 50 {
-            Call::Read { key: k.clone(), seen: None }
+            Call::Read {
+                key: k.clone(),
+                seen: None,
+            }
         } else if roll < 75 {
-            Call::Write { key: k.clone(), value: regs.value() }
+            Call::Write {
+                key: k.clone(),
+                value: regs.value(),
+            }
         } else {
             Call::Cas {
                 key: k.clone(),
@@ -100,9 +110,17 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
                 ..Default::default()
             }))
             .await?;
-            Ok((Call::Write { key: k, value }, r.header.map(|h| h.revision).unwrap_or(0)))
+            Ok((
+                Call::Write { key: k, value },
+                r.header.map(|h| h.revision).unwrap_or(0),
+            ))
         }
-        Call::Cas { key: k, expect_mod_rev, value, .. } => {
+        Call::Cas {
+            key: k,
+            expect_mod_rev,
+            value,
+            ..
+        } => {
             let r = timed(c.kv().txn(TxnRequest {
                 compare: vec![Compare {
                     result: CompareResult::Equal as i32,
@@ -123,7 +141,12 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
             .await?;
             let rev = r.header.map(|h| h.revision).unwrap_or(0);
             Ok((
-                Call::Cas { key: k, expect_mod_rev, value, succeeded: Some(r.succeeded) },
+                Call::Cas {
+                    key: k,
+                    expect_mod_rev,
+                    value,
+                    succeeded: Some(r.succeeded),
+                },
                 rev,
             ))
         }
@@ -133,7 +156,10 @@ async fn exec(c: Etcd, call: Call) -> Result<(Call, i64), CallError> {
 
 /// A failed read changed nothing: always `Fail` (checkers drop it).
 pub fn read_error(e: CallError) -> CallError {
-    CallError { outcome: Outcome::Fail, ..e }
+    CallError {
+        outcome: Outcome::Fail,
+        ..e
+    }
 }
 
 fn parse(v: &[u8]) -> Result<i64, CallError> {

@@ -86,7 +86,13 @@ pub fn event(e: &mvccpb::Event) -> Option<KvEvent> {
 }
 
 /// Runs one watcher lane against `client` (replica `node`) until `end` says it is done.
-pub async fn watcher(lane: String, node: String, client: Etcd, rec: Arc<Recorder>, end: Arc<WatchEnd>) {
+pub async fn watcher(
+    lane: String,
+    node: String,
+    client: Etcd,
+    rec: Arc<Recorder>,
+    end: Arc<WatchEnd>,
+) {
     let mut log = WatchLog {
         lane,
         prefix: PREFIX.to_string(),
@@ -115,7 +121,8 @@ pub async fn watcher(lane: String, node: String, client: Etcd, rec: Arc<Recorder
         if tx.send(create).await.is_err() {
             break;
         }
-        let opened = tokio::time::timeout(IDLE, client.watch().watch(ReceiverStream::new(rx))).await;
+        let opened =
+            tokio::time::timeout(IDLE, client.watch().watch(ReceiverStream::new(rx))).await;
         let mut stream = match opened {
             Ok(Ok(s)) => s.into_inner(),
             Ok(Err(e)) => {
