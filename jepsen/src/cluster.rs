@@ -348,7 +348,11 @@ impl Cluster {
 
     /// A client to replica `i` through its client link.
     pub fn client(&self, i: usize) -> Result<Etcd, JepsenError> {
-        Etcd::connect(self.client_links[i].addr)
+        match self.client_links.get(i) {
+            Some(link) => Etcd::connect(link.addr),
+            // A replica that joined later has no client link: clients reach it directly.
+            None => self.direct(i),
+        }
     }
 
     /// A client to replica `i` that bypasses the proxies (for the harness's own checks).

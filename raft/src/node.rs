@@ -390,25 +390,26 @@ async fn publish_leadership(
     let mut metrics = raft.metrics();
     let mut tick = tokio::time::interval(heartbeat);
     let mut last_ack: Option<Instant> = None;
-    let mut leader_since: Option<Instant> = None;
     loop {
         let now = Instant::now();
         let l = {
             let m = metrics.borrow_and_update();
             let leading = m.state == ServerState::Leader;
             if leading {
-                leader_since.get_or_insert(now);
                 if let Some(ms) = m.millis_since_quorum_ack {
                     let at = now.checked_sub(Duration::from_millis(ms)).unwrap_or(now);
                     last_ack = Some(last_ack.map_or(at, |prev| prev.max(at)));
                 }
             } else {
-                leader_since = None;
                 last_ack = None;
             }
             let single_voter = m.membership_config.membership().voter_ids().count() <= 1;
-            let heard = last_ack.or(leader_since).unwrap_or(now);
-            let fresh = single_voter || now.saturating_duration_since(heard) <= election_timeout;
+            // Only a quorum's acknowledgement in this term makes a leader: openraft restarts a
+            // former leader as leader of its old term at once, before any peer has answered
+            // (found by `capstan jepsen --nemesis disk-eio`).
+            let fresh = single_voter
+                || last_ack
+                    .is_some_and(|heard| now.saturating_duration_since(heard) <= election_timeout);
             Leadership {
                 term: m.current_term,
                 is_leader: leading && fresh,

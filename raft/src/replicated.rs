@@ -239,6 +239,14 @@ impl ReplicatedKv {
         }
     }
 
+    /// Renews lease `id` on this replica, the leader, once a quorum has confirmed it still is
+    /// (etcd's ensureLeadership): a deposed leader that does not know it yet must not promise a
+    /// deadline the real leader's clock does not hold.
+    pub(crate) async fn keep_alive_as_leader(&self, id: i64) -> KvResult<LeaseKeepAliveResponse> {
+        self.read_index_batched().await?;
+        self.shared.store.lease_keep_alive(id).await
+    }
+
     /// The linearizable read barrier: after it returns, the local store reflects every write
     /// acknowledged before it was called.
     pub async fn read_barrier(&self) -> KvResult<()> {
@@ -442,7 +450,7 @@ impl Kv for ReplicatedKv {
 
     async fn lease_keep_alive(&self, id: i64) -> KvResult<LeaseKeepAliveResponse> {
         match self.route().await? {
-            Route::Local => self.shared.store.lease_keep_alive(id).await,
+            Route::Local => self.keep_alive_as_leader(id).await,
             Route::Leader(_, node) => {
                 let r = self
                     .peer(&node)?

@@ -291,7 +291,7 @@ impl RaftRpc for RaftService {
         }
         let id = req.into_inner().id;
         Ok(Response::new(
-            match self.kv.local().lease_keep_alive(id).await {
+            match self.kv.keep_alive_as_leader(id).await {
                 Ok(r) => pb::LeaseKeepAliveResponse {
                     response: Some(r),
                     failure: None,

@@ -259,6 +259,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         self.publish_applied();
+        tracing::info!(snapshot = %meta.snapshot_id, last = ?meta.last_log_id, "installed a raft snapshot from the leader");
         Ok(())
     }
 

@@ -16,6 +16,8 @@ const BAD: &[&str] = &[
 ];
 /// The line an armed crash point writes before it aborts.
 const INJECTED: &str = "crash point";
+/// The line a replica logs when it caught up by snapshot (counted, to show the fault worked).
+const SNAPSHOT_INSTALLED: &str = "installed a raft snapshot";
 
 /// Checks `<node dir>/stderr.log` of each replica under `nodes`.
 pub fn check_logs(nodes: &Path) -> Verdict {
@@ -29,6 +31,7 @@ pub fn check_logs(nodes: &Path) -> Verdict {
     };
     let mut bad = Vec::new();
     let mut injected = 0;
+    let mut installs = 0;
     let mut lines = 0;
     let mut paths: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
     paths.sort();
@@ -42,6 +45,9 @@ pub fn check_logs(nodes: &Path) -> Verdict {
         };
         for line in text.lines() {
             lines += 1;
+            if line.contains(SNAPSHOT_INSTALLED) {
+                installs += 1;
+            }
             if line.contains(INJECTED) {
                 injected += 1;
             } else if BAD.iter().any(|b| line.contains(b)) {
@@ -56,7 +62,7 @@ pub fn check_logs(nodes: &Path) -> Verdict {
         Verdict::valid(
             NAME,
             lines,
-            format!("{lines} log lines, no panic or corruption; {injected} injected crash(es)"),
+            format!("{lines} log lines, no panic or corruption; {injected} injected crash(es); {installs} snapshot install(s) by lagging replicas"),
         )
     } else {
         let n = bad.len();

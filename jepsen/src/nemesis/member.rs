@@ -42,7 +42,44 @@ async fn remove(ctx: &mut Ctx, name: &str) -> Result<(), String> {
     Err(last)
 }
 
+/// Waits (up to `within`) until the previous change has finished: every member answers and
+/// is a voter. A three-replica group tolerates one failure; starting the next change while a
+/// replacement is still a learner would be a second one, which no quorum system survives.
+async fn wait_settled(ctx: &mut Ctx, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        let c = ctx.cluster.lock().await;
+        let members = c.members();
+        let client = members.first().and_then(|i| c.direct(*i).ok());
+        drop(c);
+        if let Some(client) = client {
+            let list = timed(
+                client
+                    .cluster()
+                    .member_list(MemberListRequest { linearizable: true }),
+            )
+            .await;
+            if let Ok(list) = list {
+                if list.members.len() == members.len() && list.members.iter().all(|m| !m.is_learner)
+                {
+                    return true;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
 pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
+    if !wait_settled(ctx, std::time::Duration::from_secs(15)).await {
+        ctx.rec.nemesis(
+            fault.name(),
+            "start",
+            "skipped: the previous change has not settled",
+        );
+        return Held::Nothing;
+    }
     match fault {
         Fault::MemberGrow => {
             let mut c = ctx.cluster.lock().await;
