@@ -275,7 +275,7 @@ async fn a_leader_restarted_into_a_stale_term_does_not_renew_leases() {
     };
     let b = join("b");
     let c = join("c");
-    let mut servers = vec![a, b, c];
+    let mut servers = [a, b, c];
     let leader = wait_cluster(
         &servers.iter().collect::<Vec<_>>(),
         3,
