@@ -165,6 +165,37 @@ fn checkers_catch_a_server_that_serves_stale_reads() {
     assert_eq!(verdict(r, "no-lost-writes"), "valid");
 }
 
+/// Found by `capstan jepsen --nemesis disk-eio`: after fsync failed, raft stopped but the process
+/// kept running as a replica that could never write again. Fail-stop: it must exit, and nothing
+/// unsynced may have been acknowledged.
+#[test]
+fn a_failed_fsync_makes_the_replica_fail_stop() {
+    let out = tempfile::tempdir().unwrap();
+    let o = jepsen(
+        out.path(),
+        &["--nemesis", "disk-eio", "--time", "8", "--seed", "11"],
+    );
+    let runs = results(out.path());
+    assert_eq!(runs.len(), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let r = &runs[0];
+    assert_eq!(
+        r["valid"],
+        "valid",
+        "{}",
+        serde_json::to_string_pretty(&r["verdicts"]).unwrap()
+    );
+    let history = std::fs::read_to_string(
+        out.path()
+            .join(r["info"]["name"].as_str().unwrap())
+            .join("history.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        history.contains("had exited by itself: true"),
+        "no replica exited after its fsync failed"
+    );
+}
+
 #[test]
 fn only_loopback_addresses_are_accepted() {
     let out = tempfile::tempdir().unwrap();

@@ -20,6 +20,11 @@
 //!   covered by replica agreement and the lost-write and phantom checks.
 //! - Nemeses run one fault class per run (etcd's pattern); the "admin" compaction runs as its
 //!   own fault class and with the compaction crash point, not alongside every fault.
+//! - Clients use the replicas' plaintext client URL (`--listen-client http://`), which keeps the
+//!   two cores for the servers; the links between replicas stay mutual TLS through the proxies.
+//! - No LazyFS: a kill -9 leaves the page cache intact, so "acknowledged before fsync" cannot be
+//!   caught by killing; the deliberately broken build is the stale-read one instead, and fsync
+//!   failures are injected directly (`disk-eio`).
 //! - The Kubernetes REST workloads come with the REST API (a later issue).
 
 pub mod check;
