@@ -236,11 +236,21 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     }
 
     phase("convergence");
-    let healthy = cluster
+    // A replica that died after the heal (a crash the logs checker will judge) is restarted
+    // once more, as a supervisor would, before the cluster is declared unrecoverable.
+    let mut healthy = cluster
         .lock()
         .await
-        .wait_healthy(Duration::from_secs(30), true)
+        .wait_healthy(Duration::from_secs(15), true)
         .await;
+    if healthy.is_err() {
+        nemesis::restart_crashed(&mut ctx).await;
+        healthy = cluster
+            .lock()
+            .await
+            .wait_healthy(Duration::from_secs(15), true)
+            .await;
+    }
     if let Err(e) = &healthy {
         notes.push(Verdict::unknown(
             "recovery",
