@@ -68,13 +68,21 @@ impl From<tonic::Status> for CallError {
     }
 }
 
-/// Runs `fut` with the call deadline; a timeout is `Info`.
+/// Runs a unary call with the call deadline; a timeout is `Info`.
 pub async fn timed<T, F>(fut: F) -> Result<T, CallError>
 where
     F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
+    within_deadline(async { fut.await.map(tonic::Response::into_inner) }).await
+}
+
+/// Runs any call (a stream exchange too) with the call deadline; a timeout is `Info`.
+pub async fn within_deadline<T, F>(fut: F) -> Result<T, CallError>
+where
+    F: std::future::Future<Output = Result<T, tonic::Status>>,
+{
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-        Ok(Ok(r)) => Ok(r.into_inner()),
+        Ok(Ok(r)) => Ok(r),
         Ok(Err(s)) => Err(s.into()),
         Err(_) => Err(CallError {
             outcome: Outcome::Info,

@@ -71,6 +71,19 @@ async fn wait_settled(ctx: &mut Ctx, within: std::time::Duration) -> bool {
     false
 }
 
+/// Removes member `node` from the group and, once removed, stops its process; the outcome as
+/// the history records it.
+async fn remove_and_stop(ctx: &mut Ctx, node: usize) -> String {
+    let name = ctx.cluster.lock().await.replicas[node].name.clone();
+    let r = remove(ctx, &name).await;
+    if r.is_ok() {
+        let mut c = ctx.cluster.lock().await;
+        c.replicas[node].removed = true;
+        c.terminate(node, std::time::Duration::from_secs(2));
+    }
+    format!("remove {name}: {r:?}")
+}
+
 pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
     if !wait_settled(ctx, std::time::Duration::from_secs(15)).await {
         ctx.rec.nemesis(
@@ -101,16 +114,8 @@ pub async fn start(fault: Fault, ctx: &mut Ctx) -> Held {
         }
         Fault::MemberShrink => {
             let node = ctx.follower().await;
-            let name = ctx.cluster.lock().await.replicas[node].name.clone();
-            let r = remove(ctx, &name).await;
-            let mut c = ctx.cluster.lock().await;
-            if r.is_ok() {
-                c.replicas[node].removed = true;
-                c.terminate(node, std::time::Duration::from_secs(2));
-            }
-            drop(c);
-            ctx.rec
-                .nemesis(fault.name(), "start", format!("remove {name}: {r:?}"));
+            let detail = remove_and_stop(ctx, node).await;
+            ctx.rec.nemesis(fault.name(), "start", detail);
             Held::Member(node)
         }
         _ => {
@@ -134,15 +139,8 @@ pub async fn stop(fault: Fault, ctx: &mut Ctx, node: usize) {
     let name = ctx.cluster.lock().await.replicas[node].name.clone();
     match fault {
         Fault::MemberGrow => {
-            let r = remove(ctx, &name).await;
-            let mut c = ctx.cluster.lock().await;
-            if r.is_ok() {
-                c.replicas[node].removed = true;
-                c.terminate(node, std::time::Duration::from_secs(2));
-            }
-            drop(c);
-            ctx.rec
-                .nemesis(fault.name(), "stop", format!("remove {name}: {r:?}"));
+            let detail = remove_and_stop(ctx, node).await;
+            ctx.rec.nemesis(fault.name(), "stop", detail);
         }
         _ => {
             let mut c = ctx.cluster.lock().await;

@@ -13,7 +13,7 @@ use capstan_proto::etcdserverpb::{
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::client::{key, timed, CallError, Etcd, CALL_TIMEOUT};
+use crate::client::{key, timed, within_deadline, CallError, Etcd};
 use crate::history::{Call, Outcome};
 use crate::recorder::Lane;
 use crate::workload::Pace;
@@ -133,12 +133,5 @@ async fn keep_alive(c: &Etcd, lease: i64) -> Result<i64, CallError> {
             None => Err(tonic::Status::unavailable("keep-alive stream closed")),
         }
     };
-    match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-        Ok(Ok(ttl)) => Ok(ttl),
-        Ok(Err(s)) => Err(s.into()),
-        Err(_) => Err(CallError {
-            outcome: Outcome::Info,
-            message: "timeout".into(),
-        }),
-    }
+    within_deadline(fut).await
 }
