@@ -12,6 +12,7 @@
 # Layout (override the root with CAPSTANBENCH_DIR, default /tmp/capstanbench):
 #   3 replicas: c1 client 4379 / peer 4380, c2 24379/24380, c3 34379/34380
 #   1 replica : s1 client 14379 / peer 14380        (etcd-cluster.sh uses 2379.., 12379..)
+#   Kubernetes API: client port + 64 (4443, 24443, 34443; 14443), kubeconfig in each data dir
 #   binary   : $CAPSTANBENCH_DIR/capstan, a private copy of $CAPSTAN_BIN made by `start`
 #              (default ${CARGO_TARGET_DIR:-~/.cache/capstan-target}/release/capstan), so a
 #              rebuild during a run does not change the server under test
@@ -98,6 +99,7 @@ start() {
     # shellcheck disable=SC2086
     nohup "$BIN" server --name "$name" --data-dir "$DIR/$name" --pki-dir "$DIR/pki" \
       --listen-client "http://$HOST:$cport" --listen-peer "$HOST:$pport" \
+      --listen-api "$HOST:$((cport + 64))" \
       --initial-cluster "$initial" \
       ${CAPSTAN_EXTRA_FLAGS:-} > "$DIR/$name.log" 2>&1 < /dev/null &
     echo "$! $name" >> "$PIDS"

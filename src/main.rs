@@ -4,6 +4,7 @@
 
 mod cluster_view;
 mod join;
+mod kubeconfig;
 mod member_cmd;
 mod pki_files;
 mod server;
@@ -42,6 +43,12 @@ enum Cmd {
     Snapshot {
         #[command(subcommand)]
         command: SnapshotCmd,
+    },
+    /// Prints the admin kubeconfig a server wrote in its data dir.
+    Kubeconfig {
+        /// The server's data dir [default: as `capstan server`].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Fault tests: kills, pauses, partitions, clock and disk faults against real replicas
     /// under load, with the history checked (linearizability, serializability, watches, leases).
@@ -106,6 +113,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Member { command } => runtime()?.block_on(member_cmd::run(command))?,
+        Cmd::Kubeconfig { data_dir } => {
+            let dir = match data_dir {
+                Some(d) => d,
+                None => server::default_data_dir()?,
+            };
+            print!("{}", kubeconfig::read(&dir)?);
+        }
         Cmd::Pki {
             command: PkiCmd::Init { dir },
         } => {

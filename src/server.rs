@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
+use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, ServingTls};
 use capstan_proto::raft as pb;
 use capstan_raft::pki::{CertPair, JoinToken};
 use capstan_raft::{JoinAuth, Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cluster_view::RaftClusterView;
+use crate::kubeconfig::admin_kubeconfig;
 use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
 
 #[derive(clap::Args, Debug)]
@@ -30,9 +32,15 @@ pub struct ServerArgs {
     /// $XDG_DATA_HOME/capstan, else ~/.local/share/capstan].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Kubernetes REST API address (HTTPS). Reserved: the REST API is not served yet.
+    /// Kubernetes REST API address (HTTPS, x509 client certificates from the cluster CA).
     #[arg(long, default_value = "127.0.0.1:6443")]
     pub listen_api: String,
+    /// The CIDR services' cluster IPs come from (as kube-apiserver's flag of the same name).
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cluster_ip_range: String,
+    /// The port range NodePort services' ports come from, as MIN-MAX.
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
     /// etcd v3 gRPC API: https://HOST:PORT (TLS, client certificates required) or
     /// http://HOST:PORT (plaintext, as etcd allows; for loopback benchmarks).
     #[arg(long, default_value = "https://127.0.0.1:2379")]
@@ -76,6 +84,27 @@ pub struct ServerArgs {
     /// it), as `URL=ADDR`; repeatable. `capstan jepsen` uses it to cut and slow single links.
     #[arg(long, hide = true, value_name = "URL=ADDR")]
     pub peer_route: Vec<String>,
+}
+
+fn service_ranges(args: &ServerArgs) -> anyhow::Result<ServiceRanges> {
+    let (network, prefix) = ServiceRanges::parse_cidr(&args.service_cluster_ip_range)
+        .map_err(|e| anyhow::anyhow!("--service-cluster-ip-range: {e}"))?;
+    let (lo, hi) = args
+        .service_node_port_range
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+        .filter(|(a, b)| a < b)
+        .with_context(|| {
+            format!(
+                "--service-node-port-range {:?} is not MIN-MAX",
+                args.service_node_port_range
+            )
+        })?;
+    Ok(ServiceRanges {
+        network,
+        prefix,
+        node_ports: (lo, hi),
+    })
 }
 
 /// The default data dir of DESIGN.md.
@@ -206,6 +235,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         (None, None) => "127.0.0.1:2380".to_string(),
     };
     let (client_tls, client_addr) = split_url(&args.listen_client, "--listen-client")?;
+    let api_addr = args.listen_api.trim_start_matches("https://").to_string();
+    let ranges = service_ranges(&args)?;
+    let api_listener = TcpListener::bind(&api_addr)
+        .await
+        .with_context(|| format!("binding --listen-api {api_addr}"))?;
+    let api_bound = api_listener.local_addr()?;
+    let api_url = if api_bound.ip().is_unspecified() {
+        format!("https://127.0.0.1:{}", api_bound.port())
+    } else {
+        format!("https://{api_bound}")
+    };
 
     let client_listener = TcpListener::bind(&client_addr)
         .await
@@ -237,7 +277,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         name: args.name.clone(),
         peer_url: peer_url.clone(),
         client_url: client_url.clone(),
-        api_url: String::new(),
+        api_url: api_url.clone(),
         auto_promote: false,
     };
 
@@ -308,7 +348,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
     let advertised = host_of(peer_url.trim_start_matches("https://"));
-    for h in [host_of(&client_addr), host_of(&own_peer), advertised] {
+    for h in [
+        host_of(&client_addr),
+        host_of(&own_peer),
+        advertised,
+        host_of(&api_addr),
+    ] {
         if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" && h != "::" {
             hosts.push(h);
         }
@@ -396,7 +441,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         peer_urls: vec![peer_url.clone()],
     };
     let kv: Arc<dyn capstan_store::Kv> = Arc::new(node.kv().clone());
-    let api = EtcdApi::new(kv, etcd_identity)
+    let api = EtcdApi::new(kv.clone(), etcd_identity)
         .with_cluster(Arc::new(RaftClusterView { node: node.clone() }));
     let tls = if client_tls {
         Some(
@@ -414,23 +459,71 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     });
 
+    let kube = KubeApi::new(
+        kv.clone(),
+        KubeConfig {
+            ranges,
+            advertise: Some(if api_bound.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], api_bound.port()))
+            } else {
+                api_bound
+            }),
+        },
+    );
+    let warm = kube.clone();
+    tokio::task::spawn_blocking(move || warm.warm_up());
+    let boot = kube.clone();
+    tokio::spawn(async move {
+        // The system namespaces and the `kubernetes` service, once the cluster takes writes.
+        loop {
+            match boot.bootstrap().await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e.message, "Kubernetes bootstrap objects: retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    let serving = ServingTls {
+        ca_cert_pem: pki.ca.cert.clone(),
+        cert_pem: node_pair.cert.clone(),
+        key_pem: node_pair.key.clone(),
+    };
+    let api_stop = stopped(stop_rx.clone());
+    let router = kube.router();
+    let api_task = tokio::spawn(async move {
+        if let Err(e) = serve_tls(api_listener, router, &serving, api_stop).await {
+            tracing::error!(error = %e, "Kubernetes API server failed");
+        }
+    });
+    let admin_cert = std::fs::read_to_string(pki.dir.join("admin.crt"))?;
+    let admin_key = std::fs::read_to_string(pki.dir.join("admin.key"))?;
+    write_private(
+        &data_dir.join("admin.kubeconfig"),
+        &admin_kubeconfig(&api_url, &pki.ca.cert, &admin_cert, &admin_key),
+    )?;
+
     write_private(
         &data_dir.join("endpoints.json"),
         &format!(
-            "{{\"name\":{:?},\"member_id\":\"{:x}\",\"cluster_id\":\"{:x}\",\"client\":{:?},\"peer\":{:?},\"ca\":{:?},\"cert\":{:?},\"key\":{:?}}}\n",
+            "{{\"name\":{:?},\"member_id\":\"{:x}\",\"cluster_id\":\"{:x}\",\"api\":{:?},\"client\":{:?},\"peer\":{:?},\"ca\":{:?},\"cert\":{:?},\"key\":{:?},\"kubeconfig\":{:?}}}\n",
             args.name,
             ident.id,
             ident.cluster_id,
+            api_url,
             client_url,
             peer_url,
             pki.dir.join("ca.crt").display().to_string(),
             pki.dir.join("admin.crt").display().to_string(),
             pki.dir.join("admin.key").display().to_string(),
+            data_dir.join("admin.kubeconfig").display().to_string(),
         ),
     )?;
     tracing::info!(
         name = %args.name,
         member_id = %format!("{:x}", ident.id),
+        api = %api_url,
         client = %client_url,
         peer = %peer_url,
         data_dir = %data_dir.display(),
@@ -442,6 +535,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;
     node.shutdown().await;
     let _ = peer_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), peer_task).await;

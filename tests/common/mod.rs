@@ -15,6 +15,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub client_url: String,
     pub peer_url: String,
+    /// The Kubernetes API (https://127.0.0.1:PORT).
+    pub api_url: String,
     pub member_id: u64,
     args: Vec<String>,
     child: Option<Child>,
@@ -40,6 +42,7 @@ impl Server {
             data_dir: root.join(name),
             client_url: String::new(),
             peer_url: String::new(),
+            api_url: String::new(),
             member_id: 0,
             args: extra.to_vec(),
             child: None,
@@ -98,6 +101,11 @@ impl Server {
             .arg(&self.data_dir)
             .args(["--listen-client", client, "--listen-peer", peer])
             .args(["--heartbeat-ms", "50"])
+            .args(if self.args.iter().any(|a| a == "--listen-api") {
+                vec![]
+            } else {
+                vec!["--listen-api", "127.0.0.1:0"]
+            })
             .args(&self.args)
             .env("RUST_LOG", "info,openraft=error")
             .stdout(Stdio::null())
@@ -115,6 +123,7 @@ impl Server {
                 ) {
                     self.client_url = c;
                     self.peer_url = p;
+                    self.api_url = field(&text, "api").unwrap_or_default();
                     self.member_id = u64::from_str_radix(&id, 16).unwrap();
                     return;
                 }
@@ -134,6 +143,11 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The admin kubeconfig the server wrote.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir.join("admin.kubeconfig")
     }
 
     pub fn log(&self) -> String {
@@ -186,7 +200,7 @@ impl Server {
 
     /// An etcd-client connected to this replica with the admin certificate.
     pub async fn client(&self) -> Client {
-        self.client_with_pki(&self.data_dir.join("pki")).await
+        self.client_with_pki(&self.pki_dir()).await
     }
 
     /// An etcd-client using the admin certificate in `pki`.

@@ -1,0 +1,123 @@
+//! Typed decoding of request objects through the k8s-openapi types: wrong JSON types are
+//! rejected, and unknown fields are dropped, warned about or refused according to
+//! `fieldValidation` (Ignore, Warn — the default — or Strict), as kube-apiserver does.
+
+use serde_json::Value;
+
+use super::http::Query;
+use super::resources::Resource;
+use super::status::{ApiError, ApiResult};
+
+/// The `fieldValidation` directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn from_query(q: &Query) -> ApiResult<FieldValidation> {
+        match q.0.get("fieldValidation").map(String::as_str) {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn, or Strict, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Collects the paths of fields present in `input` but gone from `output` (unknown fields).
+fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, output) {
+        (Value::Object(i), Value::Object(o)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match o.get(k) {
+                    Some(ov) => unknown_fields(v, ov, &p, out),
+                    None if v.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(o)) => {
+            for (n, (iv, ov)) in i.iter().zip(o.iter()).enumerate() {
+                unknown_fields(iv, ov, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Decodes `obj` as `r`'s type. Returns the typed form and the warnings to send.
+pub fn typed(r: &Resource, obj: &Value, mode: FieldValidation) -> ApiResult<(Value, Vec<String>)> {
+    let out = (r.roundtrip)(obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            r.kind, r.version, r.kind
+        ))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(obj, &out, "", &mut unknown);
+    match mode {
+        FieldValidation::Ignore => Ok((out, Vec::new())),
+        FieldValidation::Warn => Ok((
+            out,
+            unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect(),
+        )),
+        FieldValidation::Strict if unknown.is_empty() => Ok((out, Vec::new())),
+        FieldValidation::Strict => {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect();
+            Err(ApiError::bad_request(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_found_at_their_paths() {
+        let r = super::super::resources::find("", "v1", "pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "bogus": 1},
+            "spec": {"containers": [{"name": "c", "image": "i", "colour": "red"}]}});
+        let (out, warnings) = typed(r, &pod, FieldValidation::Warn).unwrap();
+        assert_eq!(
+            warnings,
+            vec![
+                "unknown field \"metadata.bogus\"",
+                "unknown field \"spec.containers[0].colour\""
+            ]
+        );
+        assert!(out.pointer("/spec/containers/0/colour").is_none());
+        let e = typed(r, &pod, FieldValidation::Strict).unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(e
+            .message
+            .starts_with("strict decoding error: unknown field \"metadata.bogus\""));
+        let (_, w) = typed(r, &pod, FieldValidation::Ignore).unwrap();
+        assert!(w.is_empty());
+        let wrong = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 5}});
+        assert_eq!(
+            typed(r, &wrong, FieldValidation::Ignore).unwrap_err().code,
+            400
+        );
+    }
+}

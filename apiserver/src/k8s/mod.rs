@@ -1,0 +1,209 @@
+//! The Kubernetes REST API over `Kv`: what kubectl, client-go, kube-rs and the Python client
+//! talk to. Layers, outside in: HTTPS and client-certificate authentication ([`serve`]),
+//! routing and content negotiation ([`route`], [`http`]), discovery and OpenAPI, the verbs
+//! ([`read`], [`watch`], [`write`], [`delete`], [`subresource`]), per-resource rules
+//! ([`meta`], [`strategy`], [`validation`], [`admission`], [`services`]) and storage
+//! ([`objects`], the storage.Interface role over `Kv`).
+
+mod admission;
+mod bootstrap;
+mod decode;
+mod delete;
+mod discovery;
+mod events;
+mod fields;
+mod http;
+mod meta;
+mod objects;
+mod openapi;
+mod patch_meta;
+mod protobuf;
+mod read;
+mod resources;
+mod route;
+mod selector;
+mod serve;
+mod services;
+mod status;
+mod strategic_merge;
+mod strategy;
+mod subresource;
+mod table;
+mod tables;
+mod validation;
+mod version;
+mod watch;
+mod write;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use capstan_store::Kv;
+use serde_json::Value;
+
+pub use resources::{Resource, RESOURCES};
+pub use serve::{serve_tls, user_of, ServeError, ServingTls, User};
+pub use services::ServiceRanges;
+pub use status::ApiError;
+pub use version::GIT_VERSION;
+
+use objects::ObjectStore;
+use openapi::Schemas;
+use status::ApiResult;
+
+/// How long stored events live (kube-apiserver's `--event-ttl` default).
+const EVENT_TTL: Duration = Duration::from_secs(3600);
+/// Events granted within this window share one lease.
+const EVENT_LEASE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The facade's settings.
+#[derive(Debug, Clone, Default)]
+pub struct KubeConfig {
+    /// Service CIDR and node port range.
+    pub ranges: ServiceRanges,
+    /// The address clients reach this replica's API at (the `kubernetes` service's endpoint).
+    pub advertise: Option<std::net::SocketAddr>,
+}
+
+struct Inner {
+    store: ObjectStore,
+    config: KubeConfig,
+    schemas: OnceLock<Schemas>,
+    event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
+}
+
+/// The Kubernetes API of one replica.
+#[derive(Clone)]
+pub struct KubeApi {
+    inner: Arc<Inner>,
+}
+
+impl KubeApi {
+    pub fn new(kv: Arc<dyn Kv>, config: KubeConfig) -> KubeApi {
+        KubeApi {
+            inner: Arc::new(Inner {
+                store: ObjectStore::new(kv),
+                config,
+                schemas: OnceLock::new(),
+                event_lease: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The HTTP routes, behind authentication (requests carry the [`User`] extension when
+    /// their client certificate was verified).
+    pub fn router(&self) -> Router {
+        let open = Router::new()
+            .route("/healthz", get(version::ok))
+            .route("/livez", get(version::ok))
+            .route("/readyz", get(version::ok))
+            .route("/version", get(version::version));
+        let api = Router::new()
+            .route("/api", get(discovery::core))
+            .route("/api/{version}", get(discovery::core_version))
+            .route("/apis", get(discovery::groups))
+            .route("/apis/{group}", get(discovery::group))
+            .route("/apis/{group}/{version}", get(discovery::group_version))
+            .route("/openapi/v2", get(openapi::v2))
+            .route("/swagger-2.0.0.pb-v1", get(openapi::v2))
+            .route("/openapi/v3", get(openapi::v3_index))
+            .route("/openapi/v3/{*path}", get(openapi::v3_document))
+            .fallback(route::dispatch)
+            .layer(axum::middleware::from_fn(require_user));
+        open.merge(api).with_state(self.clone())
+    }
+
+    pub(crate) fn store(&self) -> &ObjectStore {
+        &self.inner.store
+    }
+
+    pub(crate) fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    pub(crate) fn ranges(&self) -> &ServiceRanges {
+        &self.inner.config.ranges
+    }
+
+    pub(crate) fn config(&self) -> &KubeConfig {
+        &self.inner.config
+    }
+
+    /// The OpenAPI schemas (generated on first use).
+    pub(crate) fn schemas(&self) -> &Schemas {
+        self.inner.schemas.get_or_init(Schemas::build)
+    }
+
+    /// Builds the OpenAPI schemas now rather than on the first request that needs them.
+    pub fn warm_up(&self) {
+        let _ = self.schemas();
+    }
+
+    /// The lease new events are bound to (one per minute, shared).
+    pub(crate) async fn event_lease(&self) -> ApiResult<i64> {
+        let mut cur = self.inner.event_lease.lock().await;
+        if let Some((id, at)) = *cur {
+            if at.elapsed() < EVENT_LEASE_WINDOW {
+                return Ok(id);
+            }
+        }
+        let ttl = (EVENT_TTL + EVENT_LEASE_WINDOW).as_secs() as i64;
+        let id = self.store().grant_lease(ttl).await?;
+        *cur = Some((id, Instant::now()));
+        Ok(id)
+    }
+
+    /// A stored object in the form `r` serves it.
+    pub(crate) fn present(&self, r: &Resource, obj: Value) -> Value {
+        if r.group == "events.k8s.io" {
+            events::from_core(obj)
+        } else {
+            obj
+        }
+    }
+
+    /// An object of `r` in its stored form.
+    pub(crate) fn accept(&self, r: &Resource, obj: Value) -> Value {
+        if r.group == "events.k8s.io" {
+            events::to_core(obj)
+        } else {
+            obj
+        }
+    }
+
+    /// This replica's current revision (0 if unknown).
+    pub(crate) async fn local_revision(&self) -> i64 {
+        self.store().revisions().await.map(|(r, _)| r).unwrap_or(0)
+    }
+
+    /// Deletes a terminating namespace's contents, then the namespace (in the background).
+    pub(crate) fn finalize_namespace(&self, name: String) {
+        let api = self.clone();
+        tokio::spawn(async move { bootstrap::finalize_namespace(&api, &name).await });
+    }
+
+    /// Creates what every cluster has: the system namespaces and the `kubernetes` service,
+    /// and resumes the deletion of namespaces left terminating. Idempotent; retried by the
+    /// caller until the store takes writes.
+    pub async fn bootstrap(&self) -> Result<(), ApiError> {
+        bootstrap::run(self).await
+    }
+}
+
+fn is_open(path: &str) -> bool {
+    ["/healthz", "/livez", "/readyz", "/version"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+async fn require_user(req: Request, next: Next) -> Response {
+    if req.extensions().get::<User>().is_none() && !is_open(req.uri().path()) {
+        return ApiError::unauthorized().into_response();
+    }
+    next.run(req).await
+}

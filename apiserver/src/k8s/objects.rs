@@ -1,0 +1,386 @@
+//! The storage.Interface role of k8s.io/apiserver over `Kv`: objects as JSON under
+//! `/registry/<storage>/<namespace>/<name>` (or `/registry/<storage>/<name>`), the mod revision
+//! as resourceVersion, create as put-if-absent, update and delete as compare-and-swap on the mod
+//! revision. Every key layout of the Kubernetes facade lives here.
+
+use std::sync::Arc;
+
+use capstan_store::proto::{
+    compare, request_op, response_op, Compare, DeleteRangeRequest, KeyValue, PutRequest,
+    RangeRequest, RequestOp, TxnRequest, WatchRequest,
+};
+use capstan_store::{Kv, KvError, Watcher};
+use serde_json::Value;
+
+use super::resources::Resource;
+use super::status::{ApiError, ApiResult};
+
+/// The root of the Kubernetes keyspace.
+pub const REGISTRY: &str = "/registry/";
+
+/// Where a resource's objects live.
+pub fn prefix(r: &Resource, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) if r.namespaced => format!("{REGISTRY}{}/{ns}/", r.storage),
+        _ => format!("{REGISTRY}{}/", r.storage),
+    }
+}
+
+/// The key of one object.
+pub fn key(r: &Resource, namespace: Option<&str>, name: &str) -> String {
+    format!("{}{name}", prefix(r, namespace))
+}
+
+/// The end of the range of keys starting with `prefix` (etcd's prefix range end).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// A stored object: its JSON with `metadata.resourceVersion` set to the mod revision.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub object: Value,
+    pub mod_revision: i64,
+}
+
+impl Stored {
+    fn from_kv(kv: &KeyValue) -> ApiResult<Stored> {
+        let mut object: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+            ApiError::internal(format!(
+                "stored object at {} is not JSON: {e}",
+                String::from_utf8_lossy(&kv.key)
+            ))
+        })?;
+        set_resource_version(&mut object, kv.mod_revision);
+        Ok(Stored {
+            object,
+            mod_revision: kv.mod_revision,
+        })
+    }
+}
+
+/// Decodes a stored value, with its resourceVersion.
+pub fn decode(kv: &KeyValue) -> ApiResult<Value> {
+    Stored::from_kv(kv).map(|s| s.object)
+}
+
+/// Sets `metadata.resourceVersion`.
+pub fn set_resource_version(object: &mut Value, rev: i64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+/// The JSON written to the store: without the resourceVersion (it is the key's mod revision).
+fn encode(object: &Value) -> ApiResult<Vec<u8>> {
+    let mut o = object.clone();
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    serde_json::to_vec(&o).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Linearizable: the most recent state, confirmed by a quorum.
+    Latest,
+    /// Whatever this replica has.
+    Any,
+    /// Exactly at this revision.
+    At(i64),
+}
+
+/// One page of a list.
+pub struct Page {
+    pub kvs: Vec<KeyValue>,
+    pub revision: i64,
+    pub more: bool,
+}
+
+/// Object storage over `Kv`.
+#[derive(Clone)]
+pub struct ObjectStore {
+    kv: Arc<dyn Kv>,
+}
+
+impl ObjectStore {
+    pub fn new(kv: Arc<dyn Kv>) -> ObjectStore {
+        ObjectStore { kv }
+    }
+
+    pub fn kv(&self) -> &Arc<dyn Kv> {
+        &self.kv
+    }
+
+    /// Reads one object.
+    pub async fn get(&self, key: &str, fresh: Freshness) -> ApiResult<Option<Stored>> {
+        let (revision, serializable) = match fresh {
+            Freshness::Latest => (0, false),
+            Freshness::Any => (0, true),
+            Freshness::At(r) => (r, true),
+        };
+        let resp = self
+            .kv
+            .range(RangeRequest {
+                key: key.as_bytes().to_vec().into(),
+                revision,
+                serializable,
+                ..Default::default()
+            })
+            .await?;
+        resp.kvs.first().map(Stored::from_kv).transpose()
+    }
+
+    /// Reads up to `limit` keys (0: all) in [from, end) at `fresh`.
+    pub async fn page(
+        &self,
+        from: &[u8],
+        end: &[u8],
+        limit: i64,
+        fresh: Freshness,
+    ) -> ApiResult<Page> {
+        let (revision, serializable) = match fresh {
+            Freshness::Latest => (0, false),
+            Freshness::Any => (0, true),
+            Freshness::At(r) => (r, true),
+        };
+        let resp = self
+            .kv
+            .range(RangeRequest {
+                key: from.to_vec().into(),
+                range_end: end.to_vec().into(),
+                limit,
+                revision,
+                serializable,
+                ..Default::default()
+            })
+            .await?;
+        Ok(Page {
+            kvs: resp.kvs,
+            revision: resp.revision,
+            more: resp.more,
+        })
+    }
+
+    /// Writes a new object; `Ok(None)` when the key already exists (or a key `extra` claims
+    /// does).
+    pub async fn create(
+        &self,
+        key: &str,
+        object: &Value,
+        extra: &Extra,
+    ) -> ApiResult<Option<Stored>> {
+        let value = encode(object)?;
+        let mut compare = vec![absent(key)];
+        compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
+        let mut put = put_op(key, value);
+        if extra.lease != 0 {
+            if let Some(request_op::Request::Put(p)) = put.request.as_mut() {
+                p.lease = extra.lease;
+            }
+        }
+        let resp = self
+            .kv
+            .txn(TxnRequest {
+                compare,
+                success: extra.ops(put),
+                failure: vec![],
+            })
+            .await?;
+        if !resp.succeeded {
+            return Ok(None);
+        }
+        let mut object = object.clone();
+        set_resource_version(&mut object, resp.revision);
+        Ok(Some(Stored {
+            object,
+            mod_revision: resp.revision,
+        }))
+    }
+
+    /// Replaces an object if its mod revision is still `expected` (and the keys `extra` claims
+    /// are free); `Ok(None)` when not.
+    pub async fn update(
+        &self,
+        key: &str,
+        expected: i64,
+        object: &Value,
+        extra: &Extra,
+    ) -> ApiResult<Option<Stored>> {
+        let value = encode(object)?;
+        let mut compare = vec![mod_is(key, expected)];
+        compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
+        let resp = self
+            .kv
+            .txn(TxnRequest {
+                compare,
+                success: extra.ops(put_op(key, value)),
+                failure: vec![],
+            })
+            .await?;
+        if !resp.succeeded {
+            return Ok(None);
+        }
+        let mut object = object.clone();
+        set_resource_version(&mut object, resp.revision);
+        Ok(Some(Stored {
+            object,
+            mod_revision: resp.revision,
+        }))
+    }
+
+    /// Deletes an object if its mod revision is still `expected`, with `extra`'s releases;
+    /// returns the deletion's revision, or `None` when it changed since.
+    pub async fn delete(&self, key: &str, expected: i64, extra: &Extra) -> ApiResult<Option<i64>> {
+        let del = RequestOp {
+            request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+                key: key.as_bytes().to_vec().into(),
+                ..Default::default()
+            })),
+        };
+        let resp = self
+            .kv
+            .txn(TxnRequest {
+                compare: vec![mod_is(key, expected)],
+                success: extra.ops(del),
+                failure: vec![],
+            })
+            .await?;
+        if !resp.succeeded {
+            return Ok(None);
+        }
+        let deleted = resp.responses.first().and_then(|r| match &r.response {
+            Some(response_op::Response::DeleteRange(d)) => Some(d.deleted),
+            _ => None,
+        });
+        Ok((deleted.unwrap_or(0) > 0).then_some(resp.revision))
+    }
+
+    /// How many keys are in [from, end) at `fresh`.
+    pub async fn count(&self, from: &[u8], end: &[u8], fresh: Freshness) -> ApiResult<i64> {
+        let (revision, serializable) = match fresh {
+            Freshness::Latest => (0, false),
+            Freshness::Any => (0, true),
+            Freshness::At(r) => (r, true),
+        };
+        let resp = self
+            .kv
+            .range(RangeRequest {
+                key: from.to_vec().into(),
+                range_end: end.to_vec().into(),
+                revision,
+                serializable,
+                count_only: true,
+                ..Default::default()
+            })
+            .await?;
+        Ok(resp.count)
+    }
+
+    /// Whether a key exists now (linearizable).
+    pub async fn exists(&self, key: &str) -> ApiResult<bool> {
+        let resp = self
+            .kv
+            .range(RangeRequest {
+                key: key.as_bytes().to_vec().into(),
+                count_only: true,
+                ..Default::default()
+            })
+            .await?;
+        Ok(resp.count > 0)
+    }
+
+    /// Watches keys in [from, end) from `start` (inclusive), with previous values.
+    pub async fn watch(&self, from: &[u8], end: &[u8], start: i64) -> ApiResult<Watcher> {
+        Ok(self
+            .kv
+            .watch(WatchRequest {
+                key: from.to_vec().into(),
+                range_end: end.to_vec().into(),
+                start_revision: start,
+                prev_kv: true,
+                progress_notify: false,
+                filters: vec![],
+            })
+            .await?)
+    }
+
+    /// The store's current and compacted revisions, from this replica.
+    pub async fn revisions(&self) -> ApiResult<(i64, i64)> {
+        let s = self.kv.status().await?;
+        Ok((s.revision, s.compact_revision))
+    }
+
+    /// Grants a lease of `ttl` seconds (events' time to live).
+    pub async fn grant_lease(&self, ttl: i64) -> Result<i64, KvError> {
+        Ok(self.kv.lease_grant(ttl, 0).await?.id)
+    }
+}
+
+/// Keys written or removed in the same transaction as an object: allocations (a service's
+/// cluster IP and node ports) claimed with it and released with it, and the lease it lives on.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// Keys that must not exist yet, written with the object.
+    pub claims: Vec<(String, Vec<u8>)>,
+    /// Keys removed with the object.
+    pub releases: Vec<String>,
+    /// A lease the object is bound to (0: none).
+    pub lease: i64,
+}
+
+impl Extra {
+    fn ops(&self, main: RequestOp) -> Vec<RequestOp> {
+        let mut ops = vec![main];
+        for (k, v) in &self.claims {
+            ops.push(put_op(k, v.clone()));
+        }
+        for k in &self.releases {
+            ops.push(RequestOp {
+                request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+                    key: k.as_bytes().to_vec().into(),
+                    ..Default::default()
+                })),
+            });
+        }
+        ops
+    }
+}
+
+fn absent(key: &str) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Create as i32,
+        key: key.as_bytes().to_vec().into(),
+        target_union: Some(compare::TargetUnion::CreateRevision(0)),
+        ..Default::default()
+    }
+}
+
+fn put_op(key: &str, value: Vec<u8>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::Put(PutRequest {
+            key: key.as_bytes().to_vec().into(),
+            value: value.into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn mod_is(key: &str, rev: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Mod as i32,
+        key: key.as_bytes().to_vec().into(),
+        target_union: Some(compare::TargetUnion::ModRevision(rev)),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,269 @@
+//! OpenAPI for every served type, generated from the k8s-openapi types' JSON schemas
+//! (schemars): `/openapi/v3` (an index with a content hash per group version) and
+//! `/openapi/v3/<group-version>` documents with `x-kubernetes-group-version-kind` and the
+//! strategic-merge-patch extensions, which `kubectl explain`, client-side validation and
+//! server-side field validation detection read; and the minimal `/openapi/v2` protobuf
+//! document kubectl 1.27/1.28 insist on fetching first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::patch_meta;
+use super::resources::{Resource, RESOURCES};
+use super::status::ApiError;
+use super::strategic_merge::SchemaIndex;
+
+const REF_PREFIX: &str = "#/components/schemas/";
+
+/// The generated schemas and documents, built once.
+pub struct Schemas {
+    /// Every definition, by OpenAPI name.
+    pub definitions: Map<String, Value>,
+    /// Per group-version path (`api/v1`, `apis/apps/v1`): the document's bytes and hash.
+    documents: BTreeMap<String, (Vec<u8>, String)>,
+}
+
+impl Schemas {
+    pub fn build() -> Schemas {
+        let mut g = schemars::generate::SchemaSettings::openapi3().into_generator();
+        for r in RESOURCES {
+            let _ = (r.schema)(&mut g);
+        }
+        let mut definitions = g.take_definitions(true);
+        annotate(&mut definitions);
+        let mut by_gv: BTreeMap<String, Vec<&Resource>> = BTreeMap::new();
+        for r in RESOURCES {
+            let path = r.gv_path().trim_start_matches('/').to_string();
+            by_gv.entry(path).or_default().push(r);
+        }
+        let documents = by_gv
+            .into_iter()
+            .map(|(path, rs)| {
+                let doc = document(&definitions, &rs);
+                let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+                let hash = format!("{:X}", Sha256::digest(&bytes));
+                (path, (bytes, hash))
+            })
+            .collect();
+        Schemas {
+            definitions,
+            documents,
+        }
+    }
+
+    /// The definitions as a strategic merge patch schema.
+    pub fn index(&self) -> SchemaIndex<'_> {
+        SchemaIndex::new(&self.definitions)
+    }
+}
+
+/// Adds the extensions clients look for: the kind of each served type and the patch
+/// strategies of list fields.
+fn annotate(defs: &mut Map<String, Value>) {
+    for r in RESOURCES {
+        if let Some(Value::Object(d)) = defs.get_mut(r.definition) {
+            d.insert(
+                "x-kubernetes-group-version-kind".into(),
+                json!([{"group": r.group, "kind": r.kind, "version": r.version}]),
+            );
+        }
+    }
+    for (def, field, p) in patch_meta::all_field_patches() {
+        if let Some(prop) = defs
+            .get_mut(*def)
+            .and_then(|d| d.get_mut("properties"))
+            .and_then(|ps| ps.get_mut(*field))
+            .and_then(Value::as_object_mut)
+        {
+            prop.insert("x-kubernetes-patch-strategy".into(), json!(p.strategy));
+            if let Some(k) = p.merge_key {
+                prop.insert("x-kubernetes-patch-merge-key".into(), json!(k));
+            }
+        }
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                if let Some(name) = r.strip_prefix(REF_PREFIX) {
+                    out.push(name.to_string());
+                }
+            }
+            m.values().for_each(|x| collect_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("{REF_PREFIX}{name}")})
+}
+
+fn operation(r: &Resource, action: &str, body: bool, with_validation: bool) -> Value {
+    let mut params = vec![
+        json!({"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}}),
+        json!({"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}}),
+    ];
+    if with_validation {
+        params.push(json!({"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}));
+    }
+    let mut op = json!({
+        "operationId": format!("{action}{}", r.kind),
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "kind": r.kind, "version": r.version},
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema_ref(r.definition)}}}},
+    });
+    if body {
+        op["parameters"] = json!(params);
+        let content_types: &[&str] = if action == "patch" {
+            &[
+                "application/apply-patch+yaml",
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ]
+        } else {
+            &[
+                "application/json",
+                "application/yaml",
+                "application/vnd.kubernetes.protobuf",
+            ]
+        };
+        let mut content = Map::new();
+        for ct in content_types {
+            let schema = if action == "patch" {
+                schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
+            } else {
+                schema_ref(r.definition)
+            };
+            content.insert((*ct).into(), json!({"schema": schema}));
+        }
+        op["requestBody"] = json!({"content": content, "required": true});
+    }
+    op
+}
+
+fn document(defs: &Map<String, Value>, rs: &[&Resource]) -> Value {
+    let mut paths = Map::new();
+    let mut roots = Vec::new();
+    for r in rs {
+        roots.push(r.definition.to_string());
+        let base = if r.namespaced {
+            format!("{}/namespaces/{{namespace}}/{}", r.gv_path(), r.plural)
+        } else {
+            format!("{}/{}", r.gv_path(), r.plural)
+        };
+        paths.insert(
+            base.clone(),
+            json!({"get": operation(r, "list", false, false), "post": operation(r, "post", true, true)}),
+        );
+        paths.insert(
+            format!("{base}/{{name}}"),
+            json!({
+                "get": operation(r, "get", false, false),
+                "put": operation(r, "put", true, true),
+                "patch": operation(r, "patch", true, true),
+                "delete": operation(r, "delete", false, false),
+            }),
+        );
+    }
+    // Every definition reachable from the kinds.
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut todo = roots;
+    todo.push("io.k8s.apimachinery.pkg.apis.meta.v1.Patch".into());
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(d) = defs.get(&name) {
+            let mut refs = Vec::new();
+            collect_refs(d, &mut refs);
+            todo.extend(refs);
+        }
+    }
+    let mut schemas = Map::new();
+    for name in seen {
+        match defs.get(&name) {
+            Some(d) => schemas.insert(name, d.clone()),
+            None if name.ends_with(".Patch") => schemas.insert(
+                name,
+                json!({"description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.", "type": "object"}),
+            ),
+            None => None,
+        };
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": super::version::GIT_VERSION},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+/// `GET /openapi/v3`.
+pub async fn v3_index(axum::extract::State(api): axum::extract::State<super::KubeApi>) -> Response {
+    let mut paths = Map::new();
+    for (path, (_, hash)) in &api.schemas().documents {
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+        );
+    }
+    super::http::json_response(StatusCode::OK, &json!({"paths": paths}), &[])
+}
+
+/// `GET /openapi/v3/<group-version>`: cacheable forever when asked for by its hash.
+pub async fn v3_document(
+    axum::extract::State(api): axum::extract::State<super::KubeApi>,
+    Path(path): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let Some((bytes, hash)) = api.schemas().documents.get(path.trim_matches('/')) else {
+        return ApiError::no_route().into_response();
+    };
+    let q = super::http::Query::parse(q.as_deref());
+    let mut resp = Response::new(Body::from(bytes.clone()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if q.get("hash") == Some(hash.as_str()) {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, immutable"),
+        );
+        resp.headers_mut().insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Fri, 01 Jan 2100 00:00:00 GMT"),
+        );
+    } else {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, private"),
+        );
+    }
+    if let Ok(e) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+        resp.headers_mut().insert(header::ETAG, e);
+    }
+    resp
+}
+
+/// `GET /openapi/v2`: a document with only `swagger: "2.0"` in the gnostic protobuf encoding.
+/// kubectl 1.27 and 1.28 need it to answer before they use the v3 documents.
+pub async fn v2() -> Response {
+    let mut resp = Response::new(Body::from(vec![0x0a, 0x03, b'2', b'.', b'0']));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+    );
+    resp
+}

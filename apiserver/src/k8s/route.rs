@@ -1,0 +1,194 @@
+//! Resource URLs: `/api/v1/...` and `/apis/<group>/<version>/...`, namespaced or not, with an
+//! optional name and subresource, parsed into a [`Target`] and dispatched by method to the verbs.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::http::Query;
+use super::resources::{self, Resource};
+use super::status::{ApiError, ApiResult};
+use super::KubeApi;
+
+/// What a resource URL names.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub resource: &'static Resource,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+/// Parses a resource path; `None` when it names no served resource.
+pub fn parse(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return None,
+    };
+    if rest.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    let (namespace, rest): (Option<&str>, &[&str]) = match rest {
+        ["namespaces", ns, res, tail @ ..]
+            if !(group.is_empty() && matches!(*res, "status" | "finalize")) =>
+        {
+            (Some(*ns), {
+                // re-slice: [res, tail...]
+                let start = rest.len() - tail.len() - 1;
+                &rest[start..]
+            })
+        }
+        _ => (None, rest),
+    };
+    let (plural, name, sub) = match rest {
+        [p] => (*p, None, None),
+        [p, n] => (*p, Some(*n), None),
+        [p, n, s] => (*p, Some(*n), Some(*s)),
+        _ => return None,
+    };
+    let resource = resources::find(group, version, plural)?;
+    if namespace.is_some() && !resource.namespaced {
+        return None;
+    }
+    if let Some(s) = sub {
+        if !resource.has_subresource(s) {
+            return None;
+        }
+    }
+    Some(Target {
+        resource,
+        namespace: namespace.map(String::from),
+        name: name.map(String::from),
+        subresource: sub.map(String::from),
+    })
+}
+
+/// One request to a resource URL.
+pub struct Call {
+    pub target: Target,
+    pub query: Query,
+    pub headers: HeaderMap,
+}
+
+impl Call {
+    pub fn r(&self) -> &'static Resource {
+        self.target.resource
+    }
+
+    pub fn ns(&self) -> Option<&str> {
+        self.target.namespace.as_deref()
+    }
+
+    pub fn name(&self) -> ApiResult<&str> {
+        self.target.name.as_deref().ok_or_else(ApiError::no_route)
+    }
+}
+
+/// Every request under `/api` and `/apis` that is not discovery.
+pub async fn dispatch(
+    State(api): State<KubeApi>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(target) = parse(uri.path()) else {
+        return ApiError::no_route().into_response();
+    };
+    let call = Call {
+        target,
+        query: Query::parse(uri.query()),
+        headers,
+    };
+    let result = route(&api, call, &method, body).await;
+    match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiResult<Response> {
+    let named = call.target.name.is_some();
+    let sub = call.target.subresource.clone();
+    match (method.as_str(), named, sub.as_deref()) {
+        ("GET", false, None) if call.query.flag("watch") => super::watch::watch(api, call).await,
+        ("GET", false, None) => super::read::list(api, call).await,
+        ("POST", false, None) => {
+            let body = super::http::read_body(body).await?;
+            if call.r().plural == "bindings" {
+                return super::subresource::bind(api, call, None, &body).await;
+            }
+            super::write::create(api, call, &body).await
+        }
+        ("DELETE", false, None) => {
+            let body = super::http::read_body(body).await?;
+            super::delete::delete_collection(api, call, &body).await
+        }
+        ("GET", true, None) => super::read::get(api, call).await,
+        ("PUT", true, None) => {
+            let body = super::http::read_body(body).await?;
+            super::write::update(api, call, &body).await
+        }
+        ("PATCH", true, None) => {
+            let body = super::http::read_body(body).await?;
+            super::write::patch(api, call, &body).await
+        }
+        ("DELETE", true, None) => {
+            let body = super::http::read_body(body).await?;
+            super::delete::delete(api, call, &body).await
+        }
+        ("GET", true, Some("status")) => super::read::get(api, call).await,
+        ("PUT", true, Some("status")) => {
+            let body = super::http::read_body(body).await?;
+            super::write::update(api, call, &body).await
+        }
+        ("PATCH", true, Some("status")) => {
+            let body = super::http::read_body(body).await?;
+            super::write::patch(api, call, &body).await
+        }
+        ("GET", true, Some("scale")) => super::subresource::get_scale(api, call).await,
+        ("PUT", true, Some("scale")) => {
+            let body = super::http::read_body(body).await?;
+            super::subresource::update_scale(api, call, &body, false).await
+        }
+        ("PATCH", true, Some("scale")) => {
+            let body = super::http::read_body(body).await?;
+            super::subresource::update_scale(api, call, &body, true).await
+        }
+        ("POST", true, Some("binding")) => {
+            let body = super::http::read_body(body).await?;
+            let name = call.name()?.to_string();
+            super::subresource::bind(api, call, Some(&name), &body).await
+        }
+        (m, _, _) => Err(ApiError::method_not_allowed(m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_resources_namespaces_names_and_subresources() {
+        let t = parse("/api/v1/namespaces/default/pods/web/status").unwrap();
+        assert_eq!(t.resource.plural, "pods");
+        assert_eq!(t.namespace.as_deref(), Some("default"));
+        assert_eq!(t.name.as_deref(), Some("web"));
+        assert_eq!(t.subresource.as_deref(), Some("status"));
+        let t = parse("/api/v1/namespaces/kube-system").unwrap();
+        assert_eq!(t.resource.plural, "namespaces");
+        assert_eq!(t.name.as_deref(), Some("kube-system"));
+        let t = parse("/api/v1/namespaces/x/status").unwrap();
+        assert_eq!(t.resource.plural, "namespaces");
+        assert_eq!(t.subresource.as_deref(), Some("status"));
+        let t = parse("/apis/apps/v1/deployments").unwrap();
+        assert!(t.namespace.is_none() && t.name.is_none());
+        assert!(parse("/apis/apps/v1/namespaces/d/deployments/x/scale").is_some());
+        assert!(parse("/api/v1/namespaces/d/nodes").is_none());
+        assert!(parse("/api/v1/namespaces/d/pods/x/bogus").is_none());
+        assert!(parse("/apis/apps/v2/deployments").is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! Errors as kube-apiserver gives them: a `metav1.Status` body with the HTTP code, reason,
+//! message and details clients branch on (kubectl's apply switches to create on `NotFound`,
+//! informers re-list on `Expired`).
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use capstan_store::KvError;
+use serde_json::{json, Value};
+
+use super::resources::Resource;
+use super::validation::FieldError;
+
+/// One failed request, with everything its Status needs.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    pub fn not_found(r: &Resource, name: &str) -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} {name:?} not found", r.qualified()),
+        )
+        .with_details(group_details(r, name))
+    }
+
+    /// A path that names no resource (kube-apiserver's plain 404).
+    pub fn no_route() -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
+    }
+
+    pub fn already_exists(r: &Resource, name: &str) -> ApiError {
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} {name:?} already exists", r.qualified()),
+        )
+        .with_details(group_details(r, name))
+    }
+
+    pub fn conflict(r: &Resource, name: &str, why: &str) -> ApiError {
+        ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} {name:?}: {why}",
+                r.qualified()
+            ),
+        )
+        .with_details(group_details(r, name))
+    }
+
+    /// The optimistic-concurrency conflict kubectl and controllers retry on.
+    pub fn modified(r: &Resource, name: &str) -> ApiError {
+        ApiError::conflict(
+            r,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 422 with one cause per field error.
+    pub fn invalid(r: &Resource, name: &str, errors: &[FieldError]) -> ApiError {
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
+            .collect();
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let summary = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        let mut details = json!({"name": name, "kind": r.kind, "causes": causes});
+        if !r.group.is_empty() {
+            details["group"] = json!(r.group);
+        }
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("{} {name:?} is invalid: {summary}", r.qualified_kind()),
+        )
+        .with_details(details)
+    }
+
+    /// 410 for a resourceVersion below the compaction point.
+    pub fn expired(message: impl Into<String>) -> ApiError {
+        ApiError::new(410, "Expired", message)
+    }
+
+    pub fn method_not_allowed(method: &str) -> ApiError {
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
+        .with_details(json!({}))
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"),
+        )
+    }
+
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(503, "ServiceUnavailable", message);
+        e.retry_after = Some(1);
+        e
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
+    }
+
+    /// The `metav1.Status` body.
+    pub fn status(&self) -> Value {
+        let mut v = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            v["details"] = d.clone();
+        }
+        if let Some(secs) = self.retry_after {
+            let d = v["details"].as_object().cloned().unwrap_or_default();
+            let mut d = Value::Object(d);
+            d["retryAfterSeconds"] = json!(secs);
+            v["details"] = d;
+        }
+        v
+    }
+}
+
+fn group_details(r: &Resource, name: &str) -> Value {
+    let mut d = json!({"name": name, "kind": r.plural});
+    if !r.group.is_empty() {
+        d["group"] = json!(r.group);
+    }
+    d
+}
+
+impl From<KvError> for ApiError {
+    fn from(e: KvError) -> ApiError {
+        match e {
+            KvError::Compacted { compact_revision } => ApiError::expired(format!(
+                "The resourceVersion for the provided list is too old. (compacted at {compact_revision})"
+            )),
+            KvError::FutureRevision => ApiError::new(
+                504,
+                "Timeout",
+                "Too large resource version",
+            ),
+            KvError::Unavailable(m) => ApiError::unavailable(format!("etcdserver: {m}")),
+            KvError::RequestTooLarge => ApiError::too_large(capstan_store::MAX_REQUEST_BYTES),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (code, super::http::json_body(&self.status())).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        resp
+    }
+}
+
+/// Results of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

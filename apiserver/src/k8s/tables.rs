@@ -1,0 +1,67 @@
+//! Table answers (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`): the columns and
+//! cells of [`super::table`] around each object, with the object itself as
+//! PartialObjectMetadata (the default), the full object (`includeObject=Object`) or nothing.
+
+use serde_json::{json, Value};
+
+use super::http::Query;
+use super::resources::Resource;
+use super::table;
+
+/// The object a row carries.
+fn row_object(obj: &Value, include: &str) -> Option<Value> {
+    match include {
+        "None" => None,
+        "Object" => Some(obj.clone()),
+        _ => Some(json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        })),
+    }
+}
+
+/// A Table of `items`, with `list_meta` as its metadata.
+pub fn table(
+    r: &Resource,
+    items: &[Value],
+    list_meta: Value,
+    q: &Query,
+    now: jiff::Timestamp,
+) -> Value {
+    table_with(r, items, list_meta, q, now, true)
+}
+
+/// A Table, optionally without column definitions (watch events after the first).
+pub fn table_with(
+    r: &Resource,
+    items: &[Value],
+    list_meta: Value,
+    q: &Query,
+    now: jiff::Timestamp,
+    with_columns: bool,
+) -> Value {
+    let include = q.get("includeObject").unwrap_or("Metadata");
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            let mut row = json!({"cells": table::cells(r.group, r.plural, o, now)});
+            if let Some(obj) = row_object(o, include) {
+                row["object"] = obj;
+            }
+            row
+        })
+        .collect();
+    let columns = if with_columns {
+        serde_json::to_value(table::columns(r.group, r.plural)).unwrap_or_else(|_| json!([]))
+    } else {
+        json!([])
+    };
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": columns,
+        "rows": rows,
+    })
+}

@@ -1,0 +1,393 @@
+//! The writing verbs: create (POST), update (PUT) and patch (PATCH: JSON patch, merge patch,
+//! strategic merge patch and apply patch), for objects and their `/status`. Every write goes
+//! decode → type check → metadata rules → defaults → admission → validation → one
+//! compare-and-swap; `dryRun=All` stops before the last step.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::decode::{typed, FieldValidation};
+use super::http::{content_type, decode_body, json_response, parse_json, parse_yaml};
+use super::objects::{key, Extra, Freshness, Stored};
+use super::resources::Resource;
+use super::route::Call;
+use super::status::{ApiError, ApiResult};
+use super::{admission, meta, services, strategy, validation, KubeApi};
+
+/// How many times a write re-reads and retries after losing a compare-and-swap race.
+const MAX_RETRIES: usize = 16;
+
+/// Resources whose PUT creates a missing object (kube-apiserver's AllowCreateOnUpdate).
+fn create_on_update(r: &Resource) -> bool {
+    matches!(
+        (r.group, r.plural),
+        ("", "endpoints")
+            | ("", "events")
+            | ("coordination.k8s.io", "leases")
+            | ("events.k8s.io", "events")
+    )
+}
+
+fn invalid(r: &Resource, obj: &Value, errors: &[validation::FieldError]) -> ApiError {
+    let name = meta::str_at(obj, "/metadata/name").unwrap_or("");
+    ApiError::invalid(r, name, errors)
+}
+
+/// POST: a new object.
+pub async fn create(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
+    let r = call.r();
+    let mode = FieldValidation::from_query(&call.query)?;
+    let dry = call.query.dry_run()?;
+    let raw = decode_body(&call.headers, body)?;
+    let (stored, warnings) = create_object(api, r, call.ns(), raw, mode, dry).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &api.present(r, stored),
+        &warnings,
+    ))
+}
+
+/// The create path shared by POST, create-on-update and create-on-apply.
+pub async fn create_object(
+    api: &KubeApi,
+    r: &'static Resource,
+    ns: Option<&str>,
+    raw: Value,
+    mode: FieldValidation,
+    dry: bool,
+) -> ApiResult<(Value, Vec<String>)> {
+    let mut raw = raw;
+    meta::check_type(r, &mut raw)?;
+    let (obj, warnings) = typed(r, &raw, mode)?;
+    let mut obj = api.accept(r, obj);
+    meta::check_namespace(r, ns, &mut obj)?;
+    meta::prepare_create(r, &mut obj, api.now())?;
+    let name = meta::str_at(&obj, "/metadata/name")
+        .unwrap_or("")
+        .to_string();
+    admission::check_create(api, r, ns, &name).await?;
+    validation::apply_defaults(r.group, r.plural, &mut obj);
+    strategy::prepare_create(r, &mut obj);
+    let errors = validation::validate_create(r.group, r.plural, &obj);
+    if !errors.is_empty() {
+        return Err(invalid(r, &obj, &errors));
+    }
+    let k = key(r, ns, &name);
+    for _ in 0..MAX_RETRIES {
+        let mut attempt = obj.clone();
+        let mut extra = Extra::default();
+        if r.group.is_empty() && r.plural == "services" {
+            let (e, errs) = services::allocate(api.ranges(), &mut attempt, None)?;
+            if !errs.is_empty() {
+                return Err(invalid(r, &attempt, &errs));
+            }
+            extra = e;
+        }
+        if r.storage == "events" {
+            extra.lease = api.event_lease().await?;
+        }
+        if dry {
+            return Ok((attempt, warnings));
+        }
+        match api.store().create(&k, &attempt, &extra).await? {
+            Some(s) => return Ok((s.object, warnings)),
+            None => {
+                if extra.claims.is_empty() || api.store().exists(&k).await? {
+                    return Err(ApiError::already_exists(r, &name));
+                }
+                if services::requested_addresses(&obj) {
+                    return Err(invalid(r, &attempt, &[services::taken_error(&attempt)]));
+                }
+            }
+        }
+    }
+    Err(ApiError::new(
+        500,
+        "InternalError",
+        "Internal error occurred: failed to allocate a service address after several attempts",
+    ))
+}
+
+/// PUT: replace an object (or its status).
+pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
+    let r = call.r();
+    let mode = FieldValidation::from_query(&call.query)?;
+    let dry = call.query.dry_run()?;
+    let mut raw = decode_body(&call.headers, body)?;
+    meta::check_type(r, &mut raw)?;
+    let (obj, warnings) = typed(r, &raw, mode)?;
+    let obj = api.accept(r, obj);
+    if let Some(ns) = call.ns() {
+        if meta::str_at(&obj, "/metadata/namespace").is_some_and(|n| n != ns) {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    let precondition = meta::body_resource_version(&obj)?;
+    let name = call.name()?.to_string();
+    let k = key(r, call.ns(), &name);
+    if create_on_update(r) && call.target.subresource.is_none() {
+        let exists = api.store().get(&k, Freshness::Latest).await?.is_some();
+        if !exists {
+            let mut fresh = obj.clone();
+            if let Some(m) = fresh.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
+                m.insert("name".into(), Value::String(name.clone()));
+            }
+            let (created, w) = create_object(api, r, call.ns(), fresh, mode, dry).await?;
+            let mut all = warnings;
+            all.extend(w);
+            return Ok(json_response(
+                StatusCode::CREATED,
+                &api.present(r, created),
+                &all,
+            ));
+        }
+    }
+    let sub = call.target.subresource.clone();
+    let stored = guaranteed_update(
+        api,
+        r,
+        call.ns(),
+        &name,
+        sub.as_deref(),
+        precondition,
+        dry,
+        |_cur| Ok(obj.clone()),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &api.present(r, stored),
+        &warnings,
+    ))
+}
+
+/// Reads, changes and compare-and-swaps an object until the swap wins (or a precondition
+/// fails). `mutate` gets the stored object and returns the new one as the client meant it;
+/// metadata rules, status rules, defaults and validation are applied here.
+#[allow(clippy::too_many_arguments)]
+pub async fn guaranteed_update(
+    api: &KubeApi,
+    r: &'static Resource,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    precondition: Option<i64>,
+    dry: bool,
+    mutate: impl Fn(&Value) -> ApiResult<Value>,
+) -> ApiResult<Value> {
+    let k = key(r, ns, name);
+    for _ in 0..MAX_RETRIES {
+        let Some(cur) = api.store().get(&k, Freshness::Latest).await? else {
+            return Err(ApiError::not_found(r, name));
+        };
+        if precondition.is_some_and(|p| p != cur.mod_revision) {
+            return Err(ApiError::modified(r, name));
+        }
+        let mut new = mutate(&cur.object)?;
+        strategy::prepare_update(r, sub, &mut new, &cur.object);
+        meta::prepare_update(r, name, &mut new, &cur.object)?;
+        validation::apply_defaults(r.group, r.plural, &mut new);
+        super::objects::set_resource_version(&mut new, cur.mod_revision);
+        // A service keeps its addresses when an update leaves them out (as `kubectl replace`
+        // of a manifest does); new ones are allocated before validation sees the result.
+        let mut extra = Extra::default();
+        if r.group.is_empty() && r.plural == "services" {
+            let (e, errs) = services::allocate(api.ranges(), &mut new, Some(&cur.object))?;
+            if !errs.is_empty() {
+                return Err(invalid(r, &new, &errs));
+            }
+            extra = e;
+        }
+        let errors = validation::validate_update(r.group, r.plural, &new, &cur.object);
+        if !errors.is_empty() {
+            return Err(invalid(r, &new, &errors));
+        }
+        if new == cur.object {
+            return Ok(cur.object);
+        }
+        if dry {
+            return Ok(new);
+        }
+        if finalized(&new) {
+            return match super::delete::remove(api, r, &k, &cur, &new).await? {
+                Some(_) => Ok(new),
+                None => continue,
+            };
+        }
+        match api
+            .store()
+            .update(&k, cur.mod_revision, &new, &extra)
+            .await?
+        {
+            Some(Stored { object, .. }) => return Ok(object),
+            None if precondition.is_some() => return Err(ApiError::modified(r, name)),
+            None => continue,
+        }
+    }
+    Err(ApiError::modified(r, name))
+}
+
+/// An object marked for deletion whose last finalizer is gone: it is deleted now.
+fn finalized(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp").is_some()
+        && obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+}
+
+/// PATCH: the four patch types kubectl sends.
+pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
+    let r = call.r();
+    let mode = FieldValidation::from_query(&call.query)?;
+    let dry = call.query.dry_run()?;
+    let ct = content_type(&call.headers);
+    let name = call.name()?.to_string();
+    let sub = call.target.subresource.clone();
+    let kind = PatchKind::from_content_type(&ct)?;
+    let patch_doc: Value = match kind {
+        PatchKind::Apply => parse_yaml(body)?,
+        _ => parse_json(body)?,
+    };
+    if kind == PatchKind::Apply {
+        if call.query.get("fieldManager").is_none() {
+            let e = validation::FieldError {
+                kind: validation::ErrorType::Required,
+                field: "fieldManager".into(),
+                bad_value: None,
+                detail: "is required for apply patch".into(),
+            };
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!("PatchOptions.meta.k8s.io \"\" is invalid: {e}"),
+            ));
+        }
+        let k = key(r, call.ns(), &name);
+        if sub.is_none() && api.store().get(&k, Freshness::Latest).await?.is_none() {
+            let mut fresh = patch_doc.clone();
+            if let Some(m) = fresh.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("name".into(), Value::String(name.clone()));
+            }
+            let (created, warnings) = create_object(api, r, call.ns(), fresh, mode, dry).await?;
+            return Ok(json_response(
+                StatusCode::CREATED,
+                &api.present(r, created),
+                &warnings,
+            ));
+        }
+    }
+    let precondition = match patch_doc
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(v) if !v.is_empty() => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
+        ),
+        _ => None,
+    };
+    let warnings = std::sync::Mutex::new(Vec::new());
+    let stored = guaranteed_update(
+        api,
+        r,
+        call.ns(),
+        &name,
+        sub.as_deref(),
+        precondition,
+        dry,
+        |cur| {
+            let current = api.present(r, cur.clone());
+            let patched = apply_patch(api, r.definition, kind, &current, &patch_doc)?;
+            let mut patched = patched;
+            meta::check_type(r, &mut patched)?;
+            let (obj, w) = typed(r, &patched, mode)?;
+            let obj = api.accept(r, obj);
+            if let Ok(mut all) = warnings.lock() {
+                *all = w;
+            }
+            Ok(obj)
+        },
+    )
+    .await?;
+    let warnings = warnings.into_inner().unwrap_or_default();
+    Ok(json_response(
+        StatusCode::OK,
+        &api.present(r, stored),
+        &warnings,
+    ))
+}
+
+/// The patch formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Json,
+    Merge,
+    Strategic,
+    Apply,
+}
+
+impl PatchKind {
+    pub fn from_content_type(ct: &str) -> ApiResult<PatchKind> {
+        match ct {
+            "application/json-patch+json" => Ok(PatchKind::Json),
+            "application/merge-patch+json" => Ok(PatchKind::Merge),
+            "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchKind::Apply),
+            other => Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"),
+            )),
+        }
+    }
+}
+
+/// Applies one patch document to the current object.
+pub fn apply_patch(
+    api: &KubeApi,
+    definition: &str,
+    kind: PatchKind,
+    current: &Value,
+    doc: &Value,
+) -> ApiResult<Value> {
+    match kind {
+        PatchKind::Json => {
+            let ops: json_patch::Patch = serde_json::from_value(doc.clone())
+                .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: invalid JSON patch: {e}")))?;
+            let mut target = current.clone();
+            json_patch::patch(&mut target, &ops).map_err(|e| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
+            Ok(target)
+        }
+        PatchKind::Merge => {
+            if !doc.is_object() {
+                return Err(ApiError::bad_request("the server rejected our request due to an error in our request: a merge patch must be a JSON object"));
+            }
+            let mut target = current.clone();
+            json_patch::merge(&mut target, doc);
+            Ok(target)
+        }
+        PatchKind::Strategic | PatchKind::Apply => {
+            if !doc.is_object() {
+                return Err(ApiError::bad_request("the server rejected our request due to an error in our request: a strategic merge patch must be a JSON object"));
+            }
+            super::strategic_merge::strategic_merge(
+                &api.schemas().index(),
+                definition,
+                current,
+                doc,
+            )
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+        }
+    }
+}

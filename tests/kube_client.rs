@@ -1,0 +1,234 @@
+//! kube-rs against real replicas: typed `Api` calls, a `watcher` and a `reflector` that
+//! recovers from 410 Gone by re-listing, on 1 and 3 replicas.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_cluster, Server};
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use serde_json::json;
+
+async fn client(s: &Server) -> kube::Client {
+    let kc = Kubeconfig::read_from(s.kubeconfig()).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(cfg).unwrap()
+}
+
+fn pod(name: &str) -> Pod {
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": {"app": "kube-rs"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .unwrap()
+}
+
+async fn start_three(root: &std::path::Path) -> Vec<Server> {
+    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
+    let spec = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("r{i}=127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pki = root.join("pki");
+    let servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Server::start_on(
+                root,
+                &format!("r{i}"),
+                "https://127.0.0.1:0",
+                &format!("127.0.0.1:{p}"),
+                &[
+                    "--initial-cluster".into(),
+                    spec.clone(),
+                    "--pki-dir".into(),
+                    pki.display().to_string(),
+                ],
+            )
+        })
+        .collect();
+    let refs: Vec<&Server> = servers.iter().collect();
+    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    servers
+}
+
+/// CRUD through one client, read through another (the same replica, or another one).
+async fn typed_api_calls(write: kube::Client, read: kube::Client) {
+    let pods: Api<Pod> = Api::namespaced(write.clone(), "default");
+    let rpods: Api<Pod> = Api::namespaced(read.clone(), "default");
+    let created = pods
+        .create(&PostParams::default(), &pod("kr1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.spec.as_ref().unwrap().restart_policy.as_deref(),
+        Some("Always")
+    );
+    let got = rpods.get("kr1").await.unwrap();
+    assert_eq!(
+        got.metadata.uid, created.metadata.uid,
+        "a write was not visible on the other replica"
+    );
+    let listed = rpods
+        .list(&ListParams::default().labels("app=kube-rs"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let patched = pods
+        .patch(
+            "kr1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.labels.unwrap()["x"], "y");
+    let applied = pods
+        .patch("kr1", &PatchParams::apply("kube-rs-test"), &Patch::Apply(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "kr1", "annotations": {"by": "ssa"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})))
+        .await
+        .unwrap();
+    assert_eq!(applied.metadata.annotations.unwrap()["by"], "ssa");
+    let err = pods
+        .create(&PostParams::default(), &pod("kr1"))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
+        other => panic!("{other}"),
+    }
+    let deploys: Api<Deployment> = Api::namespaced(write.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "krd"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})).unwrap();
+    deploys.create(&PostParams::default(), &d).await.unwrap();
+    let scale = deploys.get_scale("krd").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    pods.delete("kr1", &DeleteParams::default()).await.unwrap();
+    assert!(rpods.get_opt("kr1").await.unwrap().is_none());
+    deploys
+        .delete("krd", &DeleteParams::default())
+        .await
+        .unwrap();
+}
+
+/// A watch from a compacted resourceVersion ends in 410; a reflector re-lists and carries on.
+async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, etcd: &Server) {
+    let cms: Api<ConfigMap> = Api::namespaced(write.clone(), "default");
+    let rcms: Api<ConfigMap> = Api::namespaced(read.clone(), "default");
+    let first = cms
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "r0"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let old_rv = first.metadata.resource_version.unwrap();
+
+    let (reader, writer) = reflector::store();
+    let inits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = inits.clone();
+    let stream = watcher(rcms.clone(), watcher::Config::default().timeout(1))
+        .map(move |e| {
+            if matches!(e, Ok(watcher::Event::Init)) {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            e
+        })
+        .reflect(writer)
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        let mut s = std::pin::pin!(stream);
+        while s.next().await.is_some() {}
+    });
+    reader.wait_until_ready().await.unwrap();
+    assert!(reader
+        .state()
+        .iter()
+        .any(|c| c.metadata.name.as_deref() == Some("r0")));
+
+    // Compact past the reflector's revision with changes it does not watch.
+    let pods: Api<Pod> = Api::namespaced(write.clone(), "default");
+    pods.create(&PostParams::default(), &pod("bump"))
+        .await
+        .unwrap();
+    let mut etcd_client = etcd.client().await;
+    let rev = etcd_client
+        .get("/registry/pods/default/bump", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    etcd_client.compact(rev, None).await.unwrap();
+    // A raw watch from before the compaction: one ERROR event with 410.
+    let mut raw = rcms
+        .watch(&WatchParams::default(), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
+    match tokio::time::timeout(Duration::from_secs(5), raw.next())
+        .await
+        .unwrap()
+    {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+        other => panic!("expected a 410 error event, got {other:?}"),
+    }
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "r1"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let names: Vec<String> = reader
+            .state()
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        if names.contains(&"r1".to_string()) && inits.load(std::sync::atomic::Ordering::SeqCst) >= 2
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reflector did not re-list after 410: {names:?}, {} inits",
+            inits.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_on_one_replica() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::first(root.path(), "one");
+    wait_cluster(&[&s], 1, Duration::from_secs(30)).await;
+    let c = client(&s).await;
+    typed_api_calls(c.clone(), c.clone()).await;
+    reflector_recovers_from_410(c.clone(), c, &s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_on_three_replicas() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = start_three(root.path()).await;
+    let w = client(&servers[0]).await;
+    let r = client(&servers[1]).await;
+    typed_api_calls(w.clone(), r.clone()).await;
+    reflector_recovers_from_410(w, r, &servers[2]).await;
+}

@@ -1,0 +1,121 @@
+//! The real kubectl, every minor from 1.27 to 1.33 found on the machine, against 1 and 3
+//! replicas: `tests/kubectl/e2e.sh` runs each command users type and checks its output. A
+//! minor that is not installed is skipped with a visible line, never silently.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{wait_cluster, Server};
+
+const MINORS: std::ops::RangeInclusive<u32> = 27..=33;
+
+fn kubectl(minor: u32) -> Option<PathBuf> {
+    let p = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"));
+    p.exists().then_some(p)
+}
+
+fn run_e2e(kubectl: &Path, write: &Path, read: &Path, ns: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubectl/e2e.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(kubectl)
+        .arg(write)
+        .arg(read)
+        .arg(ns)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} against {ns}:\n{text}",
+        kubectl.display()
+    );
+    eprintln!(
+        "{}: {}",
+        kubectl.display(),
+        text.lines().last().unwrap_or("")
+    );
+}
+
+fn every_minor(write: &Path, read: &Path, tag: &str) -> usize {
+    let mut ran = 0;
+    for minor in MINORS {
+        match kubectl(minor) {
+            Some(k) => {
+                run_e2e(&k, write, read, &format!("e2e-{tag}-1-{minor}"));
+                ran += 1;
+            }
+            None => eprintln!("SKIP kubectl 1.{minor}: /usr/lib/google-cloud-sdk/bin/kubectl.1.{minor} is not installed"),
+        }
+    }
+    ran
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kubectl_minor_works_against_one_replica() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::first(root.path(), "solo");
+    wait_cluster(&[&s], 1, Duration::from_secs(30)).await;
+    let ran = tokio::task::spawn_blocking(move || {
+        let kc = s.kubeconfig();
+        let n = every_minor(&kc, &kc, "one");
+        drop(s);
+        n
+    })
+    .await
+    .unwrap();
+    assert!(
+        ran > 0,
+        "no kubectl found under /usr/lib/google-cloud-sdk/bin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_reading_through_another(
+) {
+    let root = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
+    let spec = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("k{i}=127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pki = root.path().join("pki");
+    let servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Server::start_on(
+                root.path(),
+                &format!("k{i}"),
+                "https://127.0.0.1:0",
+                &format!("127.0.0.1:{p}"),
+                &[
+                    "--initial-cluster".into(),
+                    spec.clone(),
+                    "--pki-dir".into(),
+                    pki.display().to_string(),
+                ],
+            )
+        })
+        .collect();
+    let refs: Vec<&Server> = servers.iter().collect();
+    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let ran = tokio::task::spawn_blocking(move || {
+        let n = every_minor(&servers[0].kubeconfig(), &servers[2].kubeconfig(), "three");
+        drop(servers);
+        n
+    })
+    .await
+    .unwrap();
+    assert!(ran > 0);
+}
