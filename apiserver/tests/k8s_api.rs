@@ -640,6 +640,7 @@ async fn selectors_paging_and_expired_continue_tokens() {
     );
     let a = api.get(&format!("{PODS}?limit=2")).await;
     let token = a.body["metadata"]["continue"].as_str().unwrap().to_string();
+    api.post(PODS, pod("after")).await;
     api.kv.compact(api.revision().await).await.unwrap();
     let a = api.get(&format!("{PODS}?limit=2&continue={token}")).await;
     assert_eq!(

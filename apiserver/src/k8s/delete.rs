@@ -20,7 +20,6 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     pub resource_version: Option<i64>,
     pub grace_period: Option<i64>,
-    pub propagation: Option<String>,
     pub dry_run: bool,
 }
 
@@ -62,6 +61,8 @@ impl DeleteOptions {
             .and_then(Value::as_str)
             .map(String::from)
             .or_else(|| q.get("propagationPolicy").map(String::from));
+        // Validated as kube-apiserver does; dependents are collected by the garbage collector
+        // (a controller), so until it exists every policy leaves dependents in place.
         if let Some(p) = &propagation {
             if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
                 return Err(ApiError::new(
@@ -82,7 +83,6 @@ impl DeleteOptions {
                 .map(String::from),
             resource_version: rv,
             grace_period,
-            propagation,
             dry_run,
         })
     }

@@ -116,10 +116,6 @@ impl ObjectStore {
         ObjectStore { kv }
     }
 
-    pub fn kv(&self) -> &Arc<dyn Kv> {
-        &self.kv
-    }
-
     /// Reads one object.
     pub async fn get(&self, key: &str, fresh: Freshness) -> ApiResult<Option<Stored>> {
         let (revision, serializable) = match fresh {

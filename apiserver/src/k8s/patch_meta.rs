@@ -24,6 +24,7 @@ impl ListPatch {
     }
 
     /// Whether the field carries the `retainKeys` strategy.
+    #[cfg(test)]
     pub fn retains_keys(&self) -> bool {
         self.strategy
             .split(',')
@@ -128,6 +129,7 @@ pub fn all_field_patches() -> &'static [(&'static str, &'static str, ListPatch)]
 /// The OpenAPI extension pairs for one field: `("x-kubernetes-patch-strategy", strategy)` and,
 /// when there is a merge key, `("x-kubernetes-patch-merge-key", key)`. Empty when the field
 /// has no special strategy.
+#[cfg(test)]
 pub fn openapi_extensions(def: &str, field: &str) -> Vec<(&'static str, &'static str)> {
     let Some(patch) = field_patch(def, field) else {
         return Vec::new();

@@ -85,13 +85,14 @@ fn encode_continue(rev: i64, next_key: &[u8], prefix: &str) -> String {
     let rest =
         String::from_utf8_lossy(next_key.get(prefix.len()..).unwrap_or_default()).to_string();
     let token = json!({"v": "meta.k8s.io/v1", "rv": rev, "start": rest});
-    base64::engine::general_purpose::STANDARD.encode(token.to_string())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
 fn decode_continue(token: &str, prefix: &str) -> ApiResult<(i64, Vec<u8>)> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(token)
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if v.get("v").and_then(Value::as_str) != Some("meta.k8s.io/v1") {
@@ -219,7 +220,12 @@ pub async fn list_objects(
             .await
             .map_err(expired_list)?;
         if revision == 0 {
-            revision = page.revision;
+            // A read at a given revision answers with the store's current revision in its
+            // header; the list is at the revision it was read at.
+            revision = match fresh {
+                Freshness::At(r) => r,
+                _ => page.revision,
+            };
             fresh = Freshness::At(revision);
         }
         let mut last_key: Option<Vec<u8>> = None;

@@ -207,6 +207,25 @@ fn split_word<'a>(p: &'a str, word: &str) -> Option<(&'a str, &'a str)> {
         .map(|i| (p[..i].trim(), p[i + word.len()..].trim()))
 }
 
+/// Splits on commas that are not escaped with a backslash.
+fn split_unescaped_commas(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            ',' if !escaped => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => escaped = false,
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
 /// One field requirement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldReq {
@@ -244,7 +263,7 @@ impl FieldSelector {
         if s.trim().is_empty() {
             return Ok(FieldSelector { reqs });
         }
-        for part in s.split(',') {
+        for part in split_unescaped_commas(s) {
             let (field, raw, equal) = if let Some((f, v)) = part.split_once("!=") {
                 (f, v, false)
             } else if let Some((f, v)) = part.split_once("==") {
@@ -330,7 +349,7 @@ mod tests {
             "status.phase" => Some("Pending".into()),
             _ => None,
         }));
-        assert!(!f.matches(|_| Some("x".into())));
+        assert!(!f.matches(|_| Some("Running".into())));
         assert_eq!(
             FieldSelector::parse("a=x\\,y").unwrap().reqs[0].value,
             "x,y"

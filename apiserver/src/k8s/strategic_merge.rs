@@ -151,6 +151,7 @@ impl<'a> SchemaIndex<'a> {
 
     /// An index over `defs` plus the definition `root_name` whose schema is `root_schema`
     /// (for generators that inline the root type rather than listing it in `defs`).
+    #[cfg(test)]
     pub fn with_root(
         defs: &'a Map<String, Value>,
         root_name: &'a str,
@@ -164,6 +165,7 @@ impl<'a> SchemaIndex<'a> {
 
     /// An index over a whole generated schema document: its `$defs` (or `definitions`) map,
     /// plus the document itself as the root definition named by its `title`, if it has one.
+    #[cfg(test)]
     pub fn from_root_schema(root_schema: &'a Value) -> Self {
         let definitions = root_schema
             .get("$defs")
@@ -177,6 +179,7 @@ impl<'a> SchemaIndex<'a> {
     }
 
     /// The schema of the definition `name`, if known.
+    #[cfg(test)]
     pub fn definition(&self, name: &str) -> Option<&'a Value> {
         self.lookup(name).map(|(_, schema)| schema)
     }

@@ -81,6 +81,7 @@ pub fn decode_object(body: &[u8]) -> Result<(String, String, serde_json::Value),
 }
 
 /// Whether `kind` in `api_version` can be decoded by [`decode_object`].
+#[cfg(test)]
 pub fn is_known_kind(api_version: &str, kind: &str) -> bool {
     decode::top_level(api_version, kind).is_some()
 }

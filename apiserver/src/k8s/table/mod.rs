@@ -294,6 +294,7 @@ pub fn cells(group: &str, resource: &str, obj: &Value, now: Timestamp) -> Vec<Va
 /// Kubernetes' short human duration ("5s", "3m20s", "90m", "5h", "2d3h",
 /// "400d", "3y"...), as `k8s.io/apimachinery/pkg/util/duration.HumanDuration`
 /// renders it (the format of every AGE cell).
+#[cfg(test)]
 pub fn human_duration(d: std::time::Duration) -> String {
     human_seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -356,6 +356,7 @@ pub fn validate_dns1123_label(value: &str, path: &str) -> FieldErrors {
 }
 
 /// Validates a DNS-1123 subdomain field.
+#[cfg(test)]
 pub fn validate_dns1123_subdomain(value: &str, path: &str) -> FieldErrors {
     invalid_each(path, value, is_dns1123_subdomain(value))
 }
