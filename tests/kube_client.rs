@@ -141,7 +141,11 @@ async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, et
     let inits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = inits.clone();
     let stream = watcher(rcms.clone(), watcher::Config::default().timeout(1))
+        .default_backoff()
         .map(move |e| {
+            if let Err(err) = &e {
+                eprintln!("watcher error: {err}");
+            }
             if matches!(e, Ok(watcher::Event::Init)) {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
@@ -161,6 +165,9 @@ async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, et
 
     // Compact past the reflector's revision with changes it does not watch.
     let pods: Api<Pod> = Api::namespaced(write.clone(), "default");
+    pods.create(&PostParams::default(), &pod("bump0"))
+        .await
+        .unwrap();
     pods.create(&PostParams::default(), &pod("bump"))
         .await
         .unwrap();
@@ -186,6 +193,9 @@ async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, et
         Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
         other => panic!("expected a 410 error event, got {other:?}"),
     }
+    // The reflector's open watch ends within a second (timeoutSeconds=1); its next one starts
+    // from the compacted revision and gets 410.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     cms.create(
         &PostParams::default(),
         &serde_json::from_value(json!({"metadata": {"name": "r1"}})).unwrap(),
@@ -205,8 +215,9 @@ async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, et
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the reflector did not re-list after 410: {names:?}, {} inits",
-            inits.load(std::sync::atomic::Ordering::SeqCst)
+            "the reflector did not re-list after 410: {names:?}, {} inits; server: {}",
+            inits.load(std::sync::atomic::Ordering::SeqCst),
+            etcd.log().lines().filter(|l| l.contains("configmaps")).collect::<Vec<_>>().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -107,7 +107,10 @@ impl Server {
                 vec!["--listen-api", "127.0.0.1:0"]
             })
             .args(&self.args)
-            .env("RUST_LOG", "info,openraft=error")
+            .env(
+                "RUST_LOG",
+                std::env::var("CAPSTAN_TEST_LOG").unwrap_or_else(|_| "info,openraft=error".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()

@@ -205,5 +205,10 @@ async fn require_user(req: Request, next: Next) -> Response {
     if req.extensions().get::<User>().is_none() && !is_open(req.uri().path()) {
         return ApiError::unauthorized().into_response();
     }
-    next.run(req).await
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %uri, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    resp
 }
