@@ -217,7 +217,11 @@ async fn reflector_recovers_from_410(write: kube::Client, read: kube::Client, et
             tokio::time::Instant::now() < deadline,
             "the reflector did not re-list after 410: {names:?}, {} inits; server: {}",
             inits.load(std::sync::atomic::Ordering::SeqCst),
-            etcd.log().lines().filter(|l| l.contains("configmaps")).collect::<Vec<_>>().join("\n")
+            etcd.log()
+                .lines()
+                .filter(|l| l.contains("configmaps"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

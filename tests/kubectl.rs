@@ -38,11 +38,12 @@ fn run_e2e(kubectl: &Path, write: &Path, read: &Path, ns: &str) {
         "{} against {ns}:\n{text}",
         kubectl.display()
     );
-    eprintln!(
-        "{}: {}",
-        kubectl.display(),
-        text.lines().last().unwrap_or("")
-    );
+    let ok = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    eprintln!("{} against {ns}: {ok}", kubectl.display());
 }
 
 fn every_minor(write: &Path, read: &Path, tag: &str) -> usize {

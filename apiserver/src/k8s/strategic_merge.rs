@@ -31,8 +31,9 @@ const MAX_SCHEMA_HOPS: usize = 32;
 /// `$ref` strings with the prefixes `#/$defs/`, `#/definitions/` and `#/components/schemas/`
 /// are all resolved against the same map. Because schema generators often inline the root type
 /// instead of listing it among the definitions, a root schema can be registered under its
-/// definition name with [`SchemaIndex::with_root`] (or taken from a whole generated document
-/// with [`SchemaIndex::from_root_schema`]); it is consulted before the definitions map.
+/// definition name (tests take it from a whole generated document with
+/// `SchemaIndex::from_root_schema`); it is consulted before the definitions map. The server
+/// registers every served kind among the definitions, so it needs no root.
 #[derive(Clone, Copy, Debug)]
 pub struct SchemaIndex<'a> {
     /// The definitions, by OpenAPI name (e.g. `io.k8s.api.core.v1.PodSpec`).
@@ -149,20 +150,6 @@ impl<'a> SchemaIndex<'a> {
         }
     }
 
-    /// An index over `defs` plus the definition `root_name` whose schema is `root_schema`
-    /// (for generators that inline the root type rather than listing it in `defs`).
-    #[cfg(test)]
-    pub fn with_root(
-        defs: &'a Map<String, Value>,
-        root_name: &'a str,
-        root_schema: &'a Value,
-    ) -> Self {
-        Self {
-            definitions: Some(defs),
-            root: Some((root_name, root_schema)),
-        }
-    }
-
     /// An index over a whole generated schema document: its `$defs` (or `definitions`) map,
     /// plus the document itself as the root definition named by its `title`, if it has one.
     #[cfg(test)]
@@ -176,12 +163,6 @@ impl<'a> SchemaIndex<'a> {
             .and_then(Value::as_str)
             .map(|title| (title, root_schema));
         Self { definitions, root }
-    }
-
-    /// The schema of the definition `name`, if known.
-    #[cfg(test)]
-    pub fn definition(&self, name: &str) -> Option<&'a Value> {
-        self.lookup(name).map(|(_, schema)| schema)
     }
 
     /// The definition `name` with its name borrowed from the index.

@@ -80,12 +80,6 @@ pub fn decode_object(body: &[u8]) -> Result<(String, String, serde_json::Value),
     decode::decode_envelope(body, 0)
 }
 
-/// Whether `kind` in `api_version` can be decoded by [`decode_object`].
-#[cfg(test)]
-pub fn is_known_kind(api_version: &str, kind: &str) -> bool {
-    decode::top_level(api_version, kind).is_some()
-}
-
 /// Go duration formatting, exposed to the unit tests.
 #[cfg(test)]
 fn go_duration_for_tests(nanos: i64) -> String {

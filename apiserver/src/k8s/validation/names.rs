@@ -355,12 +355,6 @@ pub fn validate_dns1123_label(value: &str, path: &str) -> FieldErrors {
     invalid_each(path, value, is_dns1123_label(value))
 }
 
-/// Validates a DNS-1123 subdomain field.
-#[cfg(test)]
-pub fn validate_dns1123_subdomain(value: &str, path: &str) -> FieldErrors {
-    invalid_each(path, value, is_dns1123_subdomain(value))
-}
-
 /// Validates a qualified-name field (e.g. a label key).
 pub fn validate_qualified_name(value: &str, path: &str) -> FieldErrors {
     invalid_each(path, value, is_qualified_name(value))
