@@ -247,3 +247,41 @@ async fn kube_rs_on_three_replicas() {
     typed_api_calls(w.clone(), r.clone()).await;
     reflector_recovers_from_410(w, r, &servers[2]).await;
 }
+
+/// A replica that cannot reach a quorum answers 503 ServiceUnavailable with Retry-After (for a
+/// linearizable read and for a write), and serves again once the quorum is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_the_api_answers_503_with_retry_after() {
+    let root = tempfile::tempdir().unwrap();
+    let mut servers = start_three(root.path()).await;
+    let c = client(&servers[0]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap())
+        .await
+        .unwrap();
+    servers[1].kill();
+    servers[2].kill();
+    let raw = |method: &str, body: Vec<u8>| {
+        http::Request::builder()
+            .method(method)
+            .uri("/api/v1/namespaces/default/configmaps")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    for (method, body) in [("GET", Vec::new()), ("POST", br#"{"metadata":{"name":"during"}}"#.to_vec())] {
+        let resp = tokio::time::timeout(Duration::from_secs(30), c.send(raw(method, body).map(kube::client::Body::from)))
+            .await
+            .expect("the request hung without a quorum")
+            .unwrap();
+        assert_eq!(resp.status(), 503, "{method}");
+        assert_eq!(resp.headers()["retry-after"], "1", "{method}");
+    }
+    servers[1].restart();
+    servers[2].restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while cms.get_opt("before").await.map(|o| o.is_none()).unwrap_or(true) {
+        assert!(tokio::time::Instant::now() < deadline, "the API did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -260,27 +260,6 @@ impl ObjectStore {
         Ok((deleted.unwrap_or(0) > 0).then_some(resp.revision))
     }
 
-    /// How many keys are in [from, end) at `fresh`.
-    pub async fn count(&self, from: &[u8], end: &[u8], fresh: Freshness) -> ApiResult<i64> {
-        let (revision, serializable) = match fresh {
-            Freshness::Latest => (0, false),
-            Freshness::Any => (0, true),
-            Freshness::At(r) => (r, true),
-        };
-        let resp = self
-            .kv
-            .range(RangeRequest {
-                key: from.to_vec().into(),
-                range_end: end.to_vec().into(),
-                revision,
-                serializable,
-                count_only: true,
-                ..Default::default()
-            })
-            .await?;
-        Ok(resp.count)
-    }
-
     /// Whether a key exists now (linearizable).
     pub async fn exists(&self, key: &str) -> ApiResult<bool> {
         let resp = self

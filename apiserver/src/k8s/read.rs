@@ -8,6 +8,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::http::{json_response, negotiate, Answer, Query};
+use capstan_store::proto::KeyValue;
+
 use super::objects::{decode, key, prefix, prefix_end, Freshness};
 use super::resources::Resource;
 use super::route::Call;
@@ -135,27 +137,51 @@ impl Filter {
     }
 }
 
-/// The objects of one list call.
-pub struct Listed {
-    pub items: Vec<Value>,
-    pub revision: i64,
-    pub next: Option<String>,
-    pub remaining: Option<i64>,
+/// Where a list's matching objects go, one at a time, so a large list never holds every
+/// object decoded at once.
+pub trait ListSink {
+    /// One matching stored object; `decoded` is its JSON when the filter had to decode it.
+    fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()>;
 }
 
-/// Lists stored objects (in stored form) with the call's selectors, paging and freshness.
+/// Collects decoded objects (stored form).
+#[derive(Default)]
+pub struct Collect(pub Vec<Value>);
+
+impl ListSink for Collect {
+    fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
+        self.0.push(match decoded {
+            Some(v) => v,
+            None => decode(kv)?,
+        });
+        Ok(())
+    }
+}
+
+/// Where a list ended.
+pub struct Listed {
+    pub revision: i64,
+    pub next: Option<String>,
+}
+
+/// Keys read from the store per round trip of an unlimited list.
+const LIST_CHUNK: i64 = 1000;
+
+/// Lists stored objects with the call's selectors, paging and freshness, into `sink`.
 pub async fn list_objects(
     api: &KubeApi,
     r: &Resource,
     ns: Option<&str>,
     q: &Query,
+    sink: &mut (dyn ListSink + Send),
 ) -> ApiResult<Listed> {
     let filter = Filter::from_query(r, q)?;
+    let filtered = !(filter.labels.is_empty() && filter.fields.is_empty());
     let continuing = q.get("continue").is_some();
     let expired_list = |e: ApiError| if continuing { expired_continue(e) } else { e };
     let limit = q.i64("limit")?.filter(|l| *l > 0).unwrap_or(0);
     let p = prefix(r, ns);
-    let end = prefix_end(p.as_bytes());
+    let mut end = prefix_end(p.as_bytes());
     let (mut fresh, mut from) = match q.get("continue") {
         Some(token) => {
             if q.get("resourceVersion").is_some() {
@@ -171,48 +197,23 @@ pub async fn list_objects(
             (freshness(q, || local)?, p.clone().into_bytes())
         }
     };
-    if let (Some(name), None) = (filter.fields.exact_name(), q.get("continue")) {
+    if let (Some(name), false) = (filter.fields.exact_name(), continuing) {
         if ns.is_some() || !r.namespaced {
+            // One key: read just it.
             let k = key(r, ns, name);
-            let end_one = {
-                let mut e = k.clone().into_bytes();
-                e.push(0);
-                e
-            };
+            end = k.clone().into_bytes();
+            end.push(0);
             from = k.into_bytes();
-            let page = api
-                .store()
-                .page(&from, &end_one, 0, fresh)
-                .await
-                .map_err(expired_list)?;
-            let items = page
-                .kvs
-                .iter()
-                .map(decode)
-                .collect::<ApiResult<Vec<_>>>()?
-                .into_iter()
-                .filter(|o| filter.matches(r, o))
-                .collect();
-            return Ok(Listed {
-                items,
-                revision: page.revision,
-                next: None,
-                remaining: None,
-            });
         }
     }
-    let mut items = Vec::new();
+    let mut count = 0usize;
     let mut revision = 0;
     loop {
-        let want = if limit > 0 {
-            (limit - items.len() as i64).max(1)
+        let batch = if limit > 0 {
+            let want = (limit - count as i64).max(1);
+            if filtered { want.max(64) } else { want }
         } else {
-            0
-        };
-        let batch = if limit > 0 && !(filter.labels.is_empty() && filter.fields.is_empty()) {
-            want.max(64)
-        } else {
-            want
+            LIST_CHUNK
         };
         let page = api
             .store()
@@ -228,48 +229,42 @@ pub async fn list_objects(
             };
             fresh = Freshness::At(revision);
         }
-        let mut last_key: Option<Vec<u8>> = None;
+        let mut last_key: Option<&[u8]> = None;
         for kv in &page.kvs {
-            let obj = decode(kv)?;
-            last_key = Some(kv.key.to_vec());
-            if filter.matches(r, &obj) {
-                items.push(obj);
-                if limit > 0 && items.len() as i64 >= limit {
-                    break;
+            last_key = Some(kv.key.as_ref());
+            let decoded = if filtered {
+                let obj = decode(kv)?;
+                if !filter.matches(r, &obj) {
+                    continue;
                 }
+                Some(obj)
+            } else {
+                None
+            };
+            sink.push(kv, decoded)?;
+            count += 1;
+            if limit > 0 && count as i64 >= limit {
+                break;
             }
         }
-        let examined_all = last_key.as_deref() == page.kvs.last().map(|kv| kv.key.as_ref());
+        let examined_all = last_key == page.kvs.last().map(|kv| kv.key.as_ref());
         let more = page.more || !examined_all;
         match last_key {
-            Some(mut k) if more => {
-                k.push(0);
-                if limit > 0 && items.len() as i64 >= limit {
-                    let remaining = if filter.labels.is_empty() && filter.fields.is_empty() {
-                        let count = api
-                            .store()
-                            .count(&k, &end, Freshness::At(revision))
-                            .await
-                            .ok();
-                        count.filter(|c| *c > 0)
-                    } else {
-                        None
-                    };
+            Some(k) if more => {
+                let mut next = k.to_vec();
+                next.push(0);
+                if limit > 0 && count as i64 >= limit {
                     return Ok(Listed {
-                        items,
                         revision,
-                        next: Some(encode_continue(revision, &k, &p)),
-                        remaining,
+                        next: Some(encode_continue(revision, &next, &p)),
                     });
                 }
-                from = k;
+                from = next;
             }
             _ => {
                 return Ok(Listed {
-                    items,
                     revision,
                     next: None,
-                    remaining: None,
                 })
             }
         }
@@ -284,30 +279,146 @@ fn expired_continue(e: ApiError) -> ApiError {
     }
 }
 
+/// Writes a JSON list's items straight into the response: stored objects with their
+/// resourceVersion spliced in, decoded only when they must be converted.
+struct JsonItems<'a> {
+    api: &'a KubeApi,
+    r: &'a Resource,
+    out: Vec<u8>,
+}
+
+impl ListSink for JsonItems<'_> {
+    fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
+        if self.out.last() != Some(&b'[') {
+            self.out.push(b',');
+        }
+        let convert = self.r.group == "events.k8s.io";
+        if let (None, false) = (&decoded, convert) {
+            if let Some(at) = metadata_open(&kv.value) {
+                self.out.extend_from_slice(&kv.value[..at]);
+                self.out
+                    .extend_from_slice(format!("\"resourceVersion\":\"{}\"", kv.mod_revision).as_bytes());
+                if kv.value.get(at) != Some(&b'}') {
+                    self.out.push(b',');
+                }
+                self.out.extend_from_slice(&kv.value[at..]);
+                return Ok(());
+            }
+        }
+        let obj = match decoded {
+            Some(v) => v,
+            None => decode(kv)?,
+        };
+        let obj = self.api.present(self.r, obj);
+        serde_json::to_writer(&mut self.out, &obj).map_err(|e| ApiError::internal(e.to_string()))
+    }
+}
+
+/// Where the top-level metadata object's members begin in a stored object written by this
+/// server (`{"apiVersion":"…","kind":"…","metadata":{`), if the bytes have that shape.
+fn metadata_open(v: &[u8]) -> Option<usize> {
+    fn string_end(v: &[u8], start: usize) -> Option<usize> {
+        if v.get(start) != Some(&b'"') {
+            return None;
+        }
+        let mut i = start + 1;
+        while i < v.len() {
+            match v[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+    let mut i = 1;
+    if v.first() != Some(&b'{') {
+        return None;
+    }
+    for key in [&b"\"apiVersion\":"[..], &b"\"kind\":"[..]] {
+        if !v.get(i..)?.starts_with(key) {
+            return None;
+        }
+        i = string_end(v, i + key.len())?;
+        if v.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+    }
+    let m = b"\"metadata\":{";
+    v.get(i..)?.starts_with(m).then_some(i + m.len())
+}
+
+/// Table rows, built one object at a time.
+struct TableRows<'a> {
+    api: &'a KubeApi,
+    r: &'a Resource,
+    q: &'a Query,
+    now: jiff::Timestamp,
+    rows: Vec<Value>,
+}
+
+impl ListSink for TableRows<'_> {
+    fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
+        let obj = match decoded {
+            Some(v) => v,
+            None => decode(kv)?,
+        };
+        let obj = self.api.present(self.r, obj);
+        self.rows.push(tables::row(self.r, &obj, self.q, self.now));
+        Ok(())
+    }
+}
+
 /// GET of a collection (without `watch`).
 pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
     let r = call.r();
-    let listed = list_objects(api, r, call.ns(), &call.query).await?;
-    let mut meta = json!({"resourceVersion": listed.revision.to_string()});
-    if let Some(c) = &listed.next {
-        meta["continue"] = json!(c);
-    }
-    if let Some(n) = listed.remaining {
-        meta["remainingItemCount"] = json!(n);
-    }
-    let items: Vec<Value> = listed
-        .items
-        .into_iter()
-        .map(|o| api.present(r, o))
-        .collect();
-    let body = match negotiate(&call.headers) {
-        Answer::Table => tables::table(r, &items, meta, &call.query, api.now()),
-        Answer::Object => json!({
-            "kind": format!("{}List", r.kind),
-            "apiVersion": r.api_version(),
-            "metadata": meta,
-            "items": items,
-        }),
+    let list_meta = |listed: &Listed| {
+        let mut meta = json!({"resourceVersion": listed.revision.to_string()});
+        if let Some(c) = &listed.next {
+            meta["continue"] = json!(c);
+        }
+        meta
     };
-    Ok(json_response(StatusCode::OK, &body, &[]))
+    match negotiate(&call.headers) {
+        Answer::Table => {
+            let mut rows = TableRows { api, r, q: &call.query, now: api.now(), rows: Vec::new() };
+            let listed = list_objects(api, r, call.ns(), &call.query, &mut rows).await?;
+            let body = tables::from_rows(r, rows.rows, list_meta(&listed), true);
+            Ok(json_response(StatusCode::OK, &body, &[]))
+        }
+        Answer::Object => {
+            let mut items = JsonItems { api, r, out: Vec::with_capacity(4096) };
+            items.out.extend_from_slice(
+                format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"items\":[", r.kind, r.api_version()).as_bytes(),
+            );
+            let listed = list_objects(api, r, call.ns(), &call.query, &mut items).await?;
+            items.out.extend_from_slice(b"],\"metadata\":");
+            serde_json::to_writer(&mut items.out, &list_meta(&listed))
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            items.out.push(b'}');
+            let mut resp = Response::new(axum::body::Body::from(items.out));
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_members_are_found_only_in_the_shape_the_server_writes() {
+        let v = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{}}"#;
+        let at = metadata_open(v).unwrap();
+        assert_eq!(&v[at..at + 6], br#""name""#);
+        assert!(metadata_open(br#"{"apiVersion":"v1","kind":"Pod","metadata":{}}"#).is_some());
+        assert!(metadata_open(br#"{"action":"x","apiVersion":"v1","kind":"E","metadata":{}}"#).is_none());
+        assert!(metadata_open(br#"{"apiVersion":"v1","kind":"Pod"}"#).is_none());
+        assert!(metadata_open(b"").is_none());
+    }
 }

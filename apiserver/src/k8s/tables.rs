@@ -41,17 +41,22 @@ pub fn table_with(
     now: jiff::Timestamp,
     with_columns: bool,
 ) -> Value {
+    let rows = items.iter().map(|o| row(r, o, q, now)).collect();
+    from_rows(r, rows, list_meta, with_columns)
+}
+
+/// One row: the object's cells and the object as `includeObject` asks.
+pub fn row(r: &Resource, obj: &Value, q: &Query, now: jiff::Timestamp) -> Value {
     let include = q.get("includeObject").unwrap_or("Metadata");
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|o| {
-            let mut row = json!({"cells": table::cells(r.group, r.plural, o, now)});
-            if let Some(obj) = row_object(o, include) {
-                row["object"] = obj;
-            }
-            row
-        })
-        .collect();
+    let mut row = json!({"cells": table::cells(r.group, r.plural, obj, now)});
+    if let Some(o) = row_object(obj, include) {
+        row["object"] = o;
+    }
+    row
+}
+
+/// A Table of ready rows.
+pub fn from_rows(r: &Resource, rows: Vec<Value>, list_meta: Value, with_columns: bool) -> Value {
     let columns = if with_columns {
         serde_json::to_value(table::columns(r.group, r.plural)).unwrap_or_else(|_| json!([]))
     } else {

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::http::{negotiate, Answer, Query};
 use super::objects::{decode, prefix, prefix_end, set_resource_version};
-use super::read::{list_objects, Filter};
+use super::read::{list_objects, Collect, Filter};
 use super::resources::Resource;
 use super::route::Call;
 use super::status::{ApiError, ApiResult};
@@ -125,8 +125,9 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
                 lq.0.insert("resourceVersion".into(), v.into());
             }
         }
-        let listed = list_objects(api, r, call.ns(), &lq).await?;
-        initial = listed.items;
+        let mut collected = Collect::default();
+        let listed = list_objects(api, r, call.ns(), &lq, &mut collected).await?;
+        initial = collected.0;
         listed.revision
     } else {
         let v = rv.as_deref().unwrap_or("0");
