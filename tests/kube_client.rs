@@ -254,7 +254,14 @@ async fn kube_rs_on_three_replicas() {
 async fn without_a_quorum_the_api_answers_503_with_retry_after() {
     let root = tempfile::tempdir().unwrap();
     let mut servers = start_three(root.path()).await;
-    let c = client(&servers[0]).await;
+    // client-go and kube-rs retry 503s that carry Retry-After by default; this client must
+    // see the first answer.
+    let kc = Kubeconfig::read_from(servers[0].kubeconfig()).unwrap();
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    cfg.default_retry = false;
+    let c = kube::Client::try_from(cfg).unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
     cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap())
         .await

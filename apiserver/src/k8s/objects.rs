@@ -87,6 +87,20 @@ fn encode(object: &Value) -> ApiResult<Vec<u8>> {
     serde_json::to_vec(&o).map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// How long a store call may take before the request is answered 503: a replica cut off from
+/// its quorum cannot confirm a read or commit a write, and clients should retry elsewhere
+/// rather than hang.
+const STORE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn within<T>(f: impl std::future::Future<Output = Result<T, KvError>>) -> ApiResult<T> {
+    match tokio::time::timeout(STORE_DEADLINE, f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(_) => Err(ApiError::unavailable(
+            "etcdserver: request timed out: this replica cannot reach a quorum",
+        )),
+    }
+}
+
 /// How fresh a read must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
@@ -123,14 +137,14 @@ impl ObjectStore {
             Freshness::Any => (0, true),
             Freshness::At(r) => (r, true),
         };
-        let resp = self
+        let resp = within(self
             .kv
             .range(RangeRequest {
                 key: key.as_bytes().to_vec().into(),
                 revision,
                 serializable,
                 ..Default::default()
-            })
+            }))
             .await?;
         resp.kvs.first().map(Stored::from_kv).transpose()
     }
@@ -148,7 +162,7 @@ impl ObjectStore {
             Freshness::Any => (0, true),
             Freshness::At(r) => (r, true),
         };
-        let resp = self
+        let resp = within(self
             .kv
             .range(RangeRequest {
                 key: from.to_vec().into(),
@@ -157,7 +171,7 @@ impl ObjectStore {
                 revision,
                 serializable,
                 ..Default::default()
-            })
+            }))
             .await?;
         Ok(Page {
             kvs: resp.kvs,
@@ -183,13 +197,13 @@ impl ObjectStore {
                 p.lease = extra.lease;
             }
         }
-        let resp = self
+        let resp = within(self
             .kv
             .txn(TxnRequest {
                 compare,
                 success: extra.ops(put),
                 failure: vec![],
-            })
+            }))
             .await?;
         if !resp.succeeded {
             return Ok(None);
@@ -214,13 +228,13 @@ impl ObjectStore {
         let value = encode(object)?;
         let mut compare = vec![mod_is(key, expected)];
         compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
-        let resp = self
+        let resp = within(self
             .kv
             .txn(TxnRequest {
                 compare,
                 success: extra.ops(put_op(key, value)),
                 failure: vec![],
-            })
+            }))
             .await?;
         if !resp.succeeded {
             return Ok(None);
@@ -242,13 +256,13 @@ impl ObjectStore {
                 ..Default::default()
             })),
         };
-        let resp = self
+        let resp = within(self
             .kv
             .txn(TxnRequest {
                 compare: vec![mod_is(key, expected)],
                 success: extra.ops(del),
                 failure: vec![],
-            })
+            }))
             .await?;
         if !resp.succeeded {
             return Ok(None);
@@ -262,13 +276,13 @@ impl ObjectStore {
 
     /// Whether a key exists now (linearizable).
     pub async fn exists(&self, key: &str) -> ApiResult<bool> {
-        let resp = self
+        let resp = within(self
             .kv
             .range(RangeRequest {
                 key: key.as_bytes().to_vec().into(),
                 count_only: true,
                 ..Default::default()
-            })
+            }))
             .await?;
         Ok(resp.count > 0)
     }
@@ -290,13 +304,13 @@ impl ObjectStore {
 
     /// The store's current and compacted revisions, from this replica.
     pub async fn revisions(&self) -> ApiResult<(i64, i64)> {
-        let s = self.kv.status().await?;
+        let s = within(self.kv.status()).await?;
         Ok((s.revision, s.compact_revision))
     }
 
     /// Grants a lease of `ttl` seconds (events' time to live).
-    pub async fn grant_lease(&self, ttl: i64) -> Result<i64, KvError> {
-        Ok(self.kv.lease_grant(ttl, 0).await?.id)
+    pub async fn grant_lease(&self, ttl: i64) -> ApiResult<i64> {
+        Ok(within(self.kv.lease_grant(ttl, 0)).await?.id)
     }
 }
 
