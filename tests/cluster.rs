@@ -401,34 +401,8 @@ async fn replace_after_data_loss_at_the_same_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_bootstrap_of_three_replicas() {
     let root = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
-    let spec = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("s{i}=127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let pki = root.path().join("shared-pki");
-    let servers: Vec<Server> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Server::start_on(
-                root.path(),
-                &format!("s{i}"),
-                "https://127.0.0.1:0",
-                &format!("127.0.0.1:{p}"),
-                &[
-                    "--initial-cluster".into(),
-                    spec.clone(),
-                    "--pki-dir".into(),
-                    pki.display().to_string(),
-                ],
-            )
-        })
-        .collect();
-    let refs: Vec<&Server> = servers.iter().collect();
-    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let servers = common::start_static(root.path(), "s", 3).await;
+    let pki = root.path().join("pki");
     let mut c0 = servers[0].client_with_pki(&pki).await;
     c0.put("static", "yes", None).await.unwrap();
     let mut c2 = servers[2].client_with_pki(&pki).await;

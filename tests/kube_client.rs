@@ -33,38 +33,6 @@ fn pod(name: &str) -> Pod {
     .unwrap()
 }
 
-async fn start_three(root: &std::path::Path) -> Vec<Server> {
-    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
-    let spec = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("r{i}=127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let pki = root.join("pki");
-    let servers: Vec<Server> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Server::start_on(
-                root,
-                &format!("r{i}"),
-                "https://127.0.0.1:0",
-                &format!("127.0.0.1:{p}"),
-                &[
-                    "--initial-cluster".into(),
-                    spec.clone(),
-                    "--pki-dir".into(),
-                    pki.display().to_string(),
-                ],
-            )
-        })
-        .collect();
-    let refs: Vec<&Server> = servers.iter().collect();
-    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
-    servers
-}
-
 /// CRUD through one client, read through another (the same replica, or another one).
 async fn typed_api_calls(write: kube::Client, read: kube::Client) {
     let pods: Api<Pod> = Api::namespaced(write.clone(), "default");
@@ -241,7 +209,7 @@ async fn kube_rs_on_one_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_rs_on_three_replicas() {
     let root = tempfile::tempdir().unwrap();
-    let servers = start_three(root.path()).await;
+    let servers = common::start_static(root.path(), "r", 3).await;
     let w = client(&servers[0]).await;
     let r = client(&servers[1]).await;
     typed_api_calls(w.clone(), r.clone()).await;
@@ -253,7 +221,7 @@ async fn kube_rs_on_three_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_quorum_the_api_answers_503_with_retry_after() {
     let root = tempfile::tempdir().unwrap();
-    let mut servers = start_three(root.path()).await;
+    let mut servers = common::start_static(root.path(), "r", 3).await;
     // client-go and kube-rs retry 503s that carry Retry-After by default; this client must
     // see the first answer.
     let kc = Kubeconfig::read_from(servers[0].kubeconfig()).unwrap();
@@ -263,9 +231,12 @@ async fn without_a_quorum_the_api_answers_503_with_retry_after() {
     cfg.default_retry = false;
     let c = kube::Client::try_from(cfg).unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
-    cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap())
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     servers[1].kill();
     servers[2].kill();
     let raw = |method: &str, body: Vec<u8>| {
@@ -276,19 +247,33 @@ async fn without_a_quorum_the_api_answers_503_with_retry_after() {
             .body(body)
             .unwrap()
     };
-    for (method, body) in [("GET", Vec::new()), ("POST", br#"{"metadata":{"name":"during"}}"#.to_vec())] {
-        let resp = tokio::time::timeout(Duration::from_secs(30), c.send(raw(method, body).map(kube::client::Body::from)))
-            .await
-            .expect("the request hung without a quorum")
-            .unwrap();
+    for (method, body) in [
+        ("GET", Vec::new()),
+        ("POST", br#"{"metadata":{"name":"during"}}"#.to_vec()),
+    ] {
+        let resp = tokio::time::timeout(
+            Duration::from_secs(30),
+            c.send(raw(method, body).map(kube::client::Body::from)),
+        )
+        .await
+        .expect("the request hung without a quorum")
+        .unwrap();
         assert_eq!(resp.status(), 503, "{method}");
         assert_eq!(resp.headers()["retry-after"], "1", "{method}");
     }
     servers[1].restart();
     servers[2].restart();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while cms.get_opt("before").await.map(|o| o.is_none()).unwrap_or(true) {
-        assert!(tokio::time::Instant::now() < deadline, "the API did not recover");
+    while cms
+        .get_opt("before")
+        .await
+        .map(|o| o.is_none())
+        .unwrap_or(true)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the API did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

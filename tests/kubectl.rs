@@ -83,34 +83,7 @@ async fn every_kubectl_minor_works_against_one_replica() {
 async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_reading_through_another(
 ) {
     let root = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
-    let spec = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("k{i}=127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let pki = root.path().join("pki");
-    let servers: Vec<Server> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Server::start_on(
-                root.path(),
-                &format!("k{i}"),
-                "https://127.0.0.1:0",
-                &format!("127.0.0.1:{p}"),
-                &[
-                    "--initial-cluster".into(),
-                    spec.clone(),
-                    "--pki-dir".into(),
-                    pki.display().to_string(),
-                ],
-            )
-        })
-        .collect();
-    let refs: Vec<&Server> = servers.iter().collect();
-    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let servers = common::start_static(root.path(), "k", 3).await;
     let ran = tokio::task::spawn_blocking(move || {
         let n = every_minor(&servers[0].kubeconfig(), &servers[2].kubeconfig(), "three");
         drop(servers);

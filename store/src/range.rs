@@ -52,6 +52,9 @@ pub fn range<K: Keyspace + ?Sized>(
     let mut count: i64 = 0;
     let mut kvs: Vec<KeyValue> = Vec::new();
     let mut visit = |key, v| {
+        if req.skip_count && !req.count_only && kvs.len() >= keep {
+            return false;
+        }
         count += 1;
         if !req.count_only && kvs.len() < keep {
             let mut kv = to_key_value(key, &v);

@@ -525,6 +525,40 @@ pub async fn limit_reports_count_and_more(kv: &dyn Kv) {
     assert_eq!((r.kvs.len(), r.count, r.more), (10, 10, false));
 }
 
+/// `skip_count` (a capstan extension for paging) stops at the limit: the same keys and `more`,
+/// without counting the rest of the range, at the current and at an older revision.
+pub async fn skip_count_pages_without_counting_the_whole_range(kv: &dyn Kv) {
+    let keys = |r: RangeResponse| -> Vec<String> {
+        r.kvs
+            .iter()
+            .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+            .collect()
+    };
+    for i in 0..10 {
+        put(kv, &format!("k{i}"), "v").await;
+    }
+    let old = revision(kv).await;
+    put(kv, "k5", "again").await;
+    for rev in [0, old] {
+        let page = |limit| RangeRequest {
+            key: b("k"),
+            range_end: b("l"),
+            limit,
+            revision: rev,
+            skip_count: true,
+            ..Default::default()
+        };
+        let r = kv.range(page(3)).await.unwrap();
+        assert_eq!(keys(r.clone()), vec!["k0", "k1", "k2"]);
+        assert!(r.more);
+        assert!(r.count < 10, "counted the whole range: {}", r.count);
+        let r = kv.range(page(10)).await.unwrap();
+        assert_eq!((r.kvs.len(), r.more), (10, false));
+        let r = kv.range(page(0)).await.unwrap();
+        assert_eq!((r.kvs.len(), r.count, r.more), (10, 10, false));
+    }
+}
+
 pub async fn keys_only_and_count_only(kv: &dyn Kv) {
     put(kv, "a", "value").await;
     put(kv, "b", "value").await;
@@ -1481,6 +1515,7 @@ macro_rules! conformance_tests {
             duplicate_keys_in_one_txn_branch_are_refused,
             range_end_rules_single_key_prefix_and_from_key,
             limit_reports_count_and_more,
+            skip_count_pages_without_counting_the_whole_range,
             keys_only_and_count_only,
             sort_by_each_target_and_order,
             range_at_an_older_revision_sees_the_past,

@@ -236,6 +236,40 @@ impl Drop for Server {
 
 /// A free port on 127.0.0.1, chosen by the kernel (for addresses a cluster must know before its
 /// replicas start, as `--initial-cluster` needs).
+/// `n` replicas bootstrapped together (`--initial-cluster`) with one CA in `root/pki`, named
+/// `<prefix>0`, `<prefix>1`, …, once they agree on `n` voters.
+pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let spec = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{prefix}{i}=127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pki = root.join("pki");
+    let servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Server::start_on(
+                root,
+                &format!("{prefix}{i}"),
+                "https://127.0.0.1:0",
+                &format!("127.0.0.1:{p}"),
+                &[
+                    "--initial-cluster".into(),
+                    spec.clone(),
+                    "--pki-dir".into(),
+                    pki.display().to_string(),
+                ],
+            )
+        })
+        .collect();
+    let refs: Vec<&Server> = servers.iter().collect();
+    wait_cluster(&refs, n, Duration::from_secs(30)).await;
+    servers
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

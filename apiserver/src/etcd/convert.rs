@@ -22,6 +22,8 @@ pub fn range_req(r: e::RangeRequest) -> s::RangeRequest {
         max_mod_revision: r.max_mod_revision,
         min_create_revision: r.min_create_revision,
         max_create_revision: r.max_create_revision,
+        // etcd always counts the whole range.
+        skip_count: false,
     }
 }
 

@@ -137,15 +137,13 @@ impl ObjectStore {
             Freshness::Any => (0, true),
             Freshness::At(r) => (r, true),
         };
-        let resp = within(self
-            .kv
-            .range(RangeRequest {
-                key: key.as_bytes().to_vec().into(),
-                revision,
-                serializable,
-                ..Default::default()
-            }))
-            .await?;
+        let resp = within(self.kv.range(RangeRequest {
+            key: key.as_bytes().to_vec().into(),
+            revision,
+            serializable,
+            ..Default::default()
+        }))
+        .await?;
         resp.kvs.first().map(Stored::from_kv).transpose()
     }
 
@@ -162,17 +160,16 @@ impl ObjectStore {
             Freshness::Any => (0, true),
             Freshness::At(r) => (r, true),
         };
-        let resp = within(self
-            .kv
-            .range(RangeRequest {
-                key: from.to_vec().into(),
-                range_end: end.to_vec().into(),
-                limit,
-                revision,
-                serializable,
-                ..Default::default()
-            }))
-            .await?;
+        let resp = within(self.kv.range(RangeRequest {
+            key: from.to_vec().into(),
+            range_end: end.to_vec().into(),
+            limit,
+            revision,
+            serializable,
+            skip_count: true,
+            ..Default::default()
+        }))
+        .await?;
         Ok(Page {
             kvs: resp.kvs,
             revision: resp.revision,
@@ -188,32 +185,7 @@ impl ObjectStore {
         object: &Value,
         extra: &Extra,
     ) -> ApiResult<Option<Stored>> {
-        let value = encode(object)?;
-        let mut compare = vec![absent(key)];
-        compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
-        let mut put = put_op(key, value);
-        if extra.lease != 0 {
-            if let Some(request_op::Request::Put(p)) = put.request.as_mut() {
-                p.lease = extra.lease;
-            }
-        }
-        let resp = within(self
-            .kv
-            .txn(TxnRequest {
-                compare,
-                success: extra.ops(put),
-                failure: vec![],
-            }))
-            .await?;
-        if !resp.succeeded {
-            return Ok(None);
-        }
-        let mut object = object.clone();
-        set_resource_version(&mut object, resp.revision);
-        Ok(Some(Stored {
-            object,
-            mod_revision: resp.revision,
-        }))
+        self.put_if(absent(key), key, object, extra).await
     }
 
     /// Replaces an object if its mod revision is still `expected` (and the keys `extra` claims
@@ -225,17 +197,31 @@ impl ObjectStore {
         object: &Value,
         extra: &Extra,
     ) -> ApiResult<Option<Stored>> {
-        let value = encode(object)?;
-        let mut compare = vec![mod_is(key, expected)];
+        self.put_if(mod_is(key, expected), key, object, extra).await
+    }
+
+    /// Writes `object` at `key`, with `extra`'s claims and releases, if `guard` holds and
+    /// every claimed key is free: one transaction, so the object and what it holds change
+    /// together or not at all.
+    async fn put_if(
+        &self,
+        guard: Compare,
+        key: &str,
+        object: &Value,
+        extra: &Extra,
+    ) -> ApiResult<Option<Stored>> {
+        let mut compare = vec![guard];
         compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
-        let resp = within(self
-            .kv
-            .txn(TxnRequest {
-                compare,
-                success: extra.ops(put_op(key, value)),
-                failure: vec![],
-            }))
-            .await?;
+        let mut put = put_op(key, encode(object)?);
+        if let Some(request_op::Request::Put(p)) = put.request.as_mut() {
+            p.lease = extra.lease;
+        }
+        let resp = within(self.kv.txn(TxnRequest {
+            compare,
+            success: extra.ops(put),
+            failure: vec![],
+        }))
+        .await?;
         if !resp.succeeded {
             return Ok(None);
         }
@@ -256,14 +242,12 @@ impl ObjectStore {
                 ..Default::default()
             })),
         };
-        let resp = within(self
-            .kv
-            .txn(TxnRequest {
-                compare: vec![mod_is(key, expected)],
-                success: extra.ops(del),
-                failure: vec![],
-            }))
-            .await?;
+        let resp = within(self.kv.txn(TxnRequest {
+            compare: vec![mod_is(key, expected)],
+            success: extra.ops(del),
+            failure: vec![],
+        }))
+        .await?;
         if !resp.succeeded {
             return Ok(None);
         }
@@ -276,14 +260,12 @@ impl ObjectStore {
 
     /// Whether a key exists now (linearizable).
     pub async fn exists(&self, key: &str) -> ApiResult<bool> {
-        let resp = within(self
-            .kv
-            .range(RangeRequest {
-                key: key.as_bytes().to_vec().into(),
-                count_only: true,
-                ..Default::default()
-            }))
-            .await?;
+        let resp = within(self.kv.range(RangeRequest {
+            key: key.as_bytes().to_vec().into(),
+            count_only: true,
+            ..Default::default()
+        }))
+        .await?;
         Ok(resp.count > 0)
     }
 

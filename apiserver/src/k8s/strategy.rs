@@ -18,7 +18,7 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
     };
     let status = match (r.group, r.plural) {
         ("", "pods") => {
-            let qos = pod_qos_class(o.get("spec"));
+            let qos = super::validation::defaults::qos_class(o.get("spec").unwrap_or(&Value::Null));
             json!({"phase": "Pending", "qosClass": qos})
         }
         ("", "namespaces") => json!({"phase": "Active"}),
@@ -71,56 +71,5 @@ pub fn prepare_update(r: &Resource, subresource: Option<&str>, new: &mut Value, 
                 }
             }
         }
-    }
-}
-
-/// A pod's QoS class from its containers' requests and limits.
-fn pod_qos_class(spec: Option<&Value>) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| spec.and_then(|s| s.get(*k)).and_then(Value::as_array))
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let req = c.pointer("/resources/requests").and_then(Value::as_object);
-        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
-        for res in ["cpu", "memory"] {
-            let rq = req.and_then(|m| m.get(res));
-            let lm = lim.and_then(|m| m.get(res));
-            if rq.is_some() || lm.is_some() {
-                any = true;
-            }
-            match (rq, lm) {
-                (_, None) => guaranteed = false,
-                (Some(a), Some(b)) if a != b => guaranteed = false,
-                _ => {}
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qos_class_follows_requests_and_limits() {
-        assert_eq!(
-            pod_qos_class(Some(&json!({"containers": [{"name": "a"}]}))),
-            "BestEffort"
-        );
-        let g = json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}}]});
-        assert_eq!(pod_qos_class(Some(&g)), "Guaranteed");
-        let b = json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]});
-        assert_eq!(pod_qos_class(Some(&b)), "Burstable");
     }
 }

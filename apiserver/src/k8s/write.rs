@@ -206,6 +206,10 @@ pub async fn guaranteed_update(
         if !errors.is_empty() {
             return Err(invalid(r, &new, &errors));
         }
+        if r.storage == "events" {
+            // An updated event lives another TTL, as kube-apiserver gives it.
+            extra.lease = api.event_lease().await?;
+        }
         if new == cur.object {
             return Ok(cur.object);
         }

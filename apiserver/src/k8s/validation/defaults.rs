@@ -147,44 +147,11 @@ fn handler(h: &mut Value) {
     }
 }
 
-const VOLUME_SOURCES: &[&str] = &[
-    "hostPath",
-    "emptyDir",
-    "gitRepo",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "flocker",
-    "persistentVolumeClaim",
-    "rbd",
-    "quobyte",
-    "cephfs",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "vsphereVolume",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "configMap",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-    "flexVolume",
-    "cinder",
-];
-
 fn volume(v: &mut Value) {
     if !v.is_object() {
         return;
     }
-    if !VOLUME_SOURCES.iter().any(|src| present(v, src)) {
+    if !super::pod::VOLUME_SOURCES.iter().any(|src| present(v, src)) {
         default(v, "emptyDir", json!({}));
         return;
     }
@@ -292,7 +259,8 @@ fn pod(obj: &mut Value) {
 }
 
 /// The pod's QoS class from its containers' cpu/memory requests and limits.
-fn qos_class(spec: &Value) -> &'static str {
+/// A pod's QoS class from its containers' requests and limits.
+pub(crate) fn qos_class(spec: &Value) -> &'static str {
     let containers: Vec<&Value> = arr(spec, "containers")
         .iter()
         .chain(arr(spec, "initContainers"))

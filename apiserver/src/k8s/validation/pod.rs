@@ -22,7 +22,7 @@ const NONNEG: &str = "must be greater than or equal to 0";
 const FILE_MODE_MSG: &str = "must be a number between 0 and 0777 (octal), both inclusive";
 
 /// Volume source fields, in the order upstream checks them.
-const VOLUME_SOURCES: &[&str] = &[
+pub(super) const VOLUME_SOURCES: &[&str] = &[
     "hostPath",
     "emptyDir",
     "gitRepo",
