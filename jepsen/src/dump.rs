@@ -45,12 +45,18 @@ async fn state(c: &Etcd, revision: i64) -> Result<(BTreeMap<String, KvState>, i6
     Ok((map, r.header.map(|h| h.revision).unwrap_or(0)))
 }
 
-/// Events from `from` through `to`, or the compacted revision if `from` is compacted.
-async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<Vec<KvEvent>, i64>, String> {
+/// The events under the run's prefix and the revisions of changes outside it.
+type History = (Vec<KvEvent>, Vec<i64>);
+
+/// Events from `from` through `to` (and the revisions of changes outside the prefix), or the
+/// compacted revision if `from` is compacted.
+async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<History, i64>, String> {
+    // The whole keyspace, so every revision is accounted for: the server writes keys of its
+    // own (the Kubernetes API's bootstrap objects under /registry/).
     let create = WatchRequest {
         request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
-            key: key(PREFIX),
-            range_end: prefix_end(PREFIX),
+            key: vec![0].into(),
+            range_end: vec![0].into(),
             start_revision: from,
             ..Default::default()
         })),
@@ -63,8 +69,10 @@ async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<Vec<KvEvent>, i6
         .map_err(|e| format!("watch: {e}"))?
         .into_inner();
     let mut events = Vec::new();
+    let mut foreign: Vec<i64> = Vec::new();
+    let mut last_rev = 0;
     if to < from {
-        return Ok(Ok(events));
+        return Ok(Ok((events, foreign)));
     }
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), stream.message())
@@ -79,12 +87,25 @@ async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<Vec<KvEvent>, i6
             return Err(format!("watch cancelled: {}", msg.cancel_reason));
         }
         for e in &msg.events {
+            let rev = e.kv.as_ref().map(|kv| kv.mod_revision).unwrap_or(0);
+            last_rev = last_rev.max(rev);
+            let ours =
+                e.kv.as_ref()
+                    .is_some_and(|kv| kv.key.starts_with(PREFIX.as_bytes()));
+            if !ours {
+                if foreign.last() != Some(&rev) {
+                    foreign.push(rev);
+                }
+                continue;
+            }
             if let Some(ev) = event(e) {
                 events.push(ev);
             }
         }
-        if events.last().is_some_and(|e| e.mod_rev >= to) {
-            return Ok(Ok(events));
+        if last_rev >= to {
+            // A revision with changes both inside and outside the prefix is not foreign.
+            foreign.retain(|r| !events.iter().any(|e| e.mod_rev == *r));
+            return Ok(Ok((events, foreign)));
         }
     }
 }
@@ -93,10 +114,10 @@ async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<Vec<KvEvent>, i6
 pub async fn dump(node: &str, c: &Etcd) -> Result<ReplicaDump, String> {
     let status = c.status().await.map_err(|e| format!("status: {e}"))?;
     let (now, revision) = state(c, 0).await?;
-    let (compact_rev, events) = match history(c, 1, revision).await? {
-        Ok(events) => (0, events),
+    let (compact_rev, (events, foreign_revs)) = match history(c, 1, revision).await? {
+        Ok(h) => (0, h),
         Err(compact) => match history(c, compact + 1, revision).await? {
-            Ok(events) => (compact, events),
+            Ok(h) => (compact, h),
             Err(again) => return Err(format!("compacted to {again} while dumping")),
         },
     };
@@ -115,6 +136,10 @@ pub async fn dump(node: &str, c: &Etcd) -> Result<ReplicaDump, String> {
         events: events
             .into_iter()
             .filter(|e| e.mod_rev <= revision)
+            .collect(),
+        foreign_revs: foreign_revs
+            .into_iter()
+            .filter(|r| *r <= revision)
             .collect(),
         revision,
         state: now,

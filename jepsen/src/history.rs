@@ -260,6 +260,10 @@ pub struct ReplicaDump {
     pub base: BTreeMap<String, KvState>,
     /// Every change after `compact_rev`, in revision order.
     pub events: Vec<KvEvent>,
+    /// Revisions after `compact_rev` whose changes are all outside the run's prefix: the
+    /// server's own writes (the Kubernetes API's bootstrap objects), which take revisions too.
+    #[serde(default)]
+    pub foreign_revs: Vec<i64>,
     /// The replica's revision when dumped.
     pub revision: i64,
     /// The keyspace at `revision` (a range read), to compare with `base` + `events` replayed.
