@@ -2,6 +2,8 @@
 //! status codes, reasons and bodies as kube-apiserver gives them, and that refused requests
 //! change nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use axum::body::Body;

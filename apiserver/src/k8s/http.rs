@@ -115,8 +115,8 @@ pub fn negotiate(headers: &HeaderMap) -> Answer {
         .unwrap_or("");
     for offer in accept.split(',') {
         let params: Vec<&str> = offer.split(';').map(str::trim).collect();
-        let table = params.iter().any(|p| *p == "as=Table");
-        let group = params.iter().any(|p| *p == "g=meta.k8s.io");
+        let table = params.contains(&"as=Table");
+        let group = params.contains(&"g=meta.k8s.io");
         if table && group {
             return Answer::Table;
         }
