@@ -42,16 +42,13 @@ impl DeleteOptions {
                 )));
             }
         }
-        let rv =
-            match v
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-            {
-                Some(s) if !s.is_empty() => Some(s.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request(format!("invalid resource version: {s:?}"))
-                })?),
-                _ => None,
-            };
+        let rv = match v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+        {
+            Some(s) if !s.is_empty() => Some(meta::parse_resource_version(s)?),
+            _ => None,
+        };
         let dry_run = match v.get("dryRun").and_then(Value::as_array) {
             Some(a) => a.iter().any(|x| x.as_str() == Some("All")) || q.dry_run()?,
             None => q.dry_run()?,

@@ -216,11 +216,13 @@ pub fn prepare_update(r: &Resource, name: &str, new: &mut Value, old: &Value) ->
 
 /// The resourceVersion precondition a body carries, if any.
 pub fn body_resource_version(obj: &Value) -> ApiResult<Option<i64>> {
-    match str_at(obj, "/metadata/resourceVersion") {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}"))),
-    }
+    str_at(obj, "/metadata/resourceVersion")
+        .map(parse_resource_version)
+        .transpose()
+}
+
+/// A resourceVersion given by a client (in a body, a query or a precondition).
+pub fn parse_resource_version(v: &str) -> ApiResult<i64> {
+    v.parse::<i64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))
 }

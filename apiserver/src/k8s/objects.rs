@@ -112,6 +112,17 @@ pub enum Freshness {
     At(i64),
 }
 
+impl Freshness {
+    /// The (revision, serializable) of a range read with this freshness.
+    fn range_params(self) -> (i64, bool) {
+        match self {
+            Freshness::Latest => (0, false),
+            Freshness::Any => (0, true),
+            Freshness::At(r) => (r, true),
+        }
+    }
+}
+
 /// One page of a list.
 pub struct Page {
     pub kvs: Vec<KeyValue>,
@@ -132,11 +143,7 @@ impl ObjectStore {
 
     /// Reads one object.
     pub async fn get(&self, key: &str, fresh: Freshness) -> ApiResult<Option<Stored>> {
-        let (revision, serializable) = match fresh {
-            Freshness::Latest => (0, false),
-            Freshness::Any => (0, true),
-            Freshness::At(r) => (r, true),
-        };
+        let (revision, serializable) = fresh.range_params();
         let resp = within(self.kv.range(RangeRequest {
             key: key.as_bytes().to_vec().into(),
             revision,
@@ -155,11 +162,7 @@ impl ObjectStore {
         limit: i64,
         fresh: Freshness,
     ) -> ApiResult<Page> {
-        let (revision, serializable) = match fresh {
-            Freshness::Latest => (0, false),
-            Freshness::Any => (0, true),
-            Freshness::At(r) => (r, true),
-        };
+        let (revision, serializable) = fresh.range_params();
         let resp = within(self.kv.range(RangeRequest {
             key: from.to_vec().into(),
             range_end: end.to_vec().into(),

@@ -15,10 +15,11 @@ use super::resources::Resource;
 use super::route::Call;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
-use super::{fields, tables, KubeApi};
+use super::{fields, meta, tables, KubeApi};
 
 /// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch`.
-pub fn freshness(q: &Query, local_revision: impl FnOnce() -> i64) -> ApiResult<Freshness> {
+/// Only "not older than N" needs this replica's revision, so only that case reads it.
+pub async fn freshness(api: &KubeApi, q: &Query) -> ApiResult<Freshness> {
     let rv = q.get("resourceVersion");
     let matching = q.get("resourceVersionMatch");
     match (rv, matching) {
@@ -31,13 +32,11 @@ pub fn freshness(q: &Query, local_revision: impl FnOnce() -> i64) -> ApiResult<F
         )),
         (Some("0"), _) => Ok(Freshness::Any),
         (Some(v), m) => {
-            let n: i64 = v
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?;
+            let n: i64 = meta::parse_resource_version(v)?;
             match m {
                 Some("Exact") => Ok(Freshness::At(n)),
                 None | Some("NotOlderThan") => {
-                    if local_revision() >= n {
+                    if api.local_revision().await >= n {
                         Ok(Freshness::Any)
                     } else {
                         Ok(Freshness::Latest)
@@ -194,10 +193,7 @@ pub async fn list_objects(
             let (rv, from) = decode_continue(token, &p)?;
             (Freshness::At(rv), from)
         }
-        None => {
-            let local = api.local_revision().await;
-            (freshness(q, || local)?, p.clone().into_bytes())
-        }
+        None => (freshness(api, q).await?, p.clone().into_bytes()),
     };
     if let (Some(name), false) = (filter.fields.exact_name(), continuing) {
         if ns.is_some() || !r.namespaced {

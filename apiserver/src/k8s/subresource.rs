@@ -83,10 +83,9 @@ pub async fn update_scale(
         (None, decode_body(&call.headers, body)?)
     };
     let precondition = match meta::str_at(&doc, "/metadata/resourceVersion") {
-        Some(v) if kind.is_none() || kind == Some(PatchKind::Merge) => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
-        ),
+        Some(v) if kind.is_none() || kind == Some(PatchKind::Merge) => {
+            Some(meta::parse_resource_version(v)?)
+        }
         _ => None,
     };
     let stored = guaranteed_update(api, r, call.ns(), &name, None, precondition, dry, |cur| {

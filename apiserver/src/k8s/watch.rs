@@ -24,7 +24,7 @@ use super::read::{list_objects, Collect, Filter};
 use super::resources::Resource;
 use super::route::Call;
 use super::status::{ApiError, ApiResult};
-use super::{tables, KubeApi};
+use super::{meta, tables, KubeApi};
 
 /// How often a watch that allows bookmarks gets one (kube-apiserver: about once a minute; a
 /// shorter period costs little and lets informers resume closer to now).
@@ -131,8 +131,7 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
         listed.revision
     } else {
         let v = rv.as_deref().unwrap_or("0");
-        v.parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?
+        meta::parse_resource_version(v)?
     };
     let p = prefix(r, call.ns());
     let end = prefix_end(p.as_bytes());

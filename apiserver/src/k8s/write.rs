@@ -285,16 +285,7 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
             ));
         }
     }
-    let precondition = match patch_doc
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-    {
-        Some(v) if !v.is_empty() => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
-        ),
-        _ => None,
-    };
+    let precondition = meta::body_resource_version(&patch_doc)?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let stored = guaranteed_update(
         api,
