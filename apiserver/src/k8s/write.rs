@@ -34,6 +34,19 @@ fn invalid(r: &Resource, obj: &Value, errors: &[validation::FieldError]) -> ApiE
     ApiError::invalid(r, name, errors)
 }
 
+/// A client's object checked against the URL's kind and decoded through its type (unknown
+/// fields handled as `mode` says), in its stored form, with the warnings to send.
+fn accept_typed(
+    api: &KubeApi,
+    r: &Resource,
+    mut raw: Value,
+    mode: FieldValidation,
+) -> ApiResult<(Value, Vec<String>)> {
+    meta::check_type(r, &mut raw)?;
+    let (obj, warnings) = typed(r, &raw, mode)?;
+    Ok((api.accept(r, obj), warnings))
+}
+
 /// POST: a new object.
 pub async fn create(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
     let r = call.r();
@@ -57,10 +70,7 @@ pub async fn create_object(
     mode: FieldValidation,
     dry: bool,
 ) -> ApiResult<(Value, Vec<String>)> {
-    let mut raw = raw;
-    meta::check_type(r, &mut raw)?;
-    let (obj, warnings) = typed(r, &raw, mode)?;
-    let mut obj = api.accept(r, obj);
+    let (mut obj, warnings) = accept_typed(api, r, raw, mode)?;
     meta::check_namespace(r, ns, &mut obj)?;
     meta::prepare_create(r, &mut obj, api.now())?;
     let name = meta::str_at(&obj, "/metadata/name")
@@ -114,10 +124,7 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
     let r = call.r();
     let mode = FieldValidation::from_query(&call.query)?;
     let dry = call.query.dry_run()?;
-    let mut raw = decode_body(&call.headers, body)?;
-    meta::check_type(r, &mut raw)?;
-    let (obj, warnings) = typed(r, &raw, mode)?;
-    let obj = api.accept(r, obj);
+    let (obj, warnings) = accept_typed(api, r, decode_body(&call.headers, body)?, mode)?;
     if let Some(ns) = call.ns() {
         if meta::str_at(&obj, "/metadata/namespace").is_some_and(|n| n != ns) {
             return Err(ApiError::bad_request(
@@ -298,10 +305,7 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
         |cur| {
             let current = api.present(r, cur.clone());
             let patched = apply_patch(api, r.definition, kind, &current, &patch_doc)?;
-            let mut patched = patched;
-            meta::check_type(r, &mut patched)?;
-            let (obj, w) = typed(r, &patched, mode)?;
-            let obj = api.accept(r, obj);
+            let (obj, w) = accept_typed(api, r, patched, mode)?;
             if let Ok(mut all) = warnings.lock() {
                 *all = w;
             }
