@@ -62,7 +62,8 @@ pub fn endpoints_field(data_dir: &Path, field: &str) -> anyhow::Result<String> {
     Ok(text[start..start + end].to_string())
 }
 
-async fn connect(conn: &Connection) -> anyhow::Result<ClusterClient<Channel>> {
+/// A channel to the replica `conn` names, with the admin certificate when it serves TLS.
+pub async fn channel(conn: &Connection) -> anyhow::Result<Channel> {
     let data_dir = match &conn.data_dir {
         Some(d) => d.clone(),
         None => crate::server::default_data_dir()?,
@@ -83,11 +84,13 @@ async fn connect(conn: &Connection) -> anyhow::Result<ClusterClient<Channel>> {
                 .identity(Identity::from_pem(read("cert")?, read("key")?)),
         )?;
     }
-    let ch = ep
-        .connect()
+    ep.connect()
         .await
-        .with_context(|| format!("connecting to {url}"))?;
-    Ok(ClusterClient::new(ch))
+        .with_context(|| format!("connecting to {url}"))
+}
+
+async fn connect(conn: &Connection) -> anyhow::Result<ClusterClient<Channel>> {
+    Ok(ClusterClient::new(channel(conn).await?))
 }
 
 fn print(members: &[Member]) {

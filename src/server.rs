@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,11 +15,14 @@ use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, Serv
 use capstan_proto::raft as pb;
 use capstan_raft::pki::{CertPair, JoinToken};
 use capstan_raft::{JoinAuth, Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cluster_view::RaftClusterView;
+use crate::identity::{
+    hash64, load_identity, load_restore_marker, member_id, parse_initial_cluster,
+    remove_restore_marker, save_identity, ReplicaIdentity,
+};
 use crate::kubeconfig::admin_kubeconfig;
 use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
 
@@ -121,72 +124,6 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     }
 }
 
-fn hash64(parts: &[&str]) -> u64 {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    u64::from_be_bytes(b).max(1)
-}
-
-/// `NAME=HOST:PORT,...` into (name, peer URL) pairs.
-fn parse_initial_cluster(s: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((name, addr)) = part.split_once('=') else {
-            bail!("--initial-cluster entry {part:?} is not NAME=HOST:PORT");
-        };
-        let addr = addr
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        addr.parse::<SocketAddr>()
-            .with_context(|| format!("--initial-cluster entry {part:?}: bad address"))?;
-        out.push((name.to_string(), format!("https://{addr}")));
-    }
-    let n = out.len();
-    if ![1, 3, 5].contains(&n) {
-        bail!("--initial-cluster names {n} voters; use 1, 3 or 5");
-    }
-    Ok(out)
-}
-
-/// The identity a replica keeps across restarts.
-struct ReplicaIdentity {
-    id: NodeId,
-    cluster_id: u64,
-}
-
-fn load_identity(data_dir: &Path) -> anyhow::Result<Option<ReplicaIdentity>> {
-    let p = data_dir.join("member");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return Ok(None);
-    };
-    let mut id = None;
-    let mut cluster_id = None;
-    for line in text.lines() {
-        match line.split_once('=') {
-            Some(("id", v)) => id = u64::from_str_radix(v.trim(), 16).ok(),
-            Some(("cluster_id", v)) => cluster_id = u64::from_str_radix(v.trim(), 16).ok(),
-            _ => {}
-        }
-    }
-    match (id, cluster_id) {
-        (Some(id), Some(cluster_id)) => Ok(Some(ReplicaIdentity { id, cluster_id })),
-        _ => bail!("{} is damaged", p.display()),
-    }
-}
-
-fn save_identity(data_dir: &Path, ident: &ReplicaIdentity) -> anyhow::Result<()> {
-    write_private(
-        &data_dir.join("member"),
-        &format!("id={:x}\ncluster_id={:x}\n", ident.id, ident.cluster_id),
-    )
-}
-
 fn split_url(url: &str, flag: &str) -> anyhow::Result<(bool, String)> {
     if let Some(rest) = url.strip_prefix("https://") {
         Ok((true, rest.to_string()))
@@ -219,9 +156,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     private_dir(&data_dir)?;
     let pki_dir = args.pki_dir.clone().unwrap_or_else(|| data_dir.join("pki"));
 
+    // A data dir `capstan restore` made forms its new cluster on first start, with the voters it
+    // was restored with.
+    let restored = load_restore_marker(&data_dir)?;
+    let from_restore = restored.as_ref().and_then(|m| m.initial.clone());
     let initial = match &args.initial_cluster {
-        Some(s) => Some(parse_initial_cluster(s)?),
-        None => None,
+        Some(s) => {
+            let list = parse_initial_cluster(s)?;
+            if from_restore.as_ref().is_some_and(|r| *r != list) {
+                bail!(
+                    "--initial-cluster differs from the one {} was restored with",
+                    data_dir.display()
+                );
+            }
+            Some(list)
+        }
+        None => from_restore,
     };
     let own_peer = match (&args.listen_peer, &initial) {
         (Some(p), _) => p.trim_start_matches("https://").to_string(),
@@ -320,7 +270,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 )
             }
             _ => {
-                let id = hash64(&[&args.name, &peer_url]);
+                let id = member_id(&args.name, &peer_url, None);
                 let ident = match &initial {
                     Some(members) => {
                         let spec: Vec<String> =
@@ -420,7 +370,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                         peer_url: u.clone(),
                         ..Member::default()
                     };
-                    (hash64(&[n, u]), m)
+                    (member_id(n, u, None), m)
                 })
                 .collect(),
             None => BTreeMap::from([(ident.id, member.clone())]),
@@ -431,6 +381,27 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     if fresh {
         save_identity(&data_dir, &ident)?;
+    }
+    if let Some(marker) = &restored {
+        if !node.is_initialized().await? {
+            let members: BTreeMap<NodeId, Member> = match &initial {
+                Some(list) => list
+                    .iter()
+                    .map(|(n, u)| {
+                        let m = Member {
+                            name: n.clone(),
+                            peer_url: u.clone(),
+                            ..Member::default()
+                        };
+                        (member_id(n, u, Some(&marker.salt)), m)
+                    })
+                    .collect(),
+                None => BTreeMap::from([(ident.id, member.clone())]),
+            };
+            node.initialize(members).await?;
+            tracing::info!(cluster = %format!("{:x}", ident.cluster_id), "restored cluster formed");
+        }
+        remove_restore_marker(&data_dir)?;
     }
 
     let etcd_identity = EtcdIdentity {

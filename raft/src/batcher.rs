@@ -121,14 +121,35 @@ impl ProposalBatcher {
 
     pub(crate) async fn propose(&self, proposal: pb::Proposal) -> Proposed {
         let (reply, rx) = oneshot::channel();
-        let stopped =
-            || ProposeError::Failed(KvError::Unavailable("replica is shutting down".into()));
         self.tx
             .send(Pending { proposal, reply })
             .await
             .map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
+
+    /// Proposes each of `proposals` in order (consecutive ones share entries) and answers each,
+    /// in the same order: a follower's forwarded batch.
+    pub(crate) async fn propose_all(&self, proposals: Vec<pb::Proposal>) -> Vec<Proposed> {
+        let mut waiting = Vec::with_capacity(proposals.len());
+        for proposal in proposals {
+            let (reply, rx) = oneshot::channel();
+            let sent = self.tx.send(Pending { proposal, reply }).await;
+            waiting.push(sent.ok().map(|()| rx));
+        }
+        let mut answers = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            answers.push(match rx {
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(stopped())),
+                None => Err(stopped()),
+            });
+        }
+        answers
+    }
+}
+
+fn stopped() -> ProposeError {
+    ProposeError::Failed(KvError::Unavailable("replica is shutting down".into()))
 }
 
 /// How a coalescer confirms a read index, given the context of the first read in the batch.

@@ -17,6 +17,7 @@
 mod batcher;
 pub mod codec;
 mod error;
+mod forwarder;
 mod log_store;
 mod network;
 mod node;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::batcher::{ProposalBatcher, ReadCoalescer};
+use crate::forwarder::ForwardBatcher;
 use crate::log_store::RaftLogStore;
 use crate::network::{PeerNetwork, PeerTls, Peers, MAX_PEER_MESSAGE};
 use crate::replicated::{Leadership, ReplicatedKv, Shared, REQUEST_TIMEOUT};
@@ -121,15 +122,17 @@ impl RaftNode {
             config.election_timeout_max,
         )));
         let (proposals, batch_task) = ProposalBatcher::start(raft.clone(), REQUEST_TIMEOUT);
+        let (forwarder, fwd_task) = ForwardBatcher::start(peers.clone());
         let (leader_reads, lr_task) = ReadCoalescer::start(|kv: ReplicatedKv| {
             Box::pin(async move { kv.read_index_here().await })
         });
         let (follower_reads, fr_task) = ReadCoalescer::start(|kv: ReplicatedKv| {
             Box::pin(async move { kv.read_index_from_leader().await })
         });
-        tasks.extend([batch_task, lr_task, fr_task]);
+        tasks.extend([batch_task, fwd_task, lr_task, fr_task]);
         let kv = ReplicatedKv::new(Arc::new(Shared {
             proposals,
+            forwarder,
             leader_reads,
             follower_reads,
             id: config.id,

@@ -33,6 +33,7 @@ use tonic::transport::Channel;
 
 use crate::batcher::{ProposalBatcher, ProposeError, Proposed, ReadCoalescer};
 use crate::codec::{failure_from_pb, log_id_from_pb, result_from_pb, result_to_pb};
+use crate::forwarder::ForwardBatcher;
 use crate::network::Peers;
 use crate::types::{Member, NodeId, Raft};
 
@@ -51,6 +52,7 @@ const APPLY_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Shared {
     pub proposals: ProposalBatcher,
+    pub forwarder: ForwardBatcher,
     pub leader_reads: ReadCoalescer<ReplicatedKv>,
     pub follower_reads: ReadCoalescer<ReplicatedKv>,
     pub id: NodeId,
@@ -176,6 +178,11 @@ impl ReplicatedKv {
         self.shared.proposals.propose(proposal).await
     }
 
+    /// Proposes a follower's forwarded batch on this replica, the leader, in order.
+    pub(crate) async fn propose_all_here(&self, proposals: Vec<pb::Proposal>) -> Vec<Proposed> {
+        self.shared.proposals.propose_all(proposals).await
+    }
+
     async fn propose(&self, cmd: Command) -> KvResult<CommandResponse> {
         validate_command(&cmd)?;
         let proposal = pb::Proposal {
@@ -222,14 +229,14 @@ impl ReplicatedKv {
     }
 
     async fn forward(&self, leader: &Member, proposal: pb::Proposal) -> KvResult<CommandResponse> {
-        let mut client = self.peer(leader)?;
-        let resp = client
-            .forward(with_timeout(pb::ForwardRequest {
-                proposal: Some(proposal),
-            }))
-            .await
-            .map_err(status_to_kv)?
-            .into_inner();
+        let resp = self
+            .shared
+            .forwarder
+            .forward(&leader.peer_url, proposal)
+            .await?;
+        if resp.not_leader {
+            return Err(no_leader());
+        }
         if let Some(id) = resp.log_id.as_ref() {
             self.wait_applied(log_id_from_pb(id).index).await?;
         }
@@ -383,7 +390,7 @@ fn timed_out() -> KvError {
 /// How long a request waits for its proposal to be committed and applied, or for a peer call.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn with_timeout<T>(msg: T) -> tonic::Request<T> {
+pub(crate) fn with_timeout<T>(msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.set_timeout(REQUEST_TIMEOUT);
     r
@@ -491,6 +498,8 @@ impl Kv for ReplicatedKv {
     }
 
     async fn snapshot(&self, dest: &std::path::Path) -> KvResult<SnapshotInfo> {
+        // A backup taken through any replica holds every write acknowledged before it was asked.
+        self.read_barrier().await?;
         self.shared.store.snapshot(dest).await
     }
 

@@ -253,21 +253,33 @@ impl RaftRpc for RaftService {
         req: Request<pb::ForwardRequest>,
     ) -> Result<Response<pb::ForwardResponse>, Status> {
         self.authenticate(&req)?;
-        let proposal = req
-            .into_inner()
-            .proposal
-            .ok_or_else(|| bad("forward without a proposal"))?;
-        match self.kv.propose_here(proposal).await {
-            Ok((log_id, result)) => Ok(Response::new(pb::ForwardResponse {
-                log_id: Some(log_id),
-                result: Some(command_result(&result)),
-            })),
-            Err(ProposeError::NotLeader(_)) => Err(Self::not_leader()),
-            Err(ProposeError::Failed(e)) => Ok(Response::new(pb::ForwardResponse {
-                log_id: None,
-                result: Some(command_result(&Err(e))),
-            })),
+        let proposals = req.into_inner().proposals;
+        if !self.kv.leadership().borrow().is_leader {
+            return Err(Self::not_leader());
         }
+        let results = self
+            .kv
+            .propose_all_here(proposals)
+            .await
+            .into_iter()
+            .map(|proposed| match proposed {
+                Ok((log_id, result)) => pb::Forwarded {
+                    log_id: Some(log_id),
+                    result: Some(command_result(&result)),
+                    not_leader: false,
+                },
+                Err(ProposeError::NotLeader(_)) => pb::Forwarded {
+                    not_leader: true,
+                    ..Default::default()
+                },
+                Err(ProposeError::Failed(e)) => pb::Forwarded {
+                    log_id: None,
+                    result: Some(command_result(&Err(e))),
+                    not_leader: false,
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::ForwardResponse { results }))
     }
 
     async fn read_index(

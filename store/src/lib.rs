@@ -25,6 +25,7 @@
 
 mod apply;
 mod backend;
+mod backup;
 mod error;
 pub mod failpoint;
 mod hash;
@@ -50,6 +51,9 @@ pub mod testing;
 
 pub use apply::{apply_command, Applied, CommandResponse, Revisions, INITIAL_REVISION};
 pub use backend::{Backend, EventPage, ExportSink, ImportItem};
+pub use backup::{
+    count_snapshot, restore_items, write_backup, BackupFile, RestoreShape, SnapshotCounts,
+};
 pub use capstan_proto::store as proto;
 pub use error::{KvError, KvResult};
 #[cfg(feature = "failpoints")]
@@ -62,7 +66,7 @@ pub use lessor::Lessor;
 pub use mem::MemBackend;
 #[cfg(feature = "rocks")]
 pub use rocks::{RocksBackend, RocksConfig};
-pub use snapshot::{verify_snapshot, SnapshotInfo};
+pub use snapshot::{verify_snapshot, SnapshotInfo, SnapshotReader};
 pub use store::{Store, StoreConfig};
 pub use validate::{
     validate_command, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_DEPTH, MAX_TXN_OPS,

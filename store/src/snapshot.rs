@@ -159,7 +159,7 @@ fn corrupt(msg: &str) -> KvError {
 
 /// Reads a snapshot file record by record.
 pub struct SnapshotReader {
-    input: BufReader<File>,
+    input: BufReader<Box<dyn Read + Send>>,
     hasher: Sha256,
     /// Over every byte read, trailer included: for the optional etcd-style tail.
     whole: Sha256,
@@ -172,8 +172,14 @@ pub struct SnapshotReader {
 impl SnapshotReader {
     /// Opens `path` and reads its header.
     pub fn open(path: &Path) -> KvResult<Self> {
+        Self::from_reader(Box::new(File::open(path)?))
+    }
+
+    /// Reads a snapshot from `input` (which must end where the snapshot ends), starting with its
+    /// header.
+    pub fn from_reader(input: Box<dyn Read + Send>) -> KvResult<Self> {
         let mut r = SnapshotReader {
-            input: BufReader::with_capacity(1 << 20, File::open(path)?),
+            input: BufReader::with_capacity(1 << 20, input),
             hasher: Sha256::new(),
             whole: Sha256::new(),
             header: SnapshotHeader::default(),
