@@ -11,6 +11,7 @@ mod kubeconfig;
 mod member_cmd;
 mod pki_files;
 mod restore_cmd;
+mod scheduled_backup;
 mod server;
 
 use std::path::PathBuf;

@@ -74,6 +74,13 @@ pub struct ServerArgs {
     /// entries behind each snapshot for followers that lag a little.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_count: u64,
+    /// How often the leader writes a backup into <data-dir>/snapshots (`30m`, `12h`, `1d`, …;
+    /// `0` for never). `capstan backup list` shows them.
+    #[arg(long, default_value = "12h")]
+    pub snapshot_interval: String,
+    /// How many scheduled backups to keep (the oldest go first).
+    #[arg(long, default_value_t = 5)]
+    pub snapshot_retention: usize,
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
@@ -187,6 +194,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (client_tls, client_addr) = split_url(&args.listen_client, "--listen-client")?;
     let api_addr = args.listen_api.trim_start_matches("https://").to_string();
     let ranges = service_ranges(&args)?;
+    let backup_every = crate::scheduled_backup::parse_interval(&args.snapshot_interval)
+        .context("--snapshot-interval")?;
     let api_listener = TcpListener::bind(&api_addr)
         .await
         .with_context(|| format!("binding --listen-api {api_addr}"))?;
@@ -468,6 +477,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "Kubernetes API server failed");
         }
     });
+    let backup_task = (!backup_every.is_zero()).then(|| {
+        tokio::spawn(crate::scheduled_backup::run(
+            node.clone(),
+            data_dir.clone(),
+            ident.cluster_id,
+            ident.id,
+            backup_every,
+            args.snapshot_retention,
+        ))
+    });
     let admin_cert = std::fs::read_to_string(pki.dir.join("admin.crt"))?;
     let admin_key = std::fs::read_to_string(pki.dir.join("admin.key"))?;
     write_private(
@@ -504,6 +523,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
+    if let Some(t) = backup_task {
+        t.abort();
+    }
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;

@@ -331,3 +331,50 @@ impl<I: Iterator<Item = KvResult<ImportItem>>> Iterator for LatestOnly<I> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capstan_proto::store::StoredLease;
+
+    fn version(rev: i64, tombstone: bool) -> StoredVersion {
+        StoredVersion {
+            create_revision: 1,
+            mod_revision: rev,
+            version: 1,
+            value: Bytes::from(format!("v{rev}")),
+            lease: 0,
+            sub: 0,
+            tombstone,
+        }
+    }
+
+    #[test]
+    fn latest_only_keeps_each_live_keys_last_version_then_the_leases() {
+        let items = vec![
+            ImportItem::Version(Bytes::from_static(b"a"), version(2, false)),
+            ImportItem::Version(Bytes::from_static(b"a"), version(5, false)),
+            ImportItem::Version(Bytes::from_static(b"b"), version(3, false)),
+            ImportItem::Version(Bytes::from_static(b"b"), version(4, true)),
+            ImportItem::Version(Bytes::from_static(b"c"), version(6, false)),
+            ImportItem::Lease(StoredLease {
+                id: 7,
+                ..Default::default()
+            }),
+        ];
+        let kept: Vec<String> = LatestOnly {
+            items: items.into_iter().map(Ok),
+            held: None,
+            queued: None,
+        }
+        .map(|i| match i {
+            Ok(ImportItem::Version(k, v)) => {
+                format!("{}@{}", String::from_utf8_lossy(&k), v.mod_revision)
+            }
+            Ok(ImportItem::Lease(l)) => format!("lease {}", l.id),
+            Err(e) => format!("error {e}"),
+        })
+        .collect();
+        assert_eq!(kept, ["a@5", "c@6", "lease 7"]);
+    }
+}
