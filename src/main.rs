@@ -13,6 +13,7 @@ mod pki_files;
 mod restore_cmd;
 mod scheduled_backup;
 mod server;
+mod telemetry;
 
 use std::path::PathBuf;
 
@@ -104,20 +105,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn init_logging() {
+fn init_logging(format: server::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        server::LogFormat::Text => log
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        server::LogFormat::Json => log.json().init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::Server(args) => {
-            init_logging();
+            init_logging(args.log_format);
             runtime()?.block_on(server::run(args))?;
         }
         Cmd::Jepsen(args) => {

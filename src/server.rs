@@ -81,6 +81,9 @@ pub struct ServerArgs {
     /// How many scheduled backups to keep (the oldest go first).
     #[arg(long, default_value_t = 5)]
     pub snapshot_retention: usize,
+    /// Log lines as text, or as JSON objects (one per line) for log pipelines.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
@@ -94,6 +97,13 @@ pub struct ServerArgs {
     /// it), as `URL=ADDR`; repeatable. `capstan jepsen` uses it to cut and slow single links.
     #[arg(long, hide = true, value_name = "URL=ADDR")]
     pub peer_route: Vec<String>,
+}
+
+/// How the server writes its log (stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 fn service_ranges(args: &ServerArgs) -> anyhow::Result<ServiceRanges> {
@@ -448,6 +458,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             } else {
                 api_bound
             }),
+            telemetry: Arc::new(crate::telemetry::telemetry(node.clone())),
+            health: Some(Arc::new(crate::telemetry::ReplicaHealth::start(
+                node.clone(),
+            ))),
         },
     );
     let warm = kube.clone();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use capstan_proto::raft as pb;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogId, RaftLogReader};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prost::Message;
 use rocksdb::{
     ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
@@ -46,6 +47,10 @@ pub struct RaftLogStore {
     db: Arc<DB>,
     /// Appends waiting for the fsync that makes them durable (see `Flusher`).
     flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// How long each fsync of the log took (etcd's `etcd_disk_wal_fsync_duration_seconds`).
+    fsync_seconds: Histogram,
+    /// The last committed index raft reported (for metrics).
+    committed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The thread that makes appended entries durable. An append writes its entries to RocksDB
@@ -53,7 +58,11 @@ pub struct RaftLogStore {
 /// disk) and hands its completion callback here; this thread fsyncs the WAL once for every
 /// callback waiting, then reports them durable. Appends are written in order to one WAL, so one
 /// fsync covers all appends written before it.
-fn run_flusher(db: Arc<DB>, rx: std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>) {
+fn run_flusher(
+    db: Arc<DB>,
+    rx: std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>,
+    fsync_seconds: Histogram,
+) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -61,7 +70,9 @@ fn run_flusher(db: Arc<DB>, rx: std::sync::mpsc::Receiver<LogFlushed<TypeConfig>
         }
         // Durability: raft counts an entry as stored (for its own vote in a commit, or in a
         // follower's answer) only after this fsync reports success.
+        let started = std::time::Instant::now();
         let res = db.flush_wal(true);
+        fsync_seconds.observe(started.elapsed().as_secs_f64());
         for cb in waiting {
             cb.log_io_completed(match &res {
                 Ok(()) => Ok(()),
@@ -82,10 +93,28 @@ impl RaftLogStore {
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
         let (flusher, rx) = std::sync::mpsc::channel();
         let d = db.clone();
+        // etcd's buckets for this histogram: 1 ms to about 8 s, doubling.
+        let fsync_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        let observed = fsync_seconds.clone();
         std::thread::Builder::new()
             .name("raft-log-fsync".into())
-            .spawn(move || run_flusher(d, rx))?;
-        Ok(RaftLogStore { db, flusher })
+            .spawn(move || run_flusher(d, rx, observed))?;
+        Ok(RaftLogStore {
+            db,
+            flusher,
+            fsync_seconds,
+            committed: Arc::default(),
+        })
+    }
+
+    /// The last committed index raft reported to this log (shared with clones).
+    pub fn committed(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.committed.clone()
+    }
+
+    /// The durations of this log's fsyncs.
+    pub fn fsync_seconds(&self) -> Histogram {
+        self.fsync_seconds.clone()
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
@@ -219,6 +248,10 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
         // Not fsynced: the committed id is a hint that lets a restarted replica apply sooner; raft
         // re-learns it from the leader if it is lost.
         let cf = self.cf(CF_META)?;
+        if let Some(c) = &committed {
+            self.committed
+                .store(c.index, std::sync::atomic::Ordering::Relaxed);
+        }
         match committed {
             Some(c) => self
                 .db

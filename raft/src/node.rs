@@ -76,6 +76,8 @@ pub struct RaftNode {
     kv: ReplicatedKv,
     peers: Peers,
     tasks: Vec<JoinHandle<()>>,
+    wal_fsync_seconds: prometheus_client::metrics::histogram::Histogram,
+    committed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -88,6 +90,8 @@ impl RaftNode {
     pub async fn start(config: RaftNodeConfig) -> Result<RaftNode, RaftError> {
         std::fs::create_dir_all(&config.dir)?;
         let log = RaftLogStore::open(&config.dir.join("raft"))?;
+        let wal_fsync_seconds = log.fsync_seconds();
+        let committed = log.committed();
         let store = open_state_store(&config.dir.join("store"), config.store.clone())?;
         let sm = StateMachine::open(store.clone(), &config.dir.join("snapshots")).await?;
         let applied = sm.applied_index();
@@ -152,7 +156,19 @@ impl RaftNode {
             kv,
             peers,
             tasks,
+            wal_fsync_seconds,
+            committed,
         })
+    }
+
+    /// How long each fsync of the raft log took.
+    pub fn wal_fsync_seconds(&self) -> &prometheus_client::metrics::histogram::Histogram {
+        &self.wal_fsync_seconds
+    }
+
+    /// The highest log index this replica knows to be committed.
+    pub fn committed_index(&self) -> u64 {
+        self.committed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The replicated store.

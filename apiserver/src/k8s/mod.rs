@@ -12,8 +12,10 @@ mod delete;
 mod discovery;
 mod events;
 mod fields;
+mod health;
 mod http;
 mod meta;
+mod metrics;
 mod objects;
 mod openapi;
 mod patch_meta;
@@ -46,6 +48,8 @@ use axum::Router;
 use capstan_store::Kv;
 use serde_json::Value;
 
+pub use health::{Check, Health};
+pub use metrics::{Refresh, Telemetry};
 pub use resources::{Resource, RESOURCES};
 pub use serve::{serve_tls, user_of, ServeError, ServingTls, User};
 pub use services::ServiceRanges;
@@ -62,12 +66,25 @@ const EVENT_TTL: Duration = Duration::from_secs(3600);
 const EVENT_LEASE_WINDOW: Duration = Duration::from_secs(60);
 
 /// The facade's settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct KubeConfig {
     /// Service CIDR and node port range.
     pub ranges: ServiceRanges,
     /// The address clients reach this replica's API at (the `kubernetes` service's endpoint).
     pub advertise: Option<std::net::SocketAddr>,
+    /// The replica's metrics registry, served on `/metrics`.
+    pub telemetry: Arc<Telemetry>,
+    /// The replica's health checks, served on `/healthz`, `/livez` and `/readyz`.
+    pub health: Option<Arc<dyn Health>>,
+}
+
+impl std::fmt::Debug for KubeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeConfig")
+            .field("ranges", &self.ranges)
+            .field("advertise", &self.advertise)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -99,9 +116,12 @@ impl KubeApi {
     /// their client certificate was verified).
     pub fn router(&self) -> Router {
         let open = Router::new()
-            .route("/healthz", get(version::ok))
-            .route("/livez", get(version::ok))
-            .route("/readyz", get(version::ok))
+            .route("/healthz", get(health::healthz))
+            .route("/healthz/{check}", get(health::healthz_one))
+            .route("/livez", get(health::livez))
+            .route("/livez/{check}", get(health::livez_one))
+            .route("/readyz", get(health::readyz))
+            .route("/readyz/{check}", get(health::readyz_one))
             .route("/version", get(version::version));
         let api = Router::new()
             .route("/api", get(discovery::core))
@@ -109,6 +129,7 @@ impl KubeApi {
             .route("/apis", get(discovery::groups))
             .route("/apis/{group}", get(discovery::group))
             .route("/apis/{group}/{version}", get(discovery::group_version))
+            .route("/metrics", get(metrics::metrics))
             .route("/openapi/v2", get(openapi::v2))
             .route("/swagger-2.0.0.pb-v1", get(openapi::v2))
             .route("/openapi/v3", get(openapi::v3_index))

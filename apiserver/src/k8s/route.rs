@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::http::Query;
+use super::metrics::RequestKind;
 use super::resources::{self, Resource};
 use super::status::{ApiError, ApiResult};
 use super::KubeApi;
@@ -98,16 +99,28 @@ pub async fn dispatch(
     let Some(target) = parse(uri.path()) else {
         return ApiError::no_route().into_response();
     };
+    let started = std::time::Instant::now();
+    let query = Query::parse(uri.query());
+    let apply = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/apply-patch"));
+    let kind = RequestKind::of(method.as_str(), &target, query.flag("watch"), apply);
     let call = Call {
         target,
-        query: Query::parse(uri.query()),
+        query,
         headers,
     };
-    let result = route(&api, call, &method, body).await;
-    match result {
+    let response = match route(&api, call, &method, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    api.config().telemetry.observe(
+        kind,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiResult<Response> {

@@ -1,8 +1,7 @@
-//! `/version` and the health endpoints `/healthz`, `/livez`, `/readyz` (readable without
-//! credentials, as kube-apiserver allows).
+//! `/version` (readable without credentials, as kube-apiserver allows).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 
 /// The Kubernetes version capstan serves (its API surface follows kube-apiserver 1.33).
@@ -25,14 +24,4 @@ pub async fn version() -> Response {
         }),
         &[],
     )
-}
-
-/// `GET /healthz`, `/livez`, `/readyz`: the process serves requests.
-pub async fn ok() -> Response {
-    (
-        StatusCode::OK,
-        [("content-type", "text/plain; charset=utf-8")],
-        "ok",
-    )
-        .into_response()
 }
