@@ -1,5 +1,5 @@
 //! The `capstan` binary: the command line over the crates — `server` (a control-plane
-//! replica), `member` (membership), `pki init`, `backup`, `restore`, `snapshot verify`, `jepsen`
+//! replica), `member` (membership), `pki init`, `backup`, `restore`, `migrate`, `snapshot verify`, `jepsen`
 //! (fault tests). The other subcommands of
 //! DESIGN.md arrive with their issues.
 
@@ -9,6 +9,7 @@ mod identity;
 mod join;
 mod kubeconfig;
 mod member_cmd;
+mod migrate_cmd;
 mod pki_files;
 mod restore_cmd;
 mod scheduled_backup;
@@ -55,6 +56,8 @@ enum Cmd {
     Backup(backup_cmd::BackupArgs),
     /// Builds a replica of a new cluster from a backup.
     Restore(restore_cmd::RestoreArgs),
+    /// Copies a live etcd v3 keyspace at one revision into a new capstan data dir.
+    Migrate(migrate_cmd::MigrateArgs),
     /// Snapshot files of the store.
     Snapshot {
         #[command(subcommand)]
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Member { command } => runtime()?.block_on(member_cmd::run(command))?,
         Cmd::Backup(args) => runtime()?.block_on(backup_cmd::run(args))?,
         Cmd::Restore(args) => restore_cmd::run(args)?,
+        Cmd::Migrate(args) => runtime()?.block_on(migrate_cmd::run(args))?,
         Cmd::Kubeconfig { data_dir } => {
             let dir = match data_dir {
                 Some(d) => d,

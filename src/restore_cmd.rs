@@ -79,19 +79,78 @@ impl Source {
 /// What a data dir may hold and still count as empty for a restore.
 const KEPT: &[&str] = &["pki", crate::backup_cmd::SCHEDULED_DIR];
 
+/// Where and as what a snapshot is restored.
+pub struct RestoreTarget {
+    pub data_dir: PathBuf,
+    pub name: String,
+    /// The voters, NAME=HOST:PORT,... (`None`: one replica).
+    pub initial_cluster: Option<String>,
+    pub force: bool,
+}
+
+/// What a restore built.
+pub struct Restored {
+    pub revision: i64,
+    pub member_id: u64,
+    pub cluster_id: u64,
+}
+
 pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let data_dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => crate::server::default_data_dir()?,
+    let target = RestoreTarget {
+        data_dir: match &args.data_dir {
+            Some(d) => d.clone(),
+            None => crate::server::default_data_dir()?,
+        },
+        name: args.name.clone(),
+        initial_cluster: args.initial_cluster.clone(),
+        force: args.force,
     };
-    let initial = match &args.initial_cluster {
+    let shape = RestoreShape {
+        bump_revision: args.bump_revision,
+        mark_compacted: !args.keep_history,
+    };
+    let r = restore(&args.file, &target, shape)?;
+    println!(
+        "restored {} into {}: revision {} (compacted: {}), member {:x} of new cluster {:x}, in {:.1} s; {}",
+        args.file.display(),
+        target.data_dir.display(),
+        r.revision,
+        shape.mark_compacted,
+        r.member_id,
+        r.cluster_id,
+        started.elapsed().as_secs_f64(),
+        start_hint(&target)
+    );
+    Ok(())
+}
+
+/// How to start the replica a restore built.
+pub fn start_hint(target: &RestoreTarget) -> String {
+    format!(
+        "start it with `capstan server --data-dir {}{}`",
+        target.data_dir.display(),
+        match &target.initial_cluster {
+            Some(s) => format!(" --name {} --initial-cluster {s}", target.name),
+            None => String::new(),
+        }
+    )
+}
+
+/// Checks `file` completely, then builds `target`'s data dir from it, shaped as `shape` says.
+pub fn restore(
+    file: &Path,
+    target: &RestoreTarget,
+    shape: RestoreShape,
+) -> anyhow::Result<Restored> {
+    let data_dir = &target.data_dir;
+    let initial = match &target.initial_cluster {
         Some(s) => {
             let list = parse_initial_cluster(s)?;
-            if !list.iter().any(|(n, _)| *n == args.name) {
+            if !list.iter().any(|(n, _)| *n == target.name) {
                 bail!(
                     "--name {:?} is not one of the --initial-cluster names",
-                    args.name
+                    target.name
                 );
             }
             Some(list)
@@ -100,16 +159,16 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     };
     // Everything is checked before the data dir is touched.
     let (source, salt) =
-        Source::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let occupied = occupied(&data_dir)?;
-    if !occupied.is_empty() && !args.force {
+        Source::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let occupied = occupied(data_dir)?;
+    if !occupied.is_empty() && !target.force {
         bail!(
             "{} is not empty (it holds {}); restore into a new data dir, or give --force to replace it",
             data_dir.display(),
             occupied.join(", ")
         );
     }
-    private_dir(&data_dir)?;
+    private_dir(data_dir)?;
     for name in &occupied {
         let p = data_dir.join(name);
         if p.is_dir() {
@@ -120,10 +179,6 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
         .with_context(|| format!("removing {}", p.display()))?;
     }
 
-    let shape = RestoreShape {
-        bump_revision: args.bump_revision,
-        mark_compacted: !args.keep_history,
-    };
     let mut reader = source.reader()?;
     let (header, mut items) = restore_items(&mut reader, shape)?;
     let store_dir = data_dir.join("replica").join("store");
@@ -146,41 +201,30 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
         Some(list) => {
             let (_, url) = list
                 .iter()
-                .find(|(n, _)| *n == args.name)
+                .find(|(n, _)| *n == target.name)
                 .context("--name is not in --initial-cluster")?;
-            member_id(&args.name, url, Some(&salt))
+            member_id(&target.name, url, Some(&salt))
         }
-        None => member_id(&args.name, "restored", Some(&salt)),
+        None => member_id(&target.name, "restored", Some(&salt)),
     };
     let ident = ReplicaIdentity {
         id,
         cluster_id: hash64(&cluster_parts),
     };
     save_restore_marker(
-        &data_dir,
+        data_dir,
         &RestoreMarker {
             salt: salt.clone(),
             initial,
         },
     )?;
     // Last: a data dir with a member file and no marker would start as an old replica.
-    save_identity(&data_dir, &ident)?;
-    println!(
-        "restored {} into {}: revision {} (compacted: {}), member {:x} of new cluster {:x}, in {:.1} s; start it with `capstan server --data-dir {}`{}",
-        args.file.display(),
-        data_dir.display(),
-        header.revision,
-        shape.mark_compacted,
-        ident.id,
-        ident.cluster_id,
-        started.elapsed().as_secs_f64(),
-        data_dir.display(),
-        match &args.initial_cluster {
-            Some(s) => format!(" --name {} --initial-cluster {s}", args.name),
-            None => String::new(),
-        }
-    );
-    Ok(())
+    save_identity(data_dir, &ident)?;
+    Ok(Restored {
+        revision: header.revision,
+        member_id: ident.id,
+        cluster_id: ident.cluster_id,
+    })
 }
 
 /// The entries of `dir` a restore would replace.

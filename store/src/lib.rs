@@ -66,7 +66,7 @@ pub use lessor::Lessor;
 pub use mem::MemBackend;
 #[cfg(feature = "rocks")]
 pub use rocks::{RocksBackend, RocksConfig};
-pub use snapshot::{verify_snapshot, SnapshotInfo, SnapshotReader};
+pub use snapshot::{verify_snapshot, SnapshotInfo, SnapshotReader, SnapshotWriter};
 pub use store::{Store, StoreConfig};
 pub use validate::{
     validate_command, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_DEPTH, MAX_TXN_OPS,

@@ -1,0 +1,198 @@
+//! `capstan migrate --from-etcd` against a real etcd 3.4 holding 100k keys (some overwritten,
+//! some deleted, some on leases): every key, value, revision and lease TTL arrives, and the new
+//! cluster serves them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, Server, BIN};
+use etcd_client::{Client, GetOptions, PutOptions, Txn, TxnOp};
+
+const KEYS: usize = 100_000;
+
+struct Etcd(Child);
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
+    let (client, peer) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let child = Command::new("etcd")
+        .args(["--name", "e1", "--data-dir"])
+        .arg(dir.join("etcd"))
+        .args([
+            "--listen-client-urls",
+            &url,
+            "--advertise-client-urls",
+            &url,
+        ])
+        .args(["--listen-peer-urls", &peer_url])
+        .args(["--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("e1={peer_url}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("etcd (Debian's etcd-server) must be installed: scripts/install-deps.sh");
+    let etcd = Etcd(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut c) = Client::connect([url.as_str()], None).await {
+            if c.status().await.is_ok() {
+                return (etcd, url);
+            }
+        }
+        assert!(Instant::now() < deadline, "etcd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_etcd, url) = start_etcd(dir.path()).await;
+    let c = Client::connect([url.as_str()], None).await.unwrap();
+
+    // 100k keys in transactions of 100 puts, 8 at a time.
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let mut c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for t in (w..KEYS / 100).step_by(8) {
+                let ops: Vec<TxnOp> = (0..100)
+                    .map(|i| {
+                        let n = t * 100 + i;
+                        TxnOp::put(format!("/registry/k/{n:06}"), format!("value-{n}"), None)
+                    })
+                    .collect();
+                c.txn(Txn::new().and_then(ops)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut c = c;
+    // History: overwrites and deletes; keys on leases.
+    for n in 0..50 {
+        c.put(format!("/registry/k/{n:06}"), "changed", None)
+            .await
+            .unwrap();
+    }
+    c.delete("/registry/k/099999", None).await.unwrap();
+    let mut leases = Vec::new();
+    for ttl in [300, 600, 900] {
+        let l = c.lease_grant(ttl, None).await.unwrap();
+        c.put(
+            format!("/registry/leased/{ttl}"),
+            "x",
+            Some(PutOptions::new().with_lease(l.id())),
+        )
+        .await
+        .unwrap();
+        leases.push((l.id(), ttl));
+    }
+    let before = c
+        .get(
+            "/registry/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .unwrap();
+    let etcd_rev = before.header().unwrap().revision();
+    let etcd_count = before.count();
+    assert_eq!(etcd_count as usize, KEYS - 1 + 3);
+    let sample = c.get("/registry/k/000007", None).await.unwrap();
+    let sample = sample.kvs()[0].clone();
+
+    let data = dir.path().join("capstan");
+    let out = Command::new(BIN)
+        .args(["migrate", "--from-etcd", &url, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "migrate failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("migrated {} keys and 3 leases", etcd_count)),
+        "{text}"
+    );
+    println!("{text}");
+
+    // The new cluster, started on the migrated data dir.
+    let s = Server::start(dir.path(), "capstan", &[]);
+    let mut n = s.client().await;
+    // (The server adds its system namespaces and the `kubernetes` service under /registry.)
+    let after = n
+        .get(
+            "/registry/k/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.count() as usize, KEYS - 1);
+    let got = n.get("/registry/k/000007", None).await.unwrap();
+    let got = &got.kvs()[0];
+    assert_eq!(got.value(), b"changed");
+    assert_eq!(
+        (got.create_revision(), got.mod_revision(), got.version()),
+        (
+            sample.create_revision(),
+            sample.mod_revision(),
+            sample.version()
+        ),
+        "revisions and versions are kept"
+    );
+    assert_eq!(
+        n.get("/registry/k/054321", None).await.unwrap().kvs()[0].value(),
+        b"value-54321"
+    );
+    assert!(n
+        .get("/registry/k/099999", None)
+        .await
+        .unwrap()
+        .kvs()
+        .is_empty());
+    // The revision goes on from etcd's; history before it is compacted.
+    let st = n.status().await.unwrap();
+    assert!(st.header().unwrap().revision() >= etcd_rev);
+    let old = n
+        .get(
+            "/registry/k/000007",
+            Some(GetOptions::new().with_revision(etcd_rev - 10)),
+        )
+        .await;
+    assert!(
+        old.is_err(),
+        "a read below the migrated revision must be compacted"
+    );
+    for (id, ttl) in leases {
+        let t = n.lease_time_to_live(id, None).await.unwrap();
+        assert_eq!(t.granted_ttl(), ttl, "lease {id:x}");
+        // A new leader extends every lease by an election timeout, as etcd does.
+        assert!(
+            t.ttl() > 0 && t.ttl() <= ttl + 2,
+            "lease {id:x}: {} s left of {ttl}",
+            t.ttl()
+        );
+        let k = n
+            .get(format!("/registry/leased/{ttl}"), None)
+            .await
+            .unwrap();
+        assert_eq!(k.kvs()[0].lease(), id);
+    }
+    // And it takes writes.
+    n.put("/registry/k/new", "after", None).await.unwrap();
+}
