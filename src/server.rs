@@ -81,6 +81,10 @@ pub struct ServerArgs {
     /// How many scheduled backups to keep (the oldest go first).
     #[arg(long, default_value_t = 5)]
     pub snapshot_retention: usize,
+    /// Extra names or addresses for the serving certificate (a load balancer's, a DNS name
+    /// clients use); repeatable, as k3s's flag of the same name.
+    #[arg(long, value_name = "NAME")]
+    pub tls_san: Vec<String>,
     /// Log lines as text, or as JSON objects (one per line) for log pipelines.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -322,7 +326,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         host_of(&own_peer),
         advertised,
         host_of(&api_addr),
-    ] {
+    ]
+    .into_iter()
+    .chain(args.tls_san.iter().cloned())
+    {
         if !hosts.contains(&h) && !h.is_empty() && h != "0.0.0.0" && h != "::" {
             hosts.push(h);
         }
