@@ -114,6 +114,8 @@ async fn backup_under_load_restores_on_three_replicas() {
     let rev = verified_revision(&file);
     // The source compacted at the backup's revision has the image the restore builds.
     let mut src = old[2].client().await;
+    // With its history kept, a restore is the source at the backup's revision, history and all.
+    let full_hash = src.hash_kv(rev).await.unwrap().hash();
     src.compact(rev, None).await.unwrap();
     let source_hash = src.hash_kv(rev).await.unwrap().hash();
     let old_cluster = src.status().await.unwrap().header().unwrap().cluster_id();
@@ -229,6 +231,22 @@ async fn backup_under_load_restores_on_three_replicas() {
         .create(&PostParams::default(), &pod("p3"))
         .await
         .unwrap();
+
+    // `--keep-history`: one replica whose HashKV at the backup's revision is the uncompacted
+    // source's.
+    let kept = dir.path().join("kept");
+    ok(&capstan(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        kept.join("k").to_str().unwrap(),
+        "--name",
+        "k",
+        "--keep-history",
+    ]));
+    let k = Server::start(&kept, "k", &[]);
+    let mut kc = k.client().await;
+    assert_eq!(kc.hash_kv(rev).await.unwrap().hash(), full_hash);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

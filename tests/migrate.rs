@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, Server, BIN};
+use common::{free_port, wait_cluster, wait_converged, Server, BIN};
 use etcd_client::{Client, GetOptions, PutOptions, Txn, TxnOp};
 
 const KEYS: usize = 100_000;
@@ -195,4 +195,93 @@ async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {
     }
     // And it takes writes.
     n.put("/registry/k/new", "after", None).await.unwrap();
+
+    // Into three replicas: migrate into one data dir, restore the snapshot it keeps on the other
+    // two (`--bump-revision 0`, as it prints), start all three.
+    let root = dir.path().join("three");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let spec = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("m{i}=127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = Command::new(BIN)
+        .args([
+            "migrate",
+            "--from-etcd",
+            &url,
+            "--name",
+            "m0",
+            "--initial-cluster",
+            &spec,
+        ])
+        .arg("--data-dir")
+        .arg(root.join("m0"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("--bump-revision 0"), "{text}");
+    let snapshot = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".snapshot"))
+        .expect("migrate keeps its snapshot next to the data dir");
+    for i in 1..3 {
+        let name = format!("m{i}");
+        let out = Command::new(BIN)
+            .arg("restore")
+            .arg(&snapshot)
+            .args([
+                "--bump-revision",
+                "0",
+                "--name",
+                &name,
+                "--initial-cluster",
+                &spec,
+            ])
+            .arg("--data-dir")
+            .arg(root.join(&name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let pki = root.join("pki");
+    let three: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Server::start_on(
+                &root,
+                &format!("m{i}"),
+                "https://127.0.0.1:0",
+                &format!("127.0.0.1:{p}"),
+                &["--pki-dir".into(), pki.display().to_string()],
+            )
+        })
+        .collect();
+    let refs: Vec<&Server> = three.iter().collect();
+    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    wait_converged(&refs, Duration::from_secs(30)).await;
+    let mut f = three[2].client().await;
+    let count = f
+        .get(
+            "/registry/k/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .unwrap()
+        .count();
+    assert_eq!(count as usize, KEYS - 1);
+    let got = f.get("/registry/k/000007", None).await.unwrap();
+    assert_eq!(got.kvs()[0].mod_revision(), sample.mod_revision());
 }

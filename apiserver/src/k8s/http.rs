@@ -72,8 +72,13 @@ impl Query {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// A boolean parameter, read as Go's `strconv.ParseBool` reads it (the Python client sends
+    /// `watch=True`).
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("true") | Some("1"))
+        matches!(
+            self.get(k),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 
     /// `dryRun=All` (the only value Kubernetes accepts).

@@ -83,8 +83,8 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
     let q = call.query.clone();
     let filter = Filter::from_query(r, &q)?;
     let send_initial = match q.get("sendInitialEvents") {
-        Some("true") => true,
-        Some("false") | None => false,
+        Some(_) if q.flag("sendInitialEvents") => true,
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") | None => false,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "invalid sendInitialEvents: {other:?}"
