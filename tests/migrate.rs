@@ -5,11 +5,15 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use capstan_raft::pki::{issue, new_ca, CertRequest};
 use common::{free_port, wait_cluster, wait_converged, Server, BIN};
-use etcd_client::{Client, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp,
+};
 
 const KEYS: usize = 100_000;
 
@@ -22,19 +26,33 @@ impl Drop for Etcd {
     }
 }
 
-async fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
+/// etcd's serving certificate and key, and the CA its clients' certificates must come from.
+struct EtcdTls<'a> {
+    cert: &'a Path,
+    key: &'a Path,
+    ca: &'a Path,
+}
+
+async fn start_etcd(dir: &Path, tls: Option<&EtcdTls<'_>>) -> (Etcd, String) {
     let (client, peer) = (free_port(), free_port());
-    let url = format!("http://127.0.0.1:{client}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");
-    let child = Command::new("etcd")
+    let mut cmd = Command::new("etcd");
+    if let Some(t) = tls {
+        cmd.arg("--cert-file")
+            .arg(t.cert)
+            .arg("--key-file")
+            .arg(t.key)
+            .arg("--trusted-ca-file")
+            .arg(t.ca)
+            .arg("--client-cert-auth");
+    }
+    let child = cmd
         .args(["--name", "e1", "--data-dir"])
         .arg(dir.join("etcd"))
-        .args([
-            "--listen-client-urls",
-            &url,
-            "--advertise-client-urls",
-            &url,
-        ])
+        .args(["--listen-client-urls", &url])
+        .args(["--advertise-client-urls", &url])
         .args(["--listen-peer-urls", &peer_url])
         .args(["--initial-advertise-peer-urls", &peer_url])
         .args(["--initial-cluster", &format!("e1={peer_url}")])
@@ -45,10 +63,16 @@ async fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
     let etcd = Etcd(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(mut c) = Client::connect([url.as_str()], None).await {
-            if c.status().await.is_ok() {
-                return (etcd, url);
-            }
+        let up = match tls {
+            None => match Client::connect([url.as_str()], None).await {
+                Ok(mut c) => c.status().await.is_ok(),
+                Err(_) => false,
+            },
+            // Listening is enough here: the test connects with its certificate next.
+            Some(_) => std::net::TcpStream::connect(("127.0.0.1", client)).is_ok(),
+        };
+        if up {
+            return (etcd, url);
         }
         assert!(Instant::now() < deadline, "etcd did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -58,7 +82,7 @@ async fn start_etcd(dir: &std::path::Path) -> (Etcd, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {
     let dir = tempfile::tempdir().unwrap();
-    let (_etcd, url) = start_etcd(dir.path()).await;
+    let (_etcd, url) = start_etcd(dir.path(), None).await;
     let c = Client::connect([url.as_str()], None).await.unwrap();
 
     // 100k keys in transactions of 100 puts, 8 at a time.
@@ -284,4 +308,93 @@ async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {
     assert_eq!(count as usize, KEYS - 1);
     let got = f.get("/registry/k/000007", None).await.unwrap();
     assert_eq!(got.kvs()[0].mod_revision(), sample.mod_revision());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_from_an_etcd_that_requires_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = new_ca().unwrap();
+    let server = issue(
+        &ca,
+        &CertRequest {
+            common_name: "etcd",
+            organizations: &[],
+            subject_alt_names: vec!["127.0.0.1".into(), "localhost".into()],
+            server: true,
+            client: true,
+        },
+    )
+    .unwrap();
+    let client_pair = issue(
+        &ca,
+        &CertRequest {
+            common_name: "root",
+            organizations: &[],
+            subject_alt_names: vec![],
+            server: false,
+            client: true,
+        },
+    )
+    .unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (ca_crt, srv_crt, srv_key, cl_crt, cl_key) = (
+        write("ca.crt", &ca.cert),
+        write("etcd.crt", &server.cert),
+        write("etcd.key", &server.key),
+        write("client.crt", &client_pair.cert),
+        write("client.key", &client_pair.key),
+    );
+    let tls = EtcdTls {
+        cert: &srv_crt,
+        key: &srv_key,
+        ca: &ca_crt,
+    };
+    let (_etcd, url) = start_etcd(dir.path(), Some(&tls)).await;
+    let opts = ConnectOptions::new().with_tls(
+        TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(&ca.cert))
+            .identity(Identity::from_pem(&client_pair.cert, &client_pair.key)),
+    );
+    let mut c = Client::connect([url.as_str()], Some(opts)).await.unwrap();
+    for i in 0..1000 {
+        c.put(format!("/registry/t/{i:04}"), format!("v{i}"), None)
+            .await
+            .unwrap();
+    }
+
+    let data = dir.path().join("capstan");
+    let migrate = |with_cert: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["migrate", "--from-etcd", &url, "--cacert"])
+            .arg(&ca_crt)
+            .arg("--data-dir")
+            .arg(&data);
+        if with_cert {
+            cmd.arg("--cert").arg(&cl_crt).arg("--key").arg(&cl_key);
+        }
+        cmd.output().unwrap()
+    };
+    // Without a client certificate etcd refuses, and nothing is written.
+    let refused = migrate(false);
+    assert!(!refused.status.success());
+    assert!(!data.exists(), "a refused migration wrote {data:?}");
+    let out = migrate(true);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("migrated 1000 keys"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = Server::start(dir.path(), "capstan", &[]);
+    let got = s
+        .client()
+        .await
+        .get("/registry/t/0999", None)
+        .await
+        .unwrap();
+    assert_eq!(got.kvs()[0].value(), b"v999");
 }
