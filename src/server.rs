@@ -81,6 +81,11 @@ pub struct ServerArgs {
     /// How many scheduled backups to keep (the oldest go first).
     #[arg(long, default_value_t = 5)]
     pub snapshot_retention: usize,
+    /// The IP address clients reach this replica's API at, published in the `kubernetes`
+    /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
+    /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
+    #[arg(long, value_name = "IP")]
+    pub advertise_address: Option<std::net::IpAddr>,
     /// Extra names or addresses for the serving certificate (a load balancer's, a DNS name
     /// clients use); repeatable, as k3s's flag of the same name.
     #[arg(long, value_name = "NAME")]
@@ -101,6 +106,28 @@ pub struct ServerArgs {
     /// it), as `URL=ADDR`; repeatable. `capstan jepsen` uses it to cut and slow single links.
     #[arg(long, hide = true, value_name = "URL=ADDR")]
     pub peer_route: Vec<String>,
+}
+
+/// Where the `kubernetes` service sends clients for this replica (see --advertise-address).
+fn advertised_api(args: &ServerArgs, bound: SocketAddr) -> SocketAddr {
+    let peer_host = args.advertise_peer.as_deref().and_then(|a| {
+        let a = a.trim_start_matches("https://");
+        a.parse::<SocketAddr>()
+            .map(|s| s.ip())
+            .ok()
+            .or_else(|| a.parse().ok())
+    });
+    let ip = match (
+        args.advertise_address,
+        bound.ip().is_unspecified(),
+        peer_host,
+    ) {
+        (Some(ip), _, _) => ip,
+        (None, false, _) => bound.ip(),
+        (None, true, Some(ip)) => ip,
+        (None, true, None) => std::net::IpAddr::from([127, 0, 0, 1]),
+    };
+    SocketAddr::new(ip, bound.port())
 }
 
 /// How the server writes its log (stderr).
@@ -460,11 +487,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kv.clone(),
         KubeConfig {
             ranges,
-            advertise: Some(if api_bound.ip().is_unspecified() {
-                SocketAddr::from(([127, 0, 0, 1], api_bound.port()))
-            } else {
-                api_bound
-            }),
+            advertise: Some(advertised_api(&args, api_bound)),
             telemetry: Arc::new(crate::telemetry::telemetry(node.clone())),
             health: Some(Arc::new(crate::telemetry::ReplicaHealth::start(
                 node.clone(),

@@ -59,8 +59,16 @@ fn gauge(s: &Scrape, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_on_one_replica() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::first(dir.path(), "one");
+    let s = Server::start(
+        dir.path(),
+        "one",
+        &["--advertise-address".into(), "127.0.0.9".into()],
+    );
     metrics_name_what_operators_chart(&s).await;
+    // The `kubernetes` service sends clients to the advertised address.
+    let (code, body) = get(&s, "/api/v1/namespaces/default/endpoints/kubernetes");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"ip\":\"127.0.0.9\""), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
