@@ -157,7 +157,7 @@ pub fn node_cert(
         ca,
         &CertRequest {
             common_name: name,
-            organizations: &["capstan:replicas"],
+            organizations: &[capstan_raft::pki::REPLICA_ORGANIZATION],
             subject_alt_names: hosts.to_vec(),
             server: true,
             client: true,

@@ -586,3 +586,52 @@ async fn a_replica_with_an_empty_store_and_a_compacted_log_recovers_from_its_sna
         b.log()
     );
 }
+
+/// The peer port speaks raft only with replica certificates: the admin certificate, from the
+/// same CA, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_calls_need_a_replica_certificate() {
+    use capstan_proto::raft::raft_client::RaftClient;
+    use capstan_proto::raft::ReadIndexRequest;
+    use tonic::transport::{Certificate as Ca, ClientTlsConfig, Endpoint, Identity as Id};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::first(dir.path(), "peer");
+    let read = |f: &str| std::fs::read_to_string(f).unwrap();
+    let pki = s.pki_dir();
+    let ca = read(pki.join("ca.crt").to_str().unwrap());
+    let call = |cert: String, key: String| {
+        let (ca, url) = (ca.clone(), s.peer_url.clone());
+        async move {
+            let ch = Endpoint::from_shared(url)
+                .unwrap()
+                .tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(Ca::from_pem(ca))
+                        .identity(Id::from_pem(cert, key)),
+                )
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            RaftClient::new(ch).read_index(ReadIndexRequest {}).await
+        }
+    };
+    let admin = call(
+        read(pki.join("admin.crt").to_str().unwrap()),
+        read(pki.join("admin.key").to_str().unwrap()),
+    )
+    .await;
+    assert_eq!(
+        admin.unwrap_err().code(),
+        tonic::Code::PermissionDenied,
+        "the admin certificate spoke raft"
+    );
+    let tls = s.data_dir.join("tls");
+    let replica = call(
+        read(tls.join("node.crt").to_str().unwrap()),
+        read(tls.join("node.key").to_str().unwrap()),
+    )
+    .await;
+    assert!(replica.is_ok(), "{replica:?}");
+}

@@ -27,6 +27,20 @@ pub enum PkiError {
 
 const CA_COMMON_NAME: &str = "capstan-ca";
 
+/// The organization of every replica's certificate: peer calls need it, so a client
+/// certificate from the same CA (the admin's, say) cannot speak raft.
+pub const REPLICA_ORGANIZATION: &str = "capstan:replicas";
+
+/// Whether the DER certificate `der` names [`REPLICA_ORGANIZATION`] in its subject. (Its
+/// signature was checked by the TLS handshake against the cluster CA.)
+pub fn is_replica_cert(der: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der).is_ok_and(|(_, cert)| {
+        cert.subject()
+            .iter_organization()
+            .any(|o| o.as_str() == Ok(REPLICA_ORGANIZATION))
+    })
+}
+
 /// The CA's parameters. The issuer of a certificate is identified by this name and the CA's key,
 /// so a CA loaded from disk signs with the same parameters it was created with.
 fn ca_params() -> Result<CertificateParams, PkiError> {

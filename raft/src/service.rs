@@ -18,6 +18,7 @@ use crate::codec::{
     entry_from_pb, failure_to_pb, member_from_pb, member_to_pb, opt_log_id_from_pb,
     opt_log_id_to_pb, required_vote, snapshot_meta_from_pb, vote_to_pb,
 };
+use crate::pki::is_replica_cert;
 use crate::replicated::{command_result, ReplicatedKv};
 use crate::types::{Member, NodeId};
 
@@ -61,7 +62,10 @@ impl RaftService {
             return Ok(());
         }
         match req.peer_certs() {
-            Some(certs) if !certs.is_empty() => Ok(()),
+            Some(certs) if certs.first().is_some_and(|c| is_replica_cert(c.as_ref())) => Ok(()),
+            Some(certs) if !certs.is_empty() => Err(Status::permission_denied(
+                "peer calls need a replica certificate (O=capstan:replicas) from the cluster CA",
+            )),
             _ => Err(Status::unauthenticated(
                 "peer calls need a client certificate from the cluster CA",
             )),

@@ -37,7 +37,7 @@ pub fn node_tls(ca: &CertPair, name: &str) -> PeerTls {
         ca,
         &CertRequest {
             common_name: name,
-            organizations: &["capstan:replicas"],
+            organizations: &[capstan_raft::pki::REPLICA_ORGANIZATION],
             subject_alt_names: vec!["127.0.0.1".into(), "localhost".into()],
             server: true,
             client: true,
