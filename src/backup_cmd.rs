@@ -85,21 +85,24 @@ fn list(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The backup files in `dir` (none if it does not exist).
-pub fn scheduled_backups(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The paths in `dir` (none if it does not exist).
+pub fn dir_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
     };
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "backup") {
-            out.push(path);
-        }
-    }
-    Ok(out)
+    entries
+        .map(|e| Ok(e?.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading {}", dir.display()))
+}
+
+/// The backup files in `dir` (none if it does not exist).
+pub fn scheduled_backups(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut all = dir_entries(dir)?;
+    all.retain(|p| p.extension().is_some_and(|e| e == "backup"));
+    Ok(all)
 }
 
 /// One line about a backup.

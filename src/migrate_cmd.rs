@@ -8,7 +8,7 @@
 //! then the imported store is read back and compared with what etcd sent: key count and a
 //! SHA-256 over every key, value, lease and revision.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use crate::restore_cmd::{restore, start_hint, RestoreTarget};
+use crate::restore_cmd::{restore, start_hint, TargetArgs};
 
 /// Keys per range request.
 const PAGE: i64 = 1000;
@@ -45,19 +45,10 @@ pub struct MigrateArgs {
     /// Copy only keys under this prefix (default: the whole keyspace).
     #[arg(long, default_value = "")]
     prefix: String,
-    /// The new replica's data dir [default: as `capstan server`].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The replica's name (as `capstan server --name`).
-    #[arg(long, default_value = "default")]
-    name: String,
-    /// The voters of the new cluster, NAME=HOST:PORT,... (migrate into one data dir, then
-    /// `capstan restore` the snapshot this leaves next to it on the others).
-    #[arg(long)]
-    initial_cluster: Option<String>,
-    /// Replace what the data dir holds.
-    #[arg(long)]
-    force: bool,
+    // With --initial-cluster: migrate into one data dir, then `capstan restore` the snapshot
+    // this leaves next to it on the others (it prints how).
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 async fn connect(args: &MigrateArgs) -> anyhow::Result<Channel> {
@@ -137,29 +128,9 @@ impl ExportSink for ReadBack {
     }
 }
 
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    // Everything: etcd's "\0" range end means "to the end of the keyspace".
-    vec![0]
-}
-
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let target = RestoreTarget {
-        data_dir: match &args.data_dir {
-            Some(d) => d.clone(),
-            None => crate::server::default_data_dir()?,
-        },
-        name: args.name.clone(),
-        initial_cluster: args.initial_cluster.clone(),
-        force: args.force,
-    };
+    let target = args.target.resolve()?;
     let channel = connect(&args).await?;
     let mut kv = KvClient::new(channel.clone()).max_decoding_message_size(64 << 20);
     let mut leases_api = LeaseClient::new(channel);
@@ -167,7 +138,8 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         (vec![0u8], vec![0u8])
     } else {
         let p = args.prefix.as_bytes().to_vec();
-        let e = prefix_end(&p);
+        // No greater key: etcd's "\0" range end, to the end of the keyspace.
+        let e = capstan_store::keys::prefix_end(&p).unwrap_or_else(|| vec![0]);
         (p, e)
     };
 
@@ -220,7 +192,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     );
     let mut sent = ImageHash::default();
     let mut subs: HashMap<i64, i64> = HashMap::new();
-    let mut lease_ids: BTreeMap<i64, ()> = BTreeMap::new();
+    let mut lease_ids: BTreeSet<i64> = BTreeSet::new();
     let mut start = from.clone();
     loop {
         let page = kv
@@ -249,7 +221,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
             };
             *sub += 1;
             if kv.lease != 0 {
-                lease_ids.insert(kv.lease, ());
+                lease_ids.insert(kv.lease);
             }
             sent.key(&kv.key, &v);
             writer.version(&kv.key, &v)?;
@@ -271,9 +243,9 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         .into_inner()
         .leases
     {
-        lease_ids.insert(l.id, ());
+        lease_ids.insert(l.id);
     }
-    for id in lease_ids.keys() {
+    for id in &lease_ids {
         let ttl = leases_api
             .lease_time_to_live(LeaseTimeToLiveRequest {
                 id: *id,
@@ -338,7 +310,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         info.size,
         start_hint(&target)
     );
-    if let Some(spec) = &args.initial_cluster {
+    if let Some(spec) = &target.initial_cluster {
         println!(
             "on each other replica: capstan restore {} --bump-revision 0 --name NAME --initial-cluster {spec} --data-dir DIR",
             snapshot.display()

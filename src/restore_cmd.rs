@@ -23,6 +23,21 @@ use crate::pki_files::private_dir;
 pub struct RestoreArgs {
     /// The backup file (`capstan backup`), or a snapshot saved with `etcdctl snapshot save`.
     file: PathBuf,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Added to the backup's revision, so no revision of the new cluster repeats one the old
+    /// cluster's clients saw with other contents.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    bump_revision: i64,
+    /// Keep the backup's history instead of compacting it at the new revision (watchers and
+    /// informers of the old cluster may then resume without noticing the restore).
+    #[arg(long)]
+    keep_history: bool,
+}
+
+/// The replica of a new cluster that `restore` and `migrate` build.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
     /// The new replica's data dir [default: as `capstan server`].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -33,17 +48,24 @@ pub struct RestoreArgs {
     /// start each with the same flags). Without it, a one-replica cluster.
     #[arg(long)]
     initial_cluster: Option<String>,
-    /// Added to the backup's revision, so no revision of the new cluster repeats one the old
-    /// cluster's clients saw with other contents.
-    #[arg(long, default_value_t = 1_000_000_000)]
-    bump_revision: i64,
-    /// Keep the backup's history instead of compacting it at the new revision (watchers and
-    /// informers of the old cluster may then resume without noticing the restore).
-    #[arg(long)]
-    keep_history: bool,
     /// Replace what the data dir holds (its PKI and scheduled backups are kept).
     #[arg(long)]
     force: bool,
+}
+
+impl TargetArgs {
+    /// The target, its data dir defaulted as the server defaults it.
+    pub fn resolve(&self) -> anyhow::Result<RestoreTarget> {
+        Ok(RestoreTarget {
+            data_dir: match &self.data_dir {
+                Some(d) => d.clone(),
+                None => crate::server::default_data_dir()?,
+            },
+            name: self.name.clone(),
+            initial_cluster: self.initial_cluster.clone(),
+            force: self.force,
+        })
+    }
 }
 
 /// What the file turned out to be.
@@ -97,15 +119,7 @@ pub struct Restored {
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let target = RestoreTarget {
-        data_dir: match &args.data_dir {
-            Some(d) => d.clone(),
-            None => crate::server::default_data_dir()?,
-        },
-        name: args.name.clone(),
-        initial_cluster: args.initial_cluster.clone(),
-        force: args.force,
-    };
+    let target = args.target.resolve()?;
     let shape = RestoreShape {
         bump_revision: args.bump_revision,
         mark_compacted: !args.keep_history,
@@ -229,18 +243,12 @@ pub fn restore(
 
 /// The entries of `dir` a restore would replace.
 fn occupied(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if !KEPT.contains(&name.as_str()) {
-            out.push(name);
-        }
-    }
+    let mut out: Vec<String> = crate::backup_cmd::dir_entries(dir)?
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !KEPT.contains(&n.as_str()))
+        .collect();
     out.sort();
     Ok(out)
 }

@@ -413,7 +413,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let peer_task = node.serve(peer_listener, stopped(peer_stop_rx))?;
 
-    if fresh && !joining {
+    // A new cluster, bootstrapped here or restored from a backup, starts with its voters (a
+    // restored cluster's ids are salted, so they are new).
+    let salt = restored.as_ref().map(|m| m.salt.as_str());
+    if ((fresh && !joining) || restored.is_some()) && !node.is_initialized().await? {
         let members: BTreeMap<NodeId, Member> = match &initial {
             Some(list) => list
                 .iter()
@@ -423,37 +426,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                         peer_url: u.clone(),
                         ..Member::default()
                     };
-                    (member_id(n, u, None), m)
+                    (member_id(n, u, salt), m)
                 })
                 .collect(),
             None => BTreeMap::from([(ident.id, member.clone())]),
         };
-        if !node.is_initialized().await? {
-            node.initialize(members).await?;
+        node.initialize(members).await?;
+        if restored.is_some() {
+            tracing::info!(cluster = %format!("{:x}", ident.cluster_id), "restored cluster formed");
         }
     }
     if fresh {
         save_identity(&data_dir, &ident)?;
     }
-    if let Some(marker) = &restored {
-        if !node.is_initialized().await? {
-            let members: BTreeMap<NodeId, Member> = match &initial {
-                Some(list) => list
-                    .iter()
-                    .map(|(n, u)| {
-                        let m = Member {
-                            name: n.clone(),
-                            peer_url: u.clone(),
-                            ..Member::default()
-                        };
-                        (member_id(n, u, Some(&marker.salt)), m)
-                    })
-                    .collect(),
-                None => BTreeMap::from([(ident.id, member.clone())]),
-            };
-            node.initialize(members).await?;
-            tracing::info!(cluster = %format!("{:x}", ident.cluster_id), "restored cluster formed");
-        }
+    if restored.is_some() {
         remove_restore_marker(&data_dir)?;
     }
 

@@ -22,27 +22,12 @@ use super::KubeApi;
 /// Brings the server's gauges up to date before a scrape.
 pub type Refresh = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// `apiserver_request_total`'s labels: the request's kind and its response code.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    verb: &'static str,
-    group: &'static str,
-    version: &'static str,
-    resource: &'static str,
-    subresource: String,
-    scope: &'static str,
-    component: &'static str,
+    #[prometheus(flatten)]
+    kind: RequestKind,
     code: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DurationLabels {
-    verb: &'static str,
-    group: &'static str,
-    version: &'static str,
-    resource: &'static str,
-    subresource: String,
-    scope: &'static str,
-    component: &'static str,
 }
 
 /// kube-apiserver's buckets for `apiserver_request_duration_seconds`.
@@ -60,7 +45,7 @@ fn duration_histogram() -> Histogram {
 pub struct Telemetry {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
+    durations: Family<RequestKind, Histogram, fn() -> Histogram>,
     refresh: Option<Refresh>,
 }
 
@@ -76,8 +61,10 @@ impl Default for Telemetry {
     }
 }
 
-/// How a request is counted: kube-apiserver's verb (LIST and WATCH apart from GET, APPLY for
-/// server-side apply) and the resource it named.
+/// How a request is counted (the labels of `apiserver_request_duration_seconds`):
+/// kube-apiserver's verb (LIST and WATCH apart from GET, APPLY for server-side apply) and the
+/// resource it named.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestKind {
     verb: &'static str,
     group: &'static str,
@@ -85,6 +72,7 @@ pub(crate) struct RequestKind {
     resource: &'static str,
     subresource: String,
     scope: &'static str,
+    component: &'static str,
 }
 
 impl RequestKind {
@@ -116,6 +104,7 @@ impl RequestKind {
             resource: r.plural,
             subresource: target.subresource.clone().unwrap_or_default(),
             scope,
+            component: "apiserver",
         }
     }
 }
@@ -130,7 +119,7 @@ impl Telemetry {
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.",
             requests.clone(),
         );
-        let durations: Family<DurationLabels, Histogram, fn() -> Histogram> =
+        let durations: Family<RequestKind, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(duration_histogram);
         registry.register(
             "apiserver_request_duration_seconds",
@@ -147,31 +136,12 @@ impl Telemetry {
 
     /// Counts a request that ended with `code` after `seconds`.
     pub(crate) fn observe(&self, kind: RequestKind, code: u16, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                verb: kind.verb,
-                group: kind.group,
-                version: kind.version,
-                resource: kind.resource,
-                subresource: kind.subresource.clone(),
-                scope: kind.scope,
-                component: "apiserver",
-                code,
-            })
-            .inc();
         if kind.verb != "WATCH" {
-            self.durations
-                .get_or_create(&DurationLabels {
-                    verb: kind.verb,
-                    group: kind.group,
-                    version: kind.version,
-                    resource: kind.resource,
-                    subresource: kind.subresource,
-                    scope: kind.scope,
-                    component: "apiserver",
-                })
-                .observe(seconds);
+            self.durations.get_or_create(&kind).observe(seconds);
         }
+        self.requests
+            .get_or_create(&RequestLabels { kind, code })
+            .inc();
     }
 
     /// The registry in the text exposition format.

@@ -31,16 +31,10 @@ pub fn key(r: &Resource, namespace: Option<&str>, name: &str) -> String {
     format!("{}{name}", prefix(r, namespace))
 }
 
-/// The end of the range of keys starting with `prefix` (etcd's prefix range end).
+/// The end of the range of keys starting with `prefix` (etcd's prefix range end; `"\0"`, the
+/// end of the keyspace, when no key is greater).
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
+    capstan_store::keys::prefix_end(prefix).unwrap_or_else(|| vec![0])
 }
 
 /// A stored object: its JSON with `metadata.resourceVersion` set to the mod revision.
