@@ -234,8 +234,6 @@ impl Drop for Server {
     }
 }
 
-/// A free port on 127.0.0.1, chosen by the kernel (for addresses a cluster must know before its
-/// replicas start, as `--initial-cluster` needs).
 /// `n` replicas bootstrapped together (`--initial-cluster`) with one CA in `root/pki`, named
 /// `<prefix>0`, `<prefix>1`, …, once they agree on `n` voters.
 pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
@@ -270,12 +268,21 @@ pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
     servers
 }
 
+/// A free port on 127.0.0.1 (for addresses a cluster must know before its replicas start, as
+/// `--initial-cluster` needs). Chosen below the kernel's ephemeral range (32768 and up), where
+/// `:0` listeners and outgoing connections of concurrently running tests take their ports, so a
+/// port handed out here is not taken by one of them before the replica binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until `servers` all report the same leader and `voters` voters.
