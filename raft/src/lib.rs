@@ -19,6 +19,7 @@ pub mod codec;
 mod error;
 mod forwarder;
 mod log_store;
+mod log_tail;
 mod network;
 mod node;
 pub mod pki;

@@ -21,6 +21,7 @@ use rocksdb::{
 use crate::codec::{
     entry_from_pb, entry_to_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb,
 };
+use crate::log_tail::LogTail;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const CF_LOGS: &str = "logs";
@@ -51,6 +52,8 @@ pub struct RaftLogStore {
     fsync_seconds: Histogram,
     /// The last committed index raft reported (for metrics).
     committed: Arc<std::sync::atomic::AtomicU64>,
+    /// The newest entries, answered without RocksDB (see `LogTail`).
+    tail: Arc<std::sync::Mutex<LogTail>>,
 }
 
 /// The thread that makes appended entries durable. An append writes its entries to RocksDB
@@ -104,6 +107,7 @@ impl RaftLogStore {
             flusher,
             fsync_seconds,
             committed: Arc::default(),
+            tail: Arc::default(),
         })
     }
 
@@ -115,6 +119,12 @@ impl RaftLogStore {
     /// The durations of this log's fsyncs.
     pub fn fsync_seconds(&self) -> Histogram {
         self.fsync_seconds.clone()
+    }
+
+    fn lock_tail(&self) -> Result<std::sync::MutexGuard<'_, LogTail>, StorageError> {
+        self.tail
+            .lock()
+            .map_err(|_| read_err("the log tail lock is poisoned"))
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
@@ -165,9 +175,14 @@ impl RaftLogStore {
         let cf = self.cf(CF_LOGS)?;
         let mut out = Vec::new();
         let from = start.to_be_bytes();
+        let mut ro = rocksdb::ReadOptions::default();
+        if let Some(e) = end {
+            // Bounded, so the iterator stops at the range instead of looking at the keys past it.
+            ro.set_iterate_upper_bound(e.to_be_bytes());
+        }
         for item in self
             .db
-            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
+            .iterator_cf_opt(cf, ro, IteratorMode::From(&from, Direction::Forward))
         {
             let (k, v) = item.map_err(read_err)?;
             let idx = index_of(&k)?;
@@ -203,7 +218,10 @@ impl RaftLogReader<TypeConfig> for RaftLogStore {
             Bound::Excluded(e) => Some(*e),
             Bound::Unbounded => None,
         };
-        // Entries being replicated are recent, so this is a memtable read: done in place.
+        if let Some(hit) = self.lock_tail()?.get(start, end) {
+            return Ok(hit);
+        }
+        // Older entries (a follower catching up): a RocksDB read, done in place.
         self.entries(start, end)
     }
 }
@@ -278,26 +296,34 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
     {
         capstan_store::crash_point!("raft.append");
         let mut b = WriteBatch::default();
+        let mut added = Vec::new();
         {
             let cf = self.cf(CF_LOGS)?;
             for e in entries {
-                b.put_cf(
-                    cf,
-                    e.get_log_id().index.to_be_bytes(),
-                    entry_to_pb(&e).encode_to_vec(),
-                );
+                let bytes = entry_to_pb(&e).encode_to_vec();
+                b.put_cf(cf, e.get_log_id().index.to_be_bytes(), &bytes);
+                added.push((e, bytes.len()));
             }
         }
         let mut wo = WriteOptions::default();
         // Not synced here: the flusher thread fsyncs and only then reports the entries stored.
         wo.set_sync(false);
-        self.db.write_opt(b, &wo).map_err(write_err)?;
+        {
+            // The tail changes with RocksDB under its lock, so a reader sees both or neither.
+            let mut tail = self.lock_tail()?;
+            self.db.write_opt(b, &wo).map_err(write_err)?;
+            for (e, size) in added {
+                tail.push(e, size);
+            }
+        }
         self.flusher
             .send(callback)
             .map_err(|_| write_err("the log fsync thread has stopped"))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // The tail first: it must never hold an entry RocksDB no longer has.
+        self.lock_tail()?.truncate(log_id.index);
         let mut b = WriteBatch::default();
         b.delete_range_cf(
             self.cf(CF_LOGS)?,
@@ -309,6 +335,7 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.lock_tail()?.purge(log_id.index);
         let mut b = WriteBatch::default();
         // The purge point is written with the deletion, so a restart never sees a log whose
         // first entries are gone without knowing where it now starts.

@@ -41,6 +41,38 @@ pub fn is_replica_cert(der: &[u8]) -> bool {
     })
 }
 
+/// The certificates already found to be replica certificates. A peer presents the same
+/// certificate on every call of a connection, so each is parsed once, not once per call.
+#[derive(Debug, Default)]
+pub struct ReplicaCerts {
+    known: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+/// How many accepted certificates are remembered (a cluster has at most a handful of peers).
+const REMEMBERED_CERTS: usize = 16;
+
+impl ReplicaCerts {
+    /// Whether `der` is a replica certificate (see `is_replica_cert`). TLS has already checked
+    /// that it is signed by the cluster CA; an identical DER is the same certificate.
+    pub fn accepts(&self, der: &[u8]) -> bool {
+        if let Ok(known) = self.known.lock() {
+            if known.iter().any(|c| c.as_slice() == der) {
+                return true;
+            }
+        }
+        let ok = is_replica_cert(der);
+        if ok {
+            if let Ok(mut known) = self.known.lock() {
+                if known.len() >= REMEMBERED_CERTS {
+                    known.remove(0);
+                }
+                known.push(der.to_vec());
+            }
+        }
+        ok
+    }
+}
+
 /// The CA's parameters. The issuer of a certificate is identified by this name and the CA's key,
 /// so a CA loaded from disk signs with the same parameters it was created with.
 fn ca_params() -> Result<CertificateParams, PkiError> {

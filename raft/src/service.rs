@@ -18,7 +18,7 @@ use crate::codec::{
     entry_from_pb, failure_to_pb, member_from_pb, member_to_pb, opt_log_id_from_pb,
     opt_log_id_to_pb, required_vote, snapshot_meta_from_pb, vote_to_pb,
 };
-use crate::pki::is_replica_cert;
+use crate::pki::ReplicaCerts;
 use crate::replicated::{command_result, ReplicatedKv};
 use crate::types::{Member, NodeId};
 
@@ -35,6 +35,8 @@ pub struct RaftService {
     kv: ReplicatedKv,
     /// Require a client certificate (false only for tests without TLS).
     require_peer_cert: bool,
+    /// Replica certificates already seen.
+    replica_certs: ReplicaCerts,
     ca_cert: Option<String>,
     join: Option<JoinAuth>,
     cluster_id: u64,
@@ -51,6 +53,7 @@ impl RaftService {
         RaftService {
             kv,
             require_peer_cert,
+            replica_certs: ReplicaCerts::default(),
             ca_cert,
             join,
             cluster_id,
@@ -62,7 +65,13 @@ impl RaftService {
             return Ok(());
         }
         match req.peer_certs() {
-            Some(certs) if certs.first().is_some_and(|c| is_replica_cert(c.as_ref())) => Ok(()),
+            Some(certs)
+                if certs
+                    .first()
+                    .is_some_and(|c| self.replica_certs.accepts(c.as_ref())) =>
+            {
+                Ok(())
+            }
             Some(certs) if !certs.is_empty() => Err(Status::permission_denied(
                 "peer calls need a replica certificate (O=capstan:replicas) from the cluster CA",
             )),

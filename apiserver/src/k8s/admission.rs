@@ -1,7 +1,8 @@
 //! Namespace lifecycle admission: nothing is created in a namespace that does not exist or is
 //! being terminated, and the system namespaces cannot be deleted.
 
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::objects::{key, Freshness};
 use super::resources::{self, Resource};
@@ -17,6 +18,26 @@ fn namespaces() -> ApiResult<&'static Resource> {
         .ok_or_else(|| ApiError::internal("namespaces are not served"))
 }
 
+/// What admission reads of a namespace.
+#[derive(Deserialize)]
+struct NamespaceState {
+    #[serde(default)]
+    metadata: NamespaceMeta,
+    #[serde(default)]
+    status: NamespaceStatus,
+}
+
+#[derive(Deserialize, Default)]
+struct NamespaceMeta {
+    #[serde(rename = "deletionTimestamp")]
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize, Default)]
+struct NamespaceStatus {
+    phase: Option<String>,
+}
+
 /// Refuses a create in a missing or terminating namespace.
 pub async fn check_create(
     api: &KubeApi,
@@ -28,27 +49,18 @@ pub async fn check_create(
         return Ok(());
     };
     let nsr = namespaces()?;
+    let k = key(nsr, None, ns);
     // A replica's own view is enough here, as kube-apiserver's informer-fed check; a namespace
     // created a moment ago through another replica is read linearizably before giving up.
-    let mut found = api.store().get(&key(nsr, None, ns), Freshness::Any).await?;
+    let mut found: Option<NamespaceState> = api.store().get_part(&k, Freshness::Any).await?;
     if found.is_none() {
-        found = api
-            .store()
-            .get(&key(nsr, None, ns), Freshness::Latest)
-            .await?;
+        found = api.store().get_part(&k, Freshness::Latest).await?;
     }
     let Some(found) = found else {
         return Err(ApiError::not_found(nsr, ns));
     };
-    if found
-        .object
-        .pointer("/metadata/deletionTimestamp")
-        .is_some()
-        || found
-            .object
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            == Some("Terminating")
+    if found.metadata.deletion_timestamp.is_some()
+        || found.status.phase.as_deref() == Some("Terminating")
     {
         let mut e = ApiError::new(
             403,

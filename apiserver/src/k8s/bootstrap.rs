@@ -107,7 +107,7 @@ async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
                 obj["subsets"] = json!([{"addresses": addrs, "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]);
                 if api
                     .store()
-                    .update(&k, cur.mod_revision, &obj, &Extra::default())
+                    .update(&k, cur.mod_revision, obj, &Extra::default())
                     .await?
                     .is_some()
                 {
@@ -185,7 +185,7 @@ pub async fn finalize_namespace(api: &KubeApi, name: &str) {
         if others {
             let _ = api
                 .store()
-                .update(&k, cur.mod_revision, &obj, &Extra::default())
+                .update(&k, cur.mod_revision, obj, &Extra::default())
                 .await;
             return;
         }

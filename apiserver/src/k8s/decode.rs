@@ -29,26 +29,58 @@ impl FieldValidation {
     }
 }
 
+/// One step of a field path.
+enum Step<'a> {
+    Field(&'a str),
+    Index(usize),
+}
+
+/// Renders a path as Kubernetes prints it: `spec.containers[0].colour`.
+fn render(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Field(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Step::Index(n) => {
+                s.push('[');
+                s.push_str(&n.to_string());
+                s.push(']');
+            }
+        }
+    }
+    s
+}
+
 /// Collects the paths of fields present in `input` but gone from `output` (unknown fields).
-fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+/// A path is rendered only for a field that is reported.
+fn unknown_fields<'a>(
+    input: &'a Value,
+    output: &Value,
+    path: &mut Vec<Step<'a>>,
+    out: &mut Vec<String>,
+) {
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => {
             for (k, v) in i {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                path.push(Step::Field(k));
                 match o.get(k) {
-                    Some(ov) => unknown_fields(v, ov, &p, out),
+                    Some(ov) => unknown_fields(v, ov, path, out),
                     None if v.is_null() => {}
-                    None => out.push(p),
+                    None => out.push(render(path)),
                 }
+                path.pop();
             }
         }
         (Value::Array(i), Value::Array(o)) => {
             for (n, (iv, ov)) in i.iter().zip(o.iter()).enumerate() {
-                unknown_fields(iv, ov, &format!("{path}[{n}]"), out);
+                path.push(Step::Index(n));
+                unknown_fields(iv, ov, path, out);
+                path.pop();
             }
         }
         _ => {}
@@ -64,7 +96,9 @@ pub fn typed(r: &Resource, obj: &Value, mode: FieldValidation) -> ApiResult<(Val
         ))
     })?;
     let mut unknown = Vec::new();
-    unknown_fields(obj, &out, "", &mut unknown);
+    if mode != FieldValidation::Ignore {
+        unknown_fields(obj, &out, &mut Vec::new(), &mut unknown);
+    }
     match mode {
         FieldValidation::Ignore => Ok((out, Vec::new())),
         FieldValidation::Warn => Ok((

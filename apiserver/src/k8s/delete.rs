@@ -191,7 +191,7 @@ async fn delete_one(
             }
             match api
                 .store()
-                .update(&k, cur.mod_revision, &marked, &Extra::default())
+                .update(&k, cur.mod_revision, marked, &Extra::default())
                 .await?
             {
                 Some(s) => {

@@ -74,11 +74,43 @@ pub fn set_resource_version(object: &mut Value, rev: i64) {
 
 /// The JSON written to the store: without the resourceVersion (it is the key's mod revision).
 fn encode(object: &Value) -> ApiResult<Vec<u8>> {
-    let mut o = object.clone();
-    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
+    serde_json::to_vec(&WithoutResourceVersion(object))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Serializes an object as it is, except `metadata.resourceVersion` (no copy of the object).
+struct WithoutResourceVersion<'a>(&'a Value);
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(top) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            match v {
+                Value::Object(meta) if k == "metadata" => {
+                    let fields = meta.iter().filter(|(mk, _)| *mk != "resourceVersion");
+                    map.serialize_entry(k, &MapOf(fields))?;
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
     }
-    serde_json::to_vec(&o).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// A map serialized from an iterator of its entries.
+struct MapOf<I>(I);
+
+impl<'a, I> serde::Serialize for MapOf<I>
+where
+    I: Iterator<Item = (&'a String, &'a Value)> + Clone,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.clone())
+    }
 }
 
 /// How long a store call may take before the request is answered 503: a replica cut off from
@@ -148,6 +180,30 @@ impl ObjectStore {
         resp.kvs.first().map(Stored::from_kv).transpose()
     }
 
+    /// Reads the parts of an object that `T` names (cheaper than the whole JSON).
+    pub async fn get_part<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        fresh: Freshness,
+    ) -> ApiResult<Option<T>> {
+        let (revision, serializable) = fresh.range_params();
+        let resp = within(self.kv.range(RangeRequest {
+            key: key.as_bytes().to_vec().into(),
+            revision,
+            serializable,
+            ..Default::default()
+        }))
+        .await?;
+        resp.kvs
+            .first()
+            .map(|kv| {
+                serde_json::from_slice(&kv.value).map_err(|e| {
+                    ApiError::internal(format!("stored object at {key} is not JSON: {e}"))
+                })
+            })
+            .transpose()
+    }
+
     /// Reads up to `limit` keys (0: all) in [from, end) at `fresh`.
     pub async fn page(
         &self,
@@ -179,7 +235,7 @@ impl ObjectStore {
     pub async fn create(
         &self,
         key: &str,
-        object: &Value,
+        object: Value,
         extra: &Extra,
     ) -> ApiResult<Option<Stored>> {
         self.put_if(absent(key), key, object, extra).await
@@ -191,7 +247,7 @@ impl ObjectStore {
         &self,
         key: &str,
         expected: i64,
-        object: &Value,
+        object: Value,
         extra: &Extra,
     ) -> ApiResult<Option<Stored>> {
         self.put_if(mod_is(key, expected), key, object, extra).await
@@ -204,12 +260,12 @@ impl ObjectStore {
         &self,
         guard: Compare,
         key: &str,
-        object: &Value,
+        mut object: Value,
         extra: &Extra,
     ) -> ApiResult<Option<Stored>> {
         let mut compare = vec![guard];
         compare.extend(extra.claims.iter().map(|(k, _)| absent(k)));
-        let mut put = put_op(key, encode(object)?);
+        let mut put = put_op(key, encode(&object)?);
         if let Some(request_op::Request::Put(p)) = put.request.as_mut() {
             p.lease = extra.lease;
         }
@@ -222,7 +278,6 @@ impl ObjectStore {
         if !resp.succeeded {
             return Ok(None);
         }
-        let mut object = object.clone();
         set_resource_version(&mut object, resp.revision);
         Ok(Some(Stored {
             object,

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, policy, rbac};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Decodes JSON into the resource's typed form and encodes it back: fields the type does not
@@ -15,7 +15,8 @@ pub type Roundtrip = fn(&Value) -> Result<Value, serde_json::Error>;
 pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
 
 fn roundtrip<T: Serialize + DeserializeOwned>(v: &Value) -> Result<Value, serde_json::Error> {
-    let typed: T = serde_json::from_value(v.clone())?;
+    // Read from the borrowed JSON: no copy of the object first.
+    let typed = T::deserialize(v)?;
     serde_json::to_value(&typed)
 }
 

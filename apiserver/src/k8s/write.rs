@@ -84,10 +84,16 @@ pub async fn create_object(
         return Err(invalid(r, &obj, &errors));
     }
     let k = key(r, ns, &name);
+    let allocates = r.group.is_empty() && r.plural == "services";
     for _ in 0..MAX_RETRIES {
-        let mut attempt = obj.clone();
+        // Only a service is tried again (with other addresses), so only it needs its copy.
+        let mut attempt = if allocates {
+            obj.clone()
+        } else {
+            std::mem::take(&mut obj)
+        };
         let mut extra = Extra::default();
-        if r.group.is_empty() && r.plural == "services" {
+        if allocates {
             let (e, errs) = services::allocate(api.ranges(), &mut attempt, None)?;
             if !errs.is_empty() {
                 return Err(invalid(r, &attempt, &errs));
@@ -100,13 +106,14 @@ pub async fn create_object(
         if dry {
             return Ok((attempt, warnings));
         }
-        match api.store().create(&k, &attempt, &extra).await? {
+        let kept = allocates.then(|| attempt.clone());
+        match api.store().create(&k, attempt, &extra).await? {
             Some(s) => return Ok((s.object, warnings)),
             None => {
                 if extra.claims.is_empty() || api.store().exists(&k).await? {
                     return Err(ApiError::already_exists(r, &name));
                 }
-                if services::requested_addresses(&obj) {
+                if let Some(attempt) = kept.filter(|_| services::requested_addresses(&obj)) {
                     return Err(invalid(r, &attempt, &[services::taken_error(&attempt)]));
                 }
             }
@@ -231,7 +238,7 @@ pub async fn guaranteed_update(
         }
         match api
             .store()
-            .update(&k, cur.mod_revision, &new, &extra)
+            .update(&k, cur.mod_revision, new, &extra)
             .await?
         {
             Some(Stored { object, .. }) => return Ok(object),
