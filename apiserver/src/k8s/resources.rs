@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, policy, rbac};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Decodes JSON into the resource's typed form and encodes it back: fields the type does not
