@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kubernetes API benchmarks (issue 6), on 1 and 3 replicas started by capstan-cluster.sh:
-#   creates     20,000 ~1 KiB pods, 32 concurrent kube-rs clients (spread over the replicas)
+#   creates     20,000 ~1 KiB pods, 32 concurrent kube-rs clients (spread over the replicas),
+#               and the CPU each replica and the client used per create (creates-cpu)
 #   read        get/list latency (JSON, Table, pages of 500) with 10k and then 100k pods stored
 #   watch       100 watchers on one namespace, 2,000 creates, delivery latency
 #   rss         VmRSS of every replica with 100k pods stored
