@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{free_port, start_static, wait_cluster, Server, BIN};
+use common::{initial_cluster, start_static, wait_cluster, Server, BIN};
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
@@ -122,13 +122,7 @@ async fn backup_under_load_restores_on_three_replicas() {
 
     // The same file restored on three new replicas.
     let root = dir.path().join("new");
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let spec = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("r{i}=127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (ports, spec) = initial_cluster("r", 3);
     let pki = root.join("pki");
     let mut restored = Vec::new();
     for (i, p) in ports.iter().enumerate() {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use capstan_raft::pki::{issue, new_ca, CertRequest};
-use common::{free_port, wait_cluster, wait_converged, Server, BIN};
+use common::{free_port, initial_cluster, wait_cluster, wait_converged, Server, BIN};
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp,
 };
@@ -223,13 +223,7 @@ async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {
     // Into three replicas: migrate into one data dir, restore the snapshot it keeps on the other
     // two (`--bump-revision 0`, as it prints), start all three.
     let root = dir.path().join("three");
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let spec = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("m{i}=127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (ports, spec) = initial_cluster("m", 3);
     let out = Command::new(BIN)
         .args([
             "migrate",

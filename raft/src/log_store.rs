@@ -14,9 +14,7 @@ use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogId, RaftLogReader};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prost::Message;
-use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
-};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
 use crate::codec::{
     entry_from_pb, entry_to_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb,
@@ -325,13 +323,11 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
                 added.push((e, bytes.len()));
             }
         }
-        let mut wo = WriteOptions::default();
-        // Not synced here: the flusher thread fsyncs and only then reports the entries stored.
-        wo.set_sync(false);
         {
             // The tail changes with RocksDB under its lock, so a reader sees both or neither.
+            // Not synced here: the flusher thread fsyncs and only then reports the entries stored.
             let mut tail = self.lock_tail()?;
-            self.db.write_opt(b, &wo).map_err(write_err)?;
+            self.db.write(b).map_err(write_err)?;
             for (e, size) in added {
                 tail.push(e, size);
             }

@@ -167,7 +167,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
-        option: RPCOption,
+        _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
         let msg = pb::AppendEntriesRequest {
             vote: Some(vote_to_pb(&rpc.vote)),
@@ -175,11 +175,11 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             entries: rpc.entries.iter().map(entry_to_pb).collect(),
             leader_commit: opt_log_id_to_pb(rpc.leader_commit.as_ref()),
         };
-        // No deadline of our own: openraft already bounds the call by its heartbeat interval and
-        // reports an expiry as a timeout, which it simply retries. A gRPC deadline would fire
-        // first and read as an unreachable peer, which openraft answers with 500 ms of silence
-        // towards that follower: under a burst of writes that stalled commits for half a second.
-        let _ = option;
+        // No deadline of our own (`_option` unused): openraft already bounds the call by its
+        // heartbeat interval and reports an expiry as a timeout, which it simply retries. A gRPC
+        // deadline would fire first and read as an unreachable peer, which openraft answers with
+        // 500 ms of silence towards that follower: under a burst of writes that stalled commits
+        // for half a second.
         let resp = self
             .client()?
             .append_entries(tonic::Request::new(msg))

@@ -234,9 +234,9 @@ impl Drop for Server {
     }
 }
 
-/// `n` replicas bootstrapped together (`--initial-cluster`) with one CA in `root/pki`, named
-/// `<prefix>0`, `<prefix>1`, …, once they agree on `n` voters.
-pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
+/// Free peer ports for `n` replicas named `<prefix>0`, `<prefix>1`, …, and the
+/// `--initial-cluster` value naming them.
+pub fn initial_cluster(prefix: &str, n: usize) -> (Vec<u16>, String) {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let spec = ports
         .iter()
@@ -244,6 +244,13 @@ pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
         .map(|(i, p)| format!("{prefix}{i}=127.0.0.1:{p}"))
         .collect::<Vec<_>>()
         .join(",");
+    (ports, spec)
+}
+
+/// `n` replicas bootstrapped together (`--initial-cluster`) with one CA in `root/pki`, named
+/// `<prefix>0`, `<prefix>1`, …, once they agree on `n` voters.
+pub async fn start_static(root: &Path, prefix: &str, n: usize) -> Vec<Server> {
+    let (ports, spec) = initial_cluster(prefix, n);
     let pki = root.join("pki");
     let servers: Vec<Server> = ports
         .iter()

@@ -46,18 +46,23 @@ pub struct Stored {
 
 impl Stored {
     fn from_kv(kv: &KeyValue) -> ApiResult<Stored> {
-        let mut object: Value = serde_json::from_slice(&kv.value).map_err(|e| {
-            ApiError::internal(format!(
-                "stored object at {} is not JSON: {e}",
-                String::from_utf8_lossy(&kv.key)
-            ))
-        })?;
+        let mut object: Value = parse_stored(kv)?;
         set_resource_version(&mut object, kv.mod_revision);
         Ok(Stored {
             object,
             mod_revision: kv.mod_revision,
         })
     }
+}
+
+/// Parses a stored value as `T` (the whole object, or the parts a smaller type names).
+fn parse_stored<T: serde::de::DeserializeOwned>(kv: &KeyValue) -> ApiResult<T> {
+    serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::internal(format!(
+            "stored object at {} is not JSON: {e}",
+            String::from_utf8_lossy(&kv.key)
+        ))
+    })
 }
 
 /// Decodes a stored value, with its resourceVersion.
@@ -169,15 +174,11 @@ impl ObjectStore {
 
     /// Reads one object.
     pub async fn get(&self, key: &str, fresh: Freshness) -> ApiResult<Option<Stored>> {
-        let (revision, serializable) = fresh.range_params();
-        let resp = within(self.kv.range(RangeRequest {
-            key: key.as_bytes().to_vec().into(),
-            revision,
-            serializable,
-            ..Default::default()
-        }))
-        .await?;
-        resp.kvs.first().map(Stored::from_kv).transpose()
+        self.get_kv(key, fresh)
+            .await?
+            .as_ref()
+            .map(Stored::from_kv)
+            .transpose()
     }
 
     /// Reads the parts of an object that `T` names (cheaper than the whole JSON).
@@ -186,6 +187,15 @@ impl ObjectStore {
         key: &str,
         fresh: Freshness,
     ) -> ApiResult<Option<T>> {
+        self.get_kv(key, fresh)
+            .await?
+            .as_ref()
+            .map(parse_stored)
+            .transpose()
+    }
+
+    /// The stored key-value of one object.
+    async fn get_kv(&self, key: &str, fresh: Freshness) -> ApiResult<Option<KeyValue>> {
         let (revision, serializable) = fresh.range_params();
         let resp = within(self.kv.range(RangeRequest {
             key: key.as_bytes().to_vec().into(),
@@ -194,14 +204,7 @@ impl ObjectStore {
             ..Default::default()
         }))
         .await?;
-        resp.kvs
-            .first()
-            .map(|kv| {
-                serde_json::from_slice(&kv.value).map_err(|e| {
-                    ApiError::internal(format!("stored object at {key} is not JSON: {e}"))
-                })
-            })
-            .transpose()
+        Ok(resp.kvs.into_iter().next())
     }
 
     /// Reads up to `limit` keys (0: all) in [from, end) at `fresh`.
