@@ -9,10 +9,17 @@ use serde_json::{json, Value};
 use super::admission::SYSTEM_NAMESPACES;
 use super::decode::FieldValidation;
 use super::delete::{self, DeleteOptions};
+use super::managed_fields::Tracking;
 use super::objects::{key, prefix, prefix_end, Extra, Freshness};
 use super::resources::{self, RESOURCES};
 use super::status::{ApiError, ApiResult};
 use super::write::create_object;
+
+/// The bootstrap objects' field manager, as kube-apiserver records its own writes.
+const SERVER: Tracking<'static> = Tracking::Update {
+    manager: "kube-apiserver",
+    subresource: None,
+};
 use super::{meta, KubeApi};
 
 fn find(plural: &str) -> ApiResult<&'static resources::Resource> {
@@ -22,7 +29,7 @@ fn find(plural: &str) -> ApiResult<&'static resources::Resource> {
 
 async fn ensure(api: &KubeApi, plural: &str, ns: Option<&str>, obj: Value) -> ApiResult<()> {
     let r = find(plural)?;
-    match create_object(api, r, ns, obj, FieldValidation::Strict, false).await {
+    match create_object(api, r, ns, obj, FieldValidation::Strict, false, &SERVER).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => Err(e),
@@ -83,8 +90,16 @@ async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
                     "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
                     "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
                 });
-                match create_object(api, r, Some("default"), obj, FieldValidation::Strict, false)
-                    .await
+                match create_object(
+                    api,
+                    r,
+                    Some("default"),
+                    obj,
+                    FieldValidation::Strict,
+                    false,
+                    &SERVER,
+                )
+                .await
                 {
                     Ok(_) => return Ok(()),
                     Err(e) if e.code == 409 => continue,

@@ -31,7 +31,7 @@ impl ApiError {
         }
     }
 
-    fn with_details(mut self, details: Value) -> ApiError {
+    pub fn with_details(mut self, details: Value) -> ApiError {
         self.details = Some(details);
         self
     }

@@ -179,7 +179,7 @@ impl<'a> SchemaIndex<'a> {
 
     /// The node for the definition `name`; unknown names give a node without a schema (but
     /// still carry the name, so the built-in patch table applies).
-    fn definition_node<'n>(&self, name: &'n str) -> SchemaNode<'n>
+    pub(super) fn definition_node<'n>(&self, name: &'n str) -> SchemaNode<'n>
     where
         'a: 'n,
     {
@@ -226,7 +226,11 @@ impl<'a> SchemaIndex<'a> {
     }
 
     /// The schema of property `key` of an object node and the field's patch strategy.
-    fn field(&self, node: SchemaNode<'a>, key: &str) -> (SchemaNode<'a>, FieldStrategy<'a>) {
+    pub(super) fn field(
+        &self,
+        node: SchemaNode<'a>,
+        key: &str,
+    ) -> (SchemaNode<'a>, FieldStrategy<'a>) {
         let from_table = node
             .definition
             .and_then(|def| field_patch(def, key))
@@ -251,7 +255,7 @@ impl<'a> SchemaIndex<'a> {
     /// The schema of the elements of a list field. Some OpenAPI documents describe a list
     /// field by a `$ref` to its element type rather than as an array; such a node is its own
     /// element schema.
-    fn items(&self, node: SchemaNode<'a>) -> SchemaNode<'a> {
+    pub(super) fn items(&self, node: SchemaNode<'a>) -> SchemaNode<'a> {
         let Some(schema) = node.schema else {
             return SchemaNode::default();
         };
@@ -274,11 +278,11 @@ impl<'a> SchemaIndex<'a> {
 /// A position in the schema: the definition it belongs to (if it is a named definition) and
 /// its resolved schema (if known).
 #[derive(Clone, Copy, Debug, Default)]
-struct SchemaNode<'a> {
+pub(super) struct SchemaNode<'a> {
     /// The OpenAPI definition name of this node, used to consult the built-in patch table.
-    definition: Option<&'a str>,
+    pub(super) definition: Option<&'a str>,
     /// The resolved schema, if any.
-    schema: Option<&'a Value>,
+    pub(super) schema: Option<&'a Value>,
 }
 
 impl<'a> SchemaNode<'a> {
@@ -293,13 +297,13 @@ impl<'a> SchemaNode<'a> {
 
 /// The patch behaviour of one field.
 #[derive(Clone, Copy, Debug, Default)]
-struct FieldStrategy<'a> {
+pub(super) struct FieldStrategy<'a> {
     /// Lists are merged rather than replaced.
-    merge: bool,
+    pub(super) merge: bool,
     /// Objects are replaced rather than merged.
-    replace: bool,
+    pub(super) replace: bool,
     /// The merge key of a list of objects.
-    merge_key: Option<&'a str>,
+    pub(super) merge_key: Option<&'a str>,
 }
 
 impl From<ListPatch> for FieldStrategy<'_> {

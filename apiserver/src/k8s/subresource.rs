@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::http::{content_type, decode_body, json_response, parse_json};
+use super::managed_fields::{self, Tracking};
 use super::objects::{key, Freshness};
 use super::resources;
 use super::route::Call;
@@ -88,7 +89,21 @@ pub async fn update_scale(
         }
         _ => None,
     };
-    let stored = guaranteed_update(api, r, call.ns(), &name, None, precondition, dry, |cur| {
+    let ua = call
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let options = if patch {
+        "PatchOptions"
+    } else {
+        "UpdateOptions"
+    };
+    let manager = managed_fields::manager_name(call.query.get("fieldManager"), ua, options)?;
+    let tracking = Tracking::Update {
+        manager: &manager,
+        subresource: Some("scale"),
+    };
+    let stored = guaranteed_update(api, r, call.ns(), &name, None, precondition, dry, &tracking, |cur| {
         let current = scale_of(cur);
         let new_scale = match kind {
             None => doc.clone(),
@@ -148,7 +163,7 @@ pub async fn bind(
     }
     let now = meta::timestamp(api.now());
     let dry = call.query.dry_run()?;
-    guaranteed_update(api, pods, call.ns(), &name, Some("binding"), None, dry, |cur| {
+    guaranteed_update(api, pods, call.ns(), &name, Some("binding"), None, dry, &Tracking::Untracked, |cur| {
         if cur.pointer("/metadata/deletionTimestamp").is_some() {
             return Err(ApiError::conflict(pods, &name, "pod is being deleted, cannot be assigned to a host"));
         }

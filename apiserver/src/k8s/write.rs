@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::decode::{typed, FieldValidation};
 use super::http::{content_type, decode_body, json_response, parse_json, parse_yaml};
+use super::managed_fields::{self, Tracking};
 use super::objects::{key, Extra, Freshness, Stored};
 use super::resources::Resource;
 use super::route::Call;
@@ -53,12 +54,26 @@ pub async fn create(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
     let mode = FieldValidation::from_query(&call.query)?;
     let dry = call.query.dry_run()?;
     let raw = decode_body(&call.headers, body)?;
-    let (stored, warnings) = create_object(api, r, call.ns(), raw, mode, dry).await?;
+    let manager = field_manager(&call, "CreateOptions")?;
+    let tracking = Tracking::Update {
+        manager: &manager,
+        subresource: None,
+    };
+    let (stored, warnings) = create_object(api, r, call.ns(), raw, mode, dry, &tracking).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &api.present(r, stored),
         &warnings,
     ))
+}
+
+/// The field manager a request names (`fieldManager`) or its User-Agent implies.
+fn field_manager(call: &Call, options_kind: &str) -> ApiResult<String> {
+    let ua = call
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    managed_fields::manager_name(call.query.get("fieldManager"), ua, options_kind)
 }
 
 /// The create path shared by POST, create-on-update and create-on-apply.
@@ -69,6 +84,7 @@ pub async fn create_object(
     raw: Value,
     mode: FieldValidation,
     dry: bool,
+    tracking: &Tracking<'_>,
 ) -> ApiResult<(Value, Vec<String>)> {
     let (mut obj, warnings) = accept_typed(api, r, raw, mode)?;
     meta::check_namespace(r, ns, &mut obj)?;
@@ -79,6 +95,8 @@ pub async fn create_object(
     admission::check_create(api, r, ns, &name).await?;
     validation::apply_defaults(r.group, r.plural, &mut obj);
     strategy::prepare_create(r, &mut obj);
+    let now = meta::timestamp(api.now());
+    managed_fields::track(api.schemas().index(), r, tracking, None, &mut obj, &now)?;
     let errors = validation::validate_create(r.group, r.plural, &obj);
     if !errors.is_empty() {
         return Err(invalid(r, &obj, &errors));
@@ -142,7 +160,13 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
     let precondition = meta::body_resource_version(&obj)?;
     let name = call.name()?.to_string();
     let k = key(r, call.ns(), &name);
-    if create_on_update(r) && call.target.subresource.is_none() {
+    let sub = call.target.subresource.clone();
+    let manager = field_manager(&call, "UpdateOptions")?;
+    let tracking = Tracking::Update {
+        manager: &manager,
+        subresource: sub.as_deref(),
+    };
+    if create_on_update(r) && sub.is_none() {
         let exists = api.store().get(&k, Freshness::Latest).await?.is_some();
         if !exists {
             let mut fresh = obj.clone();
@@ -150,7 +174,8 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
                 m.remove("resourceVersion");
                 m.insert("name".into(), Value::String(name.clone()));
             }
-            let (created, w) = create_object(api, r, call.ns(), fresh, mode, dry).await?;
+            let (created, w) =
+                create_object(api, r, call.ns(), fresh, mode, dry, &tracking).await?;
             let mut all = warnings;
             all.extend(w);
             return Ok(json_response(
@@ -160,7 +185,6 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
             ));
         }
     }
-    let sub = call.target.subresource.clone();
     let stored = guaranteed_update(
         api,
         r,
@@ -169,6 +193,7 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
         sub.as_deref(),
         precondition,
         dry,
+        &tracking,
         |_cur| Ok(obj.clone()),
     )
     .await?;
@@ -181,7 +206,7 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
 
 /// Reads, changes and compare-and-swaps an object until the swap wins (or a precondition
 /// fails). `mutate` gets the stored object and returns the new one as the client meant it;
-/// metadata rules, status rules, defaults and validation are applied here.
+/// metadata rules, status rules, defaults, field ownership and validation are applied here.
 #[allow(clippy::too_many_arguments)]
 pub async fn guaranteed_update(
     api: &KubeApi,
@@ -191,6 +216,7 @@ pub async fn guaranteed_update(
     sub: Option<&str>,
     precondition: Option<i64>,
     dry: bool,
+    tracking: &Tracking<'_>,
     mutate: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Value> {
     let k = key(r, ns, name);
@@ -216,6 +242,15 @@ pub async fn guaranteed_update(
             }
             extra = e;
         }
+        let now = meta::timestamp(api.now());
+        managed_fields::track(
+            api.schemas().index(),
+            r,
+            tracking,
+            Some(&cur.object),
+            &mut new,
+            &now,
+        )?;
         let errors = validation::validate_update(r.group, r.plural, &new, &cur.object);
         if !errors.is_empty() {
             return Err(invalid(r, &new, &errors));
@@ -271,7 +306,44 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
         PatchKind::Apply => parse_yaml(body)?,
         _ => parse_json(body)?,
     };
+    let force = match call.query.get("force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid value for force: {other:?} is not a boolean"
+            )))
+        }
+    };
+    if force && kind != PatchKind::Apply {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+        ));
+    }
+    let manager = field_manager(&call, "PatchOptions")?;
+    let applied = (kind == PatchKind::Apply)
+        .then(|| managed_fields::applied_set(api.schemas().index(), r, sub.as_deref(), &patch_doc));
+    let tracking = match &applied {
+        Some(set) => Tracking::Apply {
+            manager: &manager,
+            subresource: sub.as_deref(),
+            set,
+            force,
+        },
+        None => Tracking::Update {
+            manager: &manager,
+            subresource: sub.as_deref(),
+        },
+    };
     if kind == PatchKind::Apply {
+        if patch_doc
+            .pointer("/metadata/managedFields")
+            .is_some_and(|m| !m.is_null())
+        {
+            return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        }
         if call.query.get("fieldManager").is_none() {
             let e = validation::FieldError {
                 kind: validation::ErrorType::Required,
@@ -291,7 +363,8 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
             if let Some(m) = fresh.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("name".into(), Value::String(name.clone()));
             }
-            let (created, warnings) = create_object(api, r, call.ns(), fresh, mode, dry).await?;
+            let (created, warnings) =
+                create_object(api, r, call.ns(), fresh, mode, dry, &tracking).await?;
             return Ok(json_response(
                 StatusCode::CREATED,
                 &api.present(r, created),
@@ -309,10 +382,12 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
         sub.as_deref(),
         precondition,
         dry,
+        &tracking,
         |cur| {
             let current = api.present(r, cur.clone());
             let patched = apply_patch(api, r.definition, kind, &current, &patch_doc)?;
-            let (obj, w) = accept_typed(api, r, patched, mode)?;
+            let (mut obj, w) = accept_typed(api, r, patched, mode)?;
+            managed_fields::prune(api.schemas().index(), r, &tracking, cur, &mut obj);
             if let Ok(mut all) = warnings.lock() {
                 *all = w;
             }
