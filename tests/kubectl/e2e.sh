@@ -70,6 +70,41 @@ sed 's/port: 80,/port: 81,/' "$WORK/svc.yaml" >"$WORK/svc2.yaml"
 expect_in "$(W apply -f "$WORK/svc2.yaml")" "service/demo configured" "apply 3"
 expect_eq "$(R get svc demo -o jsonpath='{.spec.ports[0].port}')" 81 "applied port"
 expect_in "$(R get svc demo -o jsonpath='{.spec.clusterIP}')" '^10\.(9[6-9]|10[0-9]|11[01])\.' "cluster IP"
+expect_in "$(R get svc demo -o jsonpath='{.metadata.managedFields[*].manager}')" "kubectl-client-side-apply" "client-side apply manager"
+# kubectl moves the client-side apply manager's fields to its server-side apply manager.
+expect_in "$(W apply --server-side -f "$WORK/svc2.yaml")" "service/demo serverside-applied" "server-side after client-side"
+mf=$(R get svc demo -o jsonpath='{range .metadata.managedFields[*]}{.manager}/{.operation} {end}')
+expect_in "$mf" "kubectl/Apply" "server-side apply manager"
+[[ $mf != *kubectl-client-side-apply* ]] || fail "client-side apply manager not migrated: $mf"
+expect_in "$(W apply -f "$WORK/svc2.yaml")" "service/demo unchanged" "client-side apply after server-side"
+
+step "apply --server-side: field managers, conflicts, --force-conflicts, removal"
+cat >"$WORK/ssa.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa, labels: {app: ssa, team: a}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers: [{name: main, image: nginx:1.25}]
+YAML
+expect_in "$(W apply --server-side -f "$WORK/ssa.yaml")" "deployment.apps/ssa serverside-applied" "ssa create"
+expect_eq "$(R get deploy ssa -o jsonpath='{.metadata.managedFields[0].manager} {.metadata.managedFields[0].operation}')" "kubectl Apply" "ssa manager"
+expect_in "$(R get deploy ssa -o yaml)" "^  name: ssa$" "managed fields hidden"
+expect_in "$(R get deploy ssa -o yaml --show-managed-fields)" "f:replicas: \{\}" "--show-managed-fields"
+W scale deploy ssa --replicas=5 >/dev/null
+out=$(W apply --server-side -f "$WORK/ssa.yaml" 2>&1) && fail "conflicting apply succeeded"
+expect_in "$out" 'Apply failed with 1 conflict: conflict with "kubectl[^"]*".*: \.spec\.replicas' "ssa conflict"
+expect_eq "$(R get deploy ssa -o jsonpath='{.spec.replicas}')" 5 "conflict changed nothing"
+expect_in "$(W apply --server-side --force-conflicts -f "$WORK/ssa.yaml")" "serverside-applied" "--force-conflicts"
+expect_eq "$(R get deploy ssa -o jsonpath='{.spec.replicas}')" 2 "forced replicas"
+sed 's/, team: a//' "$WORK/ssa.yaml" >"$WORK/ssa2.yaml"
+W apply --server-side -f "$WORK/ssa2.yaml" >/dev/null
+expect_eq "$(R get deploy ssa -o jsonpath='{.metadata.labels}')" '{"app":"ssa"}' "unapplied label removed"
+W delete deploy ssa >/dev/null
 
 step "get: table, -o wide|yaml|json|jsonpath, -A, -L, --show-labels, all"
 expect_in "$(R get pods)" "^p1 +0/1 +Pending +0 +[0-9]+s" "get pods"
