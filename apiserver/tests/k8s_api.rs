@@ -507,6 +507,136 @@ async fn deployments_get_defaults_generation_scale_and_the_three_patch_types() {
     assert_eq!(api.revision().await, before);
 }
 
+/// The `(manager, operation, subresource)` of each managedFields entry.
+fn managers(obj: &Value) -> Vec<(String, String, String)> {
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("manager"), s("operation"), s("subresource"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_record_field_managers_and_server_side_apply_detects_conflicts() {
+    let api = Api::new().await;
+    // The manager comes from the User-Agent when fieldManager is absent.
+    let req = Request::builder()
+        .method("POST")
+        .uri(DEPLOYS)
+        .header("content-type", "application/json")
+        .header("user-agent", "my-tool/0.1 (linux)")
+        .body(Body::from(deployment("owned").to_string()))
+        .unwrap();
+    let a = api.raw(req, true).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(
+        managers(&a.body),
+        vec![("my-tool".into(), "Update".into(), String::new())]
+    );
+    let fields = &a.body["metadata"]["managedFields"][0]["fieldsV1"];
+    assert_eq!(fields["f:spec"]["f:replicas"], json!({}));
+    assert!(fields.get("f:status").is_none(), "{fields}");
+    let url = format!("{DEPLOYS}/owned");
+    // An apply that changes a field the creator owns conflicts, and changes nothing.
+    let mut config = deployment("owned");
+    config["spec"]["replicas"] = json!(4);
+    let before = api.revision().await;
+    let a = api
+        .patch(
+            &format!("{url}?fieldManager=applier"),
+            "application/apply-patch+yaml",
+            config.clone(),
+        )
+        .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.body["reason"], "Conflict");
+    assert_eq!(
+        a.body["message"],
+        "Apply failed with 1 conflict: conflict with \"my-tool\" using apps/v1: .spec.replicas"
+    );
+    assert_eq!(
+        a.body["details"]["causes"][0],
+        json!({"reason": "FieldManagerConflict", "message": "conflict with \"my-tool\" using apps/v1", "field": ".spec.replicas"})
+    );
+    assert_eq!(api.revision().await, before);
+    // The same values co-own without conflict; forced, the applier takes the field.
+    let a = api
+        .patch(
+            &format!("{url}?fieldManager=applier"),
+            "application/apply-patch+yaml",
+            deployment("owned"),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = api
+        .patch(
+            &format!("{url}?fieldManager=applier&force=true"),
+            "application/apply-patch+yaml",
+            config,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["spec"]["replicas"], 4);
+    let entries = a.body["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries[0]["manager"], "applier");
+    assert_eq!(entries[0]["operation"], "Apply");
+    assert!(entries[1]["fieldsV1"]["f:spec"].get("f:replicas").is_none());
+    // A status write is recorded under the status subresource, with only status fields.
+    let mut st = a.body.clone();
+    st["status"] = json!({"replicas": 4, "observedGeneration": 1});
+    let a = api
+        .put(&format!("{url}/status?fieldManager=controller"), st)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let entry = a.body["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "controller")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["subresource"], "status");
+    assert_eq!(
+        entry["fieldsV1"],
+        json!({"f:status": {"f:observedGeneration": {}, "f:replicas": {}}})
+    );
+    // Bad options are refused and change nothing.
+    let before = api.revision().await;
+    let long = "m".repeat(129);
+    let a = api
+        .patch(
+            &format!("{url}?fieldManager={long}"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    let a = api
+        .patch(
+            &format!("{url}?force=true"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    let mut with_fields = deployment("owned");
+    with_fields["metadata"]["managedFields"] = json!([{"manager": "x", "operation": "Apply"}]);
+    let a = api
+        .patch(
+            &format!("{url}?fieldManager=applier"),
+            "application/apply-patch+yaml",
+            with_fields,
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(api.revision().await, before);
+}
+
 #[tokio::test]
 async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
     let api = Api::new().await;
