@@ -167,7 +167,10 @@ fn valid_element(element: &str) -> bool {
 
 /// The element naming field `name` of an object.
 pub fn field_element(name: &str) -> String {
-    format!("f:{name}")
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push_str("f:");
+    s.push_str(name);
+    s
 }
 
 /// The element naming the list element whose key fields are `keys` (name, value), in the

@@ -14,9 +14,9 @@ use serde_json::{json, Map, Value};
 use super::field_set::{
     display_path, field_element, index_element, key_element, value_element, FieldSet,
 };
+use super::field_types::{FieldTypes, ListKeys, ListKind, TypeId, TypeInfo};
 use super::resources::Resource;
 use super::status::{ApiError, ApiResult};
-use super::strategic_merge::{FieldStrategy, SchemaIndex, SchemaNode};
 
 /// How many `Update` entries an object keeps; older ones are merged into one.
 const MAX_UPDATE_MANAGERS: usize = 10;
@@ -24,36 +24,6 @@ const MAX_UPDATE_MANAGERS: usize = 10;
 const ANCIENT_CHANGES: &str = "ancient-changes";
 /// The longest field manager name kube-apiserver accepts, in bytes.
 const MAX_MANAGER_LEN: usize = 128;
-
-/// Struct types Kubernetes marks atomic (`x-kubernetes-map-type: atomic`): one field, owned
-/// and replaced as a whole.
-const ATOMIC_STRUCTS: &[&str] = &[
-    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
-    "io.k8s.api.core.v1.ConfigMapKeySelector",
-    "io.k8s.api.core.v1.LocalObjectReference",
-    "io.k8s.api.core.v1.NodeSelector",
-    "io.k8s.api.core.v1.ObjectFieldSelector",
-    "io.k8s.api.core.v1.ObjectReference",
-    "io.k8s.api.core.v1.ResourceFieldSelector",
-    "io.k8s.api.core.v1.SecretKeySelector",
-    "io.k8s.api.core.v1.SecretReference",
-    "io.k8s.api.core.v1.TypedLocalObjectReference",
-    "io.k8s.api.core.v1.TypedObjectReference",
-];
-
-/// Lists keyed by more fields than their strategic-merge key (`x-kubernetes-list-map-keys`),
-/// with the default a key field has when a client leaves it out.
-type ListKeys = &'static [(&'static str, Option<&'static str>)];
-const PORT_KEYS: ListKeys = &[("containerPort", None), ("protocol", Some("TCP"))];
-const MULTI_KEY_LISTS: &[(&str, &str, ListKeys)] = &[
-    ("io.k8s.api.core.v1.Container", "ports", PORT_KEYS),
-    ("io.k8s.api.core.v1.EphemeralContainer", "ports", PORT_KEYS),
-    (
-        "io.k8s.api.core.v1.ServiceSpec",
-        "ports",
-        &[("port", None), ("protocol", Some("TCP"))],
-    ),
-];
 
 /// Fields whose Go types are struct values (never absent in a Go object), so a write that
 /// fills them in owns their fields but not the struct itself, as kube-apiserver records it.
@@ -233,19 +203,6 @@ fn tracked(r: &Resource) -> bool {
     r.group != "events.k8s.io"
 }
 
-/// A list's identity rule for its elements.
-#[derive(Clone, Copy, Debug)]
-enum ListKind<'s> {
-    /// One field: replaced and owned as a whole.
-    Atomic,
-    /// Primitive elements, each its own member.
-    Set,
-    /// Object elements keyed by one field.
-    Keyed(&'s str),
-    /// Object elements keyed by several fields.
-    MultiKeyed(ListKeys),
-}
-
 /// How a value is walked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
@@ -259,68 +216,23 @@ enum Shape {
     List,
 }
 
-/// The field paths of objects of one schema.
-pub struct Fields<'s> {
-    schema: SchemaIndex<'s>,
+/// The field paths of objects, walked along their compiled types.
+struct Fields<'t> {
+    types: &'t FieldTypes,
 }
 
-impl<'s> Fields<'s> {
-    pub fn new(schema: SchemaIndex<'s>) -> Self {
-        Fields { schema }
-    }
-
-    fn shape(&self, v: &Value, node: SchemaNode<'s>, list: ListKind<'s>) -> Shape {
-        match v {
-            Value::Object(_) => {
-                if node.definition.is_some_and(|d| ATOMIC_STRUCTS.contains(&d)) {
-                    return Shape::Leaf;
-                }
-                let Some(schema) = node.schema else {
-                    return Shape::Leaf;
-                };
-                if schema.get("properties").is_some() {
-                    Shape::Struct
-                } else if schema
-                    .get("additionalProperties")
-                    .is_some_and(Value::is_object)
-                {
-                    Shape::Map
-                } else {
-                    Shape::Leaf
-                }
-            }
-            Value::Array(_) => match list {
-                ListKind::Atomic => Shape::Leaf,
-                _ => Shape::List,
-            },
+impl<'t> Fields<'t> {
+    fn shape(&self, v: &Value, ty: TypeId, list: &ListKind) -> Shape {
+        match (v, self.types.info(ty)) {
+            (Value::Object(_), TypeInfo::Struct(_)) => Shape::Struct,
+            (Value::Object(_), TypeInfo::Map(_)) => Shape::Map,
+            (Value::Array(_), _) if *list != ListKind::Atomic => Shape::List,
             _ => Shape::Leaf,
         }
     }
 
-    fn list_kind(&self, parent: SchemaNode<'s>, field: &str, s: FieldStrategy<'s>) -> ListKind<'s> {
-        if let Some(def) = parent.definition {
-            if let Some((_, _, keys)) = MULTI_KEY_LISTS
-                .iter()
-                .find(|(d, f, _)| *d == def && *f == field)
-            {
-                return ListKind::MultiKeyed(keys);
-            }
-        }
-        match (s.merge, s.merge_key) {
-            (true, Some(key)) => ListKind::Keyed(key),
-            (true, None) => ListKind::Set,
-            _ => ListKind::Atomic,
-        }
-    }
-
-    /// The schema and list rule of field `name` of an object of `node`.
-    fn field(&self, node: SchemaNode<'s>, name: &str) -> (SchemaNode<'s>, ListKind<'s>) {
-        let (child, strategy) = self.schema.field(node, name);
-        (child, self.list_kind(node, name, strategy))
-    }
-
     /// The path element of each element of a list.
-    fn elements<'v>(&self, items: &'v [Value], list: ListKind<'s>) -> Vec<(String, &'v Value)> {
+    fn elements<'v>(&self, items: &'v [Value], list: &ListKind) -> Vec<(String, &'v Value)> {
         items
             .iter()
             .enumerate()
@@ -338,17 +250,17 @@ impl<'s> Fields<'s> {
 
     /// The paths a configuration names (structured-merge-diff's `ToFieldSet`): leaves, list
     /// elements, empty objects and map entries.
-    fn config_set(&self, v: &Value, node: SchemaNode<'s>, list: ListKind<'s>, out: &mut FieldSet) {
-        match self.shape(v, node, list) {
+    fn config_set(&self, v: &Value, ty: TypeId, list: &ListKind, out: &mut FieldSet) {
+        match self.shape(v, ty, list) {
             Shape::Leaf => out.member = true,
             shape @ (Shape::Struct | Shape::Map) => {
                 let m = v.as_object().map(|m| m.iter()).into_iter().flatten();
                 let mut any = false;
                 for (k, cv) in m {
                     any = true;
-                    let (cnode, clist) = self.field(node, k);
+                    let f = self.types.field(ty, k);
                     let mut c = FieldSet::default();
-                    self.config_set(cv, cnode, clist, &mut c);
+                    self.config_set(cv, f.ty, &f.list, &mut c);
                     if shape == Shape::Map {
                         c.member = true;
                     }
@@ -363,10 +275,10 @@ impl<'s> Fields<'s> {
                 if items.is_empty() {
                     out.member = true;
                 }
-                let item_node = self.schema.items(node);
+                let item_ty = self.types.items(ty);
                 for (element, item) in self.elements(items, list) {
                     let mut c = FieldSet::default();
-                    self.config_set(item, item_node, ListKind::Atomic, &mut c);
+                    self.config_set(item, item_ty, &ListKind::Atomic, &mut c);
                     c.member = true;
                     out.insert_child(element, c);
                 }
@@ -381,8 +293,8 @@ impl<'s> Fields<'s> {
         &self,
         old: Option<&Value>,
         new: Option<&Value>,
-        node: SchemaNode<'s>,
-        list: ListKind<'s>,
+        ty: TypeId,
+        list: &ListKind,
         name: &str,
         changed: &mut FieldSet,
         removed: &mut FieldSet,
@@ -390,8 +302,12 @@ impl<'s> Fields<'s> {
         if old == new {
             return;
         }
-        let old_shape = old.map(|v| self.shape(v, node, list));
-        let new_shape = new.map(|v| self.shape(v, node, list));
+        if let (None, Some(v)) = (old, new) {
+            self.added(v, ty, list, name, changed);
+            return;
+        }
+        let old_shape = old.map(|v| self.shape(v, ty, list));
+        let new_shape = new.map(|v| self.shape(v, ty, list));
         let shape = match (old_shape, new_shape) {
             (Some(a), Some(b)) if a == b => a,
             (Some(a), None) => a,
@@ -409,7 +325,7 @@ impl<'s> Fields<'s> {
                 self.changes(
                     old,
                     None,
-                    node,
+                    ty,
                     list,
                     name,
                     &mut FieldSet::default(),
@@ -431,11 +347,11 @@ impl<'s> Fields<'s> {
                 let om = old.and_then(Value::as_object).unwrap_or(&none);
                 let nm = new.and_then(Value::as_object).unwrap_or(&none);
                 for (k, nv) in nm {
-                    self.field_changes(node, k, om.get(k), Some(nv), shape, changed, removed);
+                    self.field_changes(ty, k, om.get(k), Some(nv), shape, changed, removed);
                 }
                 for (k, ov) in om {
                     if !nm.contains_key(k) {
-                        self.field_changes(node, k, Some(ov), None, shape, changed, removed);
+                        self.field_changes(ty, k, Some(ov), None, shape, changed, removed);
                     }
                 }
                 if old.is_none()
@@ -451,20 +367,12 @@ impl<'s> Fields<'s> {
                 let before: BTreeMap<String, &Value> =
                     self.elements(oi, list).into_iter().collect();
                 let after = self.elements(ni, list);
-                let item_node = self.schema.items(node);
+                let item_ty = self.types.items(ty);
                 for (element, nv) in &after {
                     let mut c = FieldSet::default();
                     let mut r = FieldSet::default();
                     let ov = before.get(element).copied();
-                    self.changes(
-                        ov,
-                        Some(nv),
-                        item_node,
-                        ListKind::Atomic,
-                        "",
-                        &mut c,
-                        &mut r,
-                    );
+                    self.changes(ov, Some(nv), item_ty, &ListKind::Atomic, "", &mut c, &mut r);
                     if ov.is_none() {
                         c.member = true;
                     }
@@ -477,8 +385,8 @@ impl<'s> Fields<'s> {
                         self.changes(
                             Some(ov),
                             None,
-                            item_node,
-                            ListKind::Atomic,
+                            item_ty,
+                            &ListKind::Atomic,
                             "",
                             &mut FieldSet::default(),
                             &mut r,
@@ -497,10 +405,47 @@ impl<'s> Fields<'s> {
         }
     }
 
+    /// [`Fields::changes`] for a value that is new with everything below it (a create).
+    fn added(&self, v: &Value, ty: TypeId, list: &ListKind, name: &str, out: &mut FieldSet) {
+        match self.shape(v, ty, list) {
+            Shape::Leaf => out.member = true,
+            shape @ (Shape::Struct | Shape::Map) => {
+                let m = v.as_object().map(|m| m.iter()).into_iter().flatten();
+                let mut any = false;
+                for (k, cv) in m {
+                    any = true;
+                    let f = self.types.field(ty, k);
+                    let mut c = FieldSet::default();
+                    self.added(cv, f.ty, &f.list, k, &mut c);
+                    if shape == Shape::Map {
+                        c.member = true;
+                    }
+                    out.insert_child(field_element(k), c);
+                }
+                if shape == Shape::Map || !VALUE_STRUCTS.contains(&name) || !any {
+                    out.member = true;
+                }
+            }
+            Shape::List => {
+                let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+                if items.is_empty() {
+                    out.member = true;
+                }
+                let item_ty = self.types.items(ty);
+                for (element, item) in self.elements(items, list) {
+                    let mut c = FieldSet::default();
+                    self.added(item, item_ty, &ListKind::Atomic, "", &mut c);
+                    c.member = true;
+                    out.insert_child(element, c);
+                }
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn field_changes(
         &self,
-        node: SchemaNode<'s>,
+        ty: TypeId,
         k: &str,
         old: Option<&Value>,
         new: Option<&Value>,
@@ -508,10 +453,10 @@ impl<'s> Fields<'s> {
         changed: &mut FieldSet,
         removed: &mut FieldSet,
     ) {
-        let (cnode, clist) = self.field(node, k);
+        let f = self.types.field(ty, k);
         let mut c = FieldSet::default();
         let mut r = FieldSet::default();
-        self.changes(old, new, cnode, clist, k, &mut c, &mut r);
+        self.changes(old, new, f.ty, &f.list, k, &mut c, &mut r);
         if shape == Shape::Map {
             // A map entry is one field even when its value is an object.
             if !c.is_empty() {
@@ -530,8 +475,8 @@ impl<'s> Fields<'s> {
     fn remove(
         &self,
         v: &mut Value,
-        node: SchemaNode<'s>,
-        list: ListKind<'s>,
+        ty: TypeId,
+        list: &ListKind,
         remove: &FieldSet,
         keep: Option<&FieldSet>,
     ) {
@@ -546,8 +491,8 @@ impl<'s> Fields<'s> {
                     if sub.member && k.is_none_or(FieldSet::is_empty) {
                         m.remove(name);
                     } else if let Some(cv) = m.get_mut(name) {
-                        let (cnode, clist) = self.field(node, name);
-                        self.remove(cv, cnode, clist, sub, k);
+                        let f = self.types.field(ty, name);
+                        self.remove(cv, f.ty, &f.list, sub, k);
                         // Emptied lists and maps are left out, as Go's omitempty drops them.
                         let emptied = match cv {
                             Value::Array(a) => a.is_empty(),
@@ -566,7 +511,7 @@ impl<'s> Fields<'s> {
                     .into_iter()
                     .map(|(e, _)| e)
                     .collect();
-                let item_node = self.schema.items(node);
+                let item_ty = self.types.items(ty);
                 let mut drop = vec![false; items.len()];
                 for (i, item) in items.iter_mut().enumerate() {
                     let Some(sub) = remove.children.get(&names[i]) else {
@@ -576,7 +521,7 @@ impl<'s> Fields<'s> {
                     if sub.member && k.is_none_or(FieldSet::is_empty) {
                         drop[i] = true;
                     } else {
-                        self.remove(item, item_node, ListKind::Atomic, sub, k);
+                        self.remove(item, item_ty, &ListKind::Atomic, sub, k);
                     }
                 }
                 let mut i = 0;
@@ -631,17 +576,17 @@ fn filter(set: &mut FieldSet, r: &Resource, subresource: Option<&str>) {
 
 /// The paths a server-side apply configuration names, as recorded for its manager.
 pub fn applied_set(
-    schema: SchemaIndex<'_>,
+    types: &FieldTypes,
     r: &Resource,
     subresource: Option<&str>,
     config: &Value,
 ) -> FieldSet {
-    let fields = Fields::new(schema);
+    let fields = Fields { types };
     let mut set = FieldSet::default();
     fields.config_set(
         config,
-        schema.definition_node(r.definition),
-        ListKind::Atomic,
+        types.root(r.definition),
+        &ListKind::Atomic,
         &mut set,
     );
     filter(&mut set, r, subresource);
@@ -652,7 +597,7 @@ pub fn applied_set(
 /// Server-side apply's removal step: the fields `manager` applied last time and no longer
 /// names go from `merged`, unless another manager owns them (or something below them).
 pub fn prune(
-    schema: SchemaIndex<'_>,
+    types: &FieldTypes,
     r: &Resource,
     tracking: &Tracking<'_>,
     live: &Value,
@@ -683,11 +628,11 @@ pub fn prune(
     {
         keep.union_with(&e.fields);
     }
-    let fields = Fields::new(schema);
+    let fields = Fields { types };
     fields.remove(
         merged,
-        schema.definition_node(r.definition),
-        ListKind::Atomic,
+        types.root(r.definition),
+        &ListKind::Atomic,
         &gone,
         Some(&keep),
     );
@@ -697,7 +642,7 @@ pub fn prune(
 /// `old` (`None` for a create). An apply that would change fields other managers own, and is
 /// not forced, fails with 409 Conflict and one `FieldManagerConflict` cause per field.
 pub fn track(
-    schema: SchemaIndex<'_>,
+    types: &FieldTypes,
     r: &Resource,
     tracking: &Tracking<'_>,
     old: Option<&Value>,
@@ -734,14 +679,14 @@ pub fn track(
     };
     let from_client = supplied.is_some();
     let mut entries = supplied.unwrap_or_else(from_old);
-    let fields = Fields::new(schema);
+    let fields = Fields { types };
     let mut changed = FieldSet::default();
     let mut removed = FieldSet::default();
     fields.changes(
         old,
         Some(new),
-        schema.definition_node(r.definition),
-        ListKind::Atomic,
+        types.root(r.definition),
+        &ListKind::Atomic,
         "",
         &mut changed,
         &mut removed,
@@ -972,7 +917,7 @@ mod tests {
             subresource: None,
         };
         track(
-            schemas.index(),
+            &schemas.field_types,
             r,
             &t,
             None,
@@ -1008,14 +953,14 @@ mod tests {
             subresource: None,
         };
         let mut old = deployment(2, "nginx");
-        track(schemas.index(), r, &t, None, &mut old, "t1").unwrap();
+        track(&schemas.field_types, r, &t, None, &mut old, "t1").unwrap();
         let mut new = old.clone();
         new["spec"]["replicas"] = json!(5);
         let t = Tracking::Update {
             manager: "scaler",
             subresource: None,
         };
-        track(schemas.index(), r, &t, Some(&old), &mut new, "t2").unwrap();
+        track(&schemas.field_types, r, &t, Some(&old), &mut new, "t2").unwrap();
         let entries = fields_of(&new);
         assert_eq!(entries.len(), 2);
         let creator = entries.iter().find(|e| e["manager"] == "creator").unwrap();
@@ -1025,14 +970,14 @@ mod tests {
         assert_eq!(creator["time"], "t1");
         // Writing the same object again changes nothing.
         let mut again = new.clone();
-        track(schemas.index(), r, &t, Some(&new), &mut again, "t3").unwrap();
+        track(&schemas.field_types, r, &t, Some(&new), &mut again, "t3").unwrap();
         assert_eq!(again, new);
     }
 
     #[test]
     fn apply_conflicts_unless_forced_and_prunes_what_it_stopped_naming() {
         let schemas = Schemas::build();
-        let idx = schemas.index();
+        let idx = &schemas.field_types;
         let r = deployments();
         let config = deployment(2, "nginx");
         let set = applied_set(idx, r, None, &config);
@@ -1105,7 +1050,7 @@ mod tests {
     #[test]
     fn prune_keeps_fields_another_manager_owns() {
         let schemas = Schemas::build();
-        let idx = schemas.index();
+        let idx = &schemas.field_types;
         let r = deployments();
         let config = deployment(2, "nginx");
         let set = applied_set(idx, r, None, &config);
@@ -1149,7 +1094,7 @@ mod tests {
     #[test]
     fn supplied_managed_fields_replace_the_stored_ones_and_an_empty_list_resets() {
         let schemas = Schemas::build();
-        let idx = schemas.index();
+        let idx = &schemas.field_types;
         let r = deployments();
         let t = Tracking::Update {
             manager: "creator",

@@ -12,6 +12,7 @@ mod delete;
 mod discovery;
 mod events;
 mod field_set;
+mod field_types;
 mod fields;
 mod health;
 mod http;

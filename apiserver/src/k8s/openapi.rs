@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::field_types::FieldTypes;
 use super::patch_meta;
 use super::resources::{Resource, RESOURCES};
 use super::status::ApiError;
@@ -27,6 +28,8 @@ pub struct Schemas {
     pub definitions: Map<String, Value>,
     /// Per group-version path (`api/v1`, `apis/apps/v1`): the document's bytes and hash.
     documents: BTreeMap<String, (Vec<u8>, String)>,
+    /// The served kinds' types as field ownership walks them.
+    pub field_types: FieldTypes,
 }
 
 impl Schemas {
@@ -51,9 +54,14 @@ impl Schemas {
                 (path, (bytes, hash))
             })
             .collect();
+        let field_types = FieldTypes::build(
+            SchemaIndex::new(&definitions),
+            RESOURCES.iter().map(|r| r.definition),
+        );
         Schemas {
             definitions,
             documents,
+            field_types,
         }
     }
 

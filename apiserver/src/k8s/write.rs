@@ -96,7 +96,14 @@ pub async fn create_object(
     validation::apply_defaults(r.group, r.plural, &mut obj);
     strategy::prepare_create(r, &mut obj);
     let now = meta::timestamp(api.now());
-    managed_fields::track(api.schemas().index(), r, tracking, None, &mut obj, &now)?;
+    managed_fields::track(
+        &api.schemas().field_types,
+        r,
+        tracking,
+        None,
+        &mut obj,
+        &now,
+    )?;
     let errors = validation::validate_create(r.group, r.plural, &obj);
     if !errors.is_empty() {
         return Err(invalid(r, &obj, &errors));
@@ -244,7 +251,7 @@ pub async fn guaranteed_update(
         }
         let now = meta::timestamp(api.now());
         managed_fields::track(
-            api.schemas().index(),
+            &api.schemas().field_types,
             r,
             tracking,
             Some(&cur.object),
@@ -323,8 +330,9 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
         ));
     }
     let manager = field_manager(&call, "PatchOptions")?;
-    let applied = (kind == PatchKind::Apply)
-        .then(|| managed_fields::applied_set(api.schemas().index(), r, sub.as_deref(), &patch_doc));
+    let applied = (kind == PatchKind::Apply).then(|| {
+        managed_fields::applied_set(&api.schemas().field_types, r, sub.as_deref(), &patch_doc)
+    });
     let tracking = match &applied {
         Some(set) => Tracking::Apply {
             manager: &manager,
@@ -387,7 +395,7 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
             let current = api.present(r, cur.clone());
             let patched = apply_patch(api, r.definition, kind, &current, &patch_doc)?;
             let (mut obj, w) = accept_typed(api, r, patched, mode)?;
-            managed_fields::prune(api.schemas().index(), r, &tracking, cur, &mut obj);
+            managed_fields::prune(&api.schemas().field_types, r, &tracking, cur, &mut obj);
             if let Ok(mut all) = warnings.lock() {
                 *all = w;
             }
