@@ -8,11 +8,7 @@
 # Results: one JSON line per scenario on stdout (and appended to $OUT if set).
 #   bench/kube.sh [1|3]...      default: 1 3
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/capstan-target}
-BENCH="$CARGO_TARGET_DIR/release/examples/kubebench"
-[[ -x "$BENCH" ]] || cargo build --release --example kubebench --features capstan/fault-injection >&2
-export CAPSTANBENCH_DIR=${CAPSTANBENCH_DIR:-/tmp/capstanbench-kube}
+source "$(dirname "$0")/kubebench-env.sh"
 OUT=${OUT:-/dev/null}
 sizes=("$@"); [[ ${#sizes[@]} -gt 0 ]] || sizes=(1 3)
 emit() { tee -a "$OUT"; }
