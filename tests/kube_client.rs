@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{wait_cluster, Server};
+use common::{wait_api_ready, wait_cluster, Server};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -201,6 +201,7 @@ async fn kube_rs_on_one_replica() {
     let root = tempfile::tempdir().unwrap();
     let s = Server::first(root.path(), "one");
     wait_cluster(&[&s], 1, Duration::from_secs(30)).await;
+    wait_api_ready(&s, Duration::from_secs(30)).await;
     let c = client(&s).await;
     typed_api_calls(c.clone(), c.clone()).await;
     reflector_recovers_from_410(c.clone(), c, &s).await;
@@ -210,6 +211,9 @@ async fn kube_rs_on_one_replica() {
 async fn kube_rs_on_three_replicas() {
     let root = tempfile::tempdir().unwrap();
     let servers = common::start_static(root.path(), "r", 3).await;
+    for s in &servers {
+        wait_api_ready(s, Duration::from_secs(30)).await;
+    }
     let w = client(&servers[0]).await;
     let r = client(&servers[1]).await;
     typed_api_calls(w.clone(), r.clone()).await;

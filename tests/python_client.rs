@@ -13,17 +13,7 @@ async fn the_python_client_works_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::first(dir.path(), "py");
     // Ready for writes: the bootstrap namespaces exist.
-    let mut c = s.client().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while c
-        .get("/registry/namespaces/kube-system", None)
-        .await
-        .map(|r| r.kvs().is_empty())
-        .unwrap_or(true)
-    {
-        assert!(std::time::Instant::now() < deadline, "no bootstrap");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    common::wait_api_ready(&s, std::time::Duration::from_secs(30)).await;
     // Debian's interpreter, where apt installs python3-kubernetes.
     let out = Command::new("/usr/bin/python3")
         .arg(concat!(

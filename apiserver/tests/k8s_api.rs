@@ -119,6 +119,36 @@ async fn anonymous_requests_get_401_except_health_and_version() {
 }
 
 #[tokio::test]
+async fn not_ready_until_the_system_namespaces_exist() {
+    let kv: Arc<dyn Kv> = Arc::new(MemKv::in_memory().unwrap());
+    let kube = KubeApi::new(kv, KubeConfig::default());
+    let router = kube.router();
+    let get = |p: &str| {
+        let req = Request::builder().uri(p).body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (status, text) = get("/readyz?verbose").await;
+    assert_eq!(status, 500);
+    assert!(
+        text.contains("[-]poststarthook/bootstrap-controller failed"),
+        "{text}"
+    );
+    assert_eq!(get("/livez").await.0, 200);
+    kube.bootstrap().await.unwrap();
+    assert_eq!(get("/readyz").await, (StatusCode::OK, "ok".to_string()));
+    assert_eq!(
+        get("/readyz/poststarthook/bootstrap-controller").await.0,
+        200
+    );
+}
+
+#[tokio::test]
 async fn discovery_answers_aggregated_v2_v2beta1_and_legacy() {
     let api = Api::new().await;
     for v in ["v2", "v2beta1"] {

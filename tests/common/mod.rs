@@ -322,6 +322,30 @@ pub async fn wait_cluster(servers: &[&Server], voters: usize, within: Duration) 
     }
 }
 
+/// Waits until the Kubernetes API of `s` answers `/readyz` with 200: a leader is known, the log
+/// is applied and the system namespaces exist.
+pub async fn wait_api_ready(s: &Server, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let pki = s.pki_dir();
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg(format!("{}/readyz", s.api_url))
+            .output()
+            .unwrap();
+        if out.stdout == b"200" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: Kubernetes API not ready within {within:?}",
+            s.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until every server is at the same revision with the same HashKV; returns it.
 pub async fn wait_converged(servers: &[&Server], within: Duration) -> (i64, u32) {
     let deadline = Instant::now() + within;

@@ -55,6 +55,16 @@ impl Endpoint {
                 checks.extend(h.ready());
             }
         }
+        if !matches!(self, Endpoint::Livez) {
+            // As kube-apiserver's post-start hook: not ready before the default namespace and
+            // the `kubernetes` service exist, so nothing is sent a request that would fail.
+            let done = if api.bootstrapped() {
+                Ok(())
+            } else {
+                Err("the system namespaces and the kubernetes service are not created yet".into())
+            };
+            checks.push(Check::new("poststarthook/bootstrap-controller", done));
+        }
         checks
     }
 }

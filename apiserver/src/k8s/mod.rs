@@ -95,6 +95,8 @@ struct Inner {
     config: KubeConfig,
     schemas: OnceLock<Schemas>,
     event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
+    /// The system namespaces and the `kubernetes` service exist (bootstrap has succeeded).
+    bootstrapped: std::sync::atomic::AtomicBool,
 }
 
 /// The Kubernetes API of one replica.
@@ -111,6 +113,7 @@ impl KubeApi {
                 config,
                 schemas: OnceLock::new(),
                 event_lease: tokio::sync::Mutex::new(None),
+                bootstrapped: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -120,11 +123,11 @@ impl KubeApi {
     pub fn router(&self) -> Router {
         let open = Router::new()
             .route("/healthz", get(health::healthz))
-            .route("/healthz/{check}", get(health::healthz_one))
+            .route("/healthz/{*check}", get(health::healthz_one))
             .route("/livez", get(health::livez))
-            .route("/livez/{check}", get(health::livez_one))
+            .route("/livez/{*check}", get(health::livez_one))
             .route("/readyz", get(health::readyz))
-            .route("/readyz/{check}", get(health::readyz_one))
+            .route("/readyz/{*check}", get(health::readyz_one))
             .route("/version", get(version::version));
         let api = Router::new()
             .route("/api", get(discovery::core))
@@ -215,7 +218,18 @@ impl KubeApi {
     /// and resumes the deletion of namespaces left terminating. Idempotent; retried by the
     /// caller until the store takes writes.
     pub async fn bootstrap(&self) -> Result<(), ApiError> {
-        bootstrap::run(self).await
+        bootstrap::run(self).await?;
+        self.inner
+            .bootstrapped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Whether [`KubeApi::bootstrap`] has succeeded on this replica.
+    pub(crate) fn bootstrapped(&self) -> bool {
+        self.inner
+            .bootstrapped
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
