@@ -836,6 +836,17 @@ async fn tables_carry_kube_apiserver_columns_and_partial_metadata() {
         a.body["rows"][0]["object"]["metadata"]["labels"]["app"],
         "web"
     );
+    // The row's metadata carries the object's managed fields, as kube-apiserver's does.
+    let stored = api.get(&format!("{PODS}/web")).await.body;
+    assert!(stored["metadata"]["managedFields"][0]["fieldsV1"].is_object());
+    assert_eq!(
+        a.body["rows"][0]["object"]["metadata"]["managedFields"],
+        stored["metadata"]["managedFields"]
+    );
+    assert_eq!(
+        a.body["rows"][0]["object"]["metadata"]["resourceVersion"],
+        stored["metadata"]["resourceVersion"]
+    );
 }
 
 #[tokio::test]

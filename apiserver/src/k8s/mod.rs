@@ -30,6 +30,7 @@ mod selector;
 mod serve;
 mod services;
 mod status;
+mod stored_json;
 mod strategic_merge;
 mod strategy;
 mod subresource;

@@ -15,6 +15,9 @@ use super::resources::Resource;
 use super::route::Call;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
+use super::stored_json::{
+    metadata_open, splice_managed_fields, take_managed_fields, MANAGED_FIELDS_PLACEHOLDER,
+};
 use super::{fields, meta, tables, KubeApi};
 
 /// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch`.
@@ -317,41 +320,6 @@ impl ListSink for JsonItems<'_> {
     }
 }
 
-/// Where the top-level metadata object's members begin in a stored object written by this
-/// server (`{"apiVersion":"…","kind":"…","metadata":{`), if the bytes have that shape.
-fn metadata_open(v: &[u8]) -> Option<usize> {
-    fn string_end(v: &[u8], start: usize) -> Option<usize> {
-        if v.get(start) != Some(&b'"') {
-            return None;
-        }
-        let mut i = start + 1;
-        while i < v.len() {
-            match v[i] {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
-            }
-        }
-        None
-    }
-    let mut i = 1;
-    if v.first() != Some(&b'{') {
-        return None;
-    }
-    for key in [&b"\"apiVersion\":"[..], &b"\"kind\":"[..]] {
-        if !v.get(i..)?.starts_with(key) {
-            return None;
-        }
-        i = string_end(v, i + key.len())?;
-        if v.get(i) != Some(&b',') {
-            return None;
-        }
-        i += 1;
-    }
-    let m = b"\"metadata\":{";
-    v.get(i..)?.starts_with(m).then_some(i + m.len())
-}
-
 /// Table rows, built one object at a time.
 struct TableRows<'a> {
     api: &'a KubeApi,
@@ -359,13 +327,31 @@ struct TableRows<'a> {
     q: &'a Query,
     now: jiff::Timestamp,
     rows: Vec<Value>,
+    /// The rows' managed fields, raw: parsing them into maps only to print them again would
+    /// cost more than the rest of the row.
+    managed: Vec<Vec<u8>>,
 }
 
 impl ListSink for TableRows<'_> {
     fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
         let obj = match decoded {
             Some(v) => v,
-            None => decode(kv)?,
+            None => match take_managed_fields(&kv.value) {
+                Some((rest, raw)) => {
+                    let mut obj: Value = serde_json::from_slice(&rest).map_err(|e| {
+                        ApiError::internal(format!("stored object is not JSON: {e}"))
+                    })?;
+                    super::objects::set_resource_version(&mut obj, kv.mod_revision);
+                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                        let placeholder =
+                            format!("{MANAGED_FIELDS_PLACEHOLDER}{}", self.managed.len());
+                        m.insert("managedFields".into(), Value::String(placeholder));
+                    }
+                    self.managed.push(raw.to_vec());
+                    obj
+                }
+                None => decode(kv)?,
+            },
         };
         let obj = self.api.present(self.r, obj);
         self.rows.push(tables::row(self.r, &obj, self.q, self.now));
@@ -391,10 +377,22 @@ pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
                 q: &call.query,
                 now: api.now(),
                 rows: Vec::new(),
+                managed: Vec::new(),
             };
             let listed = list_objects(api, r, call.ns(), &call.query, &mut rows).await?;
             let body = tables::from_rows(r, rows.rows, list_meta(&listed), true);
-            Ok(json_response(StatusCode::OK, &body, &[]))
+            let out = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+            let out = if rows.managed.is_empty() {
+                out
+            } else {
+                splice_managed_fields(&out, &rows.managed)
+            };
+            let mut resp = Response::new(axum::body::Body::from(out));
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
         }
         Answer::Object => {
             let mut items = JsonItems {
@@ -422,24 +420,5 @@ pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
             );
             Ok(resp)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_members_are_found_only_in_the_shape_the_server_writes() {
-        let v = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{}}"#;
-        let at = metadata_open(v).unwrap();
-        assert_eq!(&v[at..at + 6], br#""name""#);
-        assert!(metadata_open(br#"{"apiVersion":"v1","kind":"Pod","metadata":{}}"#).is_some());
-        assert!(
-            metadata_open(br#"{"action":"x","apiVersion":"v1","kind":"E","metadata":{}}"#)
-                .is_none()
-        );
-        assert!(metadata_open(br#"{"apiVersion":"v1","kind":"Pod"}"#).is_none());
-        assert!(metadata_open(b"").is_none());
     }
 }
