@@ -960,7 +960,8 @@ async fn watch_lines(api: &Api, uri: &str, n: usize) -> Vec<Value> {
 #[tokio::test]
 async fn watches_start_where_asked_filter_and_say_410_when_compacted() {
     let api = Api::new().await;
-    let rv0 = api.post(PODS, pod("a")).await.body["metadata"]["resourceVersion"]
+    let a0 = api.post(PODS, pod("a")).await.body;
+    let rv0 = a0["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
         .to_string();
@@ -975,7 +976,7 @@ async fn watches_start_where_asked_filter_and_say_410_when_compacted() {
     );
     // From a revision: what changed after it, in order; a label change that leaves the
     // selector is a DELETED for that watcher.
-    api.post(PODS, pod("b")).await;
+    let b0 = api.post(PODS, pod("b")).await.body;
     api.patch(
         &format!("{PODS}/a"),
         "application/merge-patch+json",
@@ -1006,6 +1007,16 @@ async fn watches_start_where_asked_filter_and_say_410_when_compacted() {
             ("DELETED".into(), "a".into()),
             ("DELETED".into(), "b".into())
         ]
+    );
+    // Events carry the objects' managed fields as stored (the DELETED one the old object's).
+    assert!(b0["metadata"]["managedFields"][0]["fieldsV1"].is_object());
+    assert_eq!(
+        ev[0]["object"]["metadata"]["managedFields"],
+        b0["metadata"]["managedFields"]
+    );
+    assert_eq!(
+        ev[1]["object"]["metadata"]["managedFields"],
+        a0["metadata"]["managedFields"]
     );
     // sendInitialEvents ends the initial ADDED events with a marked bookmark.
     let ev = watch_lines(&api, &format!("{PODS}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"), 2).await;

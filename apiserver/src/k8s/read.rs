@@ -15,9 +15,7 @@ use super::resources::Resource;
 use super::route::Call;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
-use super::stored_json::{
-    metadata_open, splice_managed_fields, take_managed_fields, MANAGED_FIELDS_PLACEHOLDER,
-};
+use super::stored_json::{metadata_open, placeholder, splice_managed_fields, take_managed_fields};
 use super::{fields, meta, tables, KubeApi};
 
 /// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch`.
@@ -343,9 +341,7 @@ impl ListSink for TableRows<'_> {
                     })?;
                     super::objects::set_resource_version(&mut obj, kv.mod_revision);
                     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        let placeholder =
-                            format!("{MANAGED_FIELDS_PLACEHOLDER}{}", self.managed.len());
-                        m.insert("managedFields".into(), Value::String(placeholder));
+                        m.insert("managedFields".into(), placeholder(self.managed.len()));
                     }
                     self.managed.push(raw.to_vec());
                     obj

@@ -5,7 +5,12 @@
 
 /// The string a row's `metadata.managedFields` holds until [`splice_managed_fields`] puts the
 /// raw member back; followed by the index of the raw bytes.
-pub const MANAGED_FIELDS_PLACEHOLDER: &str = "capstan-managed-fields:";
+const MANAGED_FIELDS_PLACEHOLDER: &str = "capstan-managed-fields:";
+
+/// The placeholder for the raw managed fields numbered `index`.
+pub fn placeholder(index: usize) -> serde_json::Value {
+    serde_json::Value::String(format!("{MANAGED_FIELDS_PLACEHOLDER}{index}"))
+}
 
 /// Where the JSON string starting at `start` ends (one past its closing quote).
 fn string_end(v: &[u8], start: usize) -> Option<usize> {
@@ -185,7 +190,7 @@ mod tests {
                 .remove("managedFields");
             assert_eq!(rest, whole);
             // Back through a placeholder.
-            rest["metadata"]["managedFields"] = format!("{MANAGED_FIELDS_PLACEHOLDER}0").into();
+            rest["metadata"]["managedFields"] = placeholder(0);
             let out = serde_json::to_vec(&rest).unwrap();
             let back: serde_json::Value =
                 serde_json::from_slice(&splice_managed_fields(&out, &[raw.to_vec()])).unwrap();

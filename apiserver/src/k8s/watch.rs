@@ -24,7 +24,7 @@ use super::read::{list_objects, Collect, Filter};
 use super::resources::Resource;
 use super::route::Call;
 use super::status::{ApiError, ApiResult};
-use super::{meta, tables, KubeApi};
+use super::{meta, stored_json, tables, KubeApi};
 
 /// How often a watch that allows bookmarks gets one (kube-apiserver: about once a minute; a
 /// shorter period costs little and lets informers resume closer to now).
@@ -39,6 +39,18 @@ struct Encoder {
 
 impl Encoder {
     fn event(&mut self, api: &KubeApi, kind: &str, obj: Value) -> Bytes {
+        self.event_with(api, kind, obj, None)
+    }
+
+    /// An event whose object's `metadata.managedFields` are `managed`, raw (the object holds
+    /// the placeholder [`stored_json::placeholder`] for them).
+    fn event_with(
+        &mut self,
+        api: &KubeApi,
+        kind: &str,
+        obj: Value,
+        managed: Option<Vec<u8>>,
+    ) -> Bytes {
         let object = if self.table && kind != "BOOKMARK" && kind != "ERROR" {
             let rv = obj
                 .pointer("/metadata/resourceVersion")
@@ -59,6 +71,9 @@ impl Encoder {
         };
         let mut line =
             serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        if let Some(raw) = managed {
+            line = stored_json::splice_managed_fields(&line, &[raw]);
+        }
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -184,8 +199,8 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
                         .iter()
                         .filter_map(|(ev, prev)| {
                             let kv = ev.kv.as_ref()?;
-                            let (kind, obj) = translate(r, &filter, ev.r#type, kv, prev)?;
-                            Some(enc.event(&api, kind, api.present(r, obj)))
+                            let (kind, obj, managed) = translate(r, &filter, ev.r#type, kv, prev)?;
+                            Some(enc.event_with(&api, kind, api.present(r, obj), managed))
                         })
                         .collect();
                     for line in out {
@@ -226,33 +241,50 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
     Ok(resp)
 }
 
-/// One store event as a watch event for this watcher's selectors, if it shows one.
+/// A stored object with its managed fields kept raw (selectors never look at them): the
+/// object with a placeholder in their place, and their bytes.
+fn decode_lean(kv: &KeyValue) -> Option<(Value, Option<Vec<u8>>)> {
+    match stored_json::take_managed_fields(&kv.value) {
+        Some((rest, raw)) => {
+            let mut obj: Value = serde_json::from_slice(&rest).ok()?;
+            set_resource_version(&mut obj, kv.mod_revision);
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("managedFields".into(), stored_json::placeholder(0));
+            }
+            Some((obj, Some(raw.to_vec())))
+        }
+        None => decode(kv).ok().map(|o| (o, None)),
+    }
+}
+
+/// One store event as a watch event for this watcher's selectors, if it shows one, with the
+/// object's raw managed fields.
 fn translate(
     r: &Resource,
     filter: &Filter,
     typ: i32,
     kv: &KeyValue,
     prev: Option<&KeyValue>,
-) -> Option<(&'static str, Value)> {
-    let prev_obj = prev.and_then(|p| decode(p).ok());
-    let prev_match = prev_obj.as_ref().is_some_and(|o| filter.matches(r, o));
+) -> Option<(&'static str, Value, Option<Vec<u8>>)> {
+    let prev_obj = prev.and_then(decode_lean);
+    let prev_match = prev_obj.as_ref().is_some_and(|(o, _)| filter.matches(r, o));
     if typ == EventType::Delete as i32 {
-        let mut obj = prev_obj?;
+        let (mut obj, managed) = prev_obj?;
         if !prev_match {
             return None;
         }
         set_resource_version(&mut obj, kv.mod_revision);
-        return Some(("DELETED", obj));
+        return Some(("DELETED", obj, managed));
     }
-    let obj = decode(kv).ok()?;
+    let (obj, managed) = decode_lean(kv)?;
     let cur_match = filter.matches(r, &obj);
     match (prev_obj, cur_match, prev_match) {
-        (None, true, _) => Some(("ADDED", obj)),
-        (Some(_), true, true) => Some(("MODIFIED", obj)),
-        (Some(_), true, false) => Some(("ADDED", obj)),
-        (Some(mut old), false, true) => {
+        (None, true, _) => Some(("ADDED", obj, managed)),
+        (Some(_), true, true) => Some(("MODIFIED", obj, managed)),
+        (Some(_), true, false) => Some(("ADDED", obj, managed)),
+        (Some((mut old, old_managed)), false, true) => {
             set_resource_version(&mut old, kv.mod_revision);
-            Some(("DELETED", old))
+            Some(("DELETED", old, old_managed))
         }
         _ => None,
     }
