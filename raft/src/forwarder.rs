@@ -103,11 +103,20 @@ async fn send(peers: &Peers, leader: &str, batch: Vec<Pending>) {
         batch.into_iter().map(|p| (p.proposal, p.reply)).unzip();
     let n = proposals.len();
     let answer = match peers.client(leader) {
-        Ok(mut client) => client
+        Ok(mut client) => match client
             .forward(with_timeout(pb::ForwardRequest { proposals }))
             .await
-            .map(|r| r.into_inner().results)
-            .map_err(status_to_kv),
+        {
+            Ok(r) => Ok(r.into_inner().results),
+            // Not the leader (any more): it proposed none of them, so each may be sent again.
+            Err(s) if s.code() == tonic::Code::FailedPrecondition => Ok((0..n)
+                .map(|_| pb::Forwarded {
+                    not_leader: true,
+                    ..Default::default()
+                })
+                .collect()),
+            Err(s) => Err(status_to_kv(s)),
+        },
         Err(e) => Err(KvError::Unavailable(e.to_string())),
     };
     match answer {

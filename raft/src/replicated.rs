@@ -200,7 +200,12 @@ impl ReplicatedKv {
                 Route::Leader(id, node) => Some((id, node)),
             };
             if let Some((_, node)) = leader {
-                return self.forward(&node, proposal).await;
+                if let Some(resp) = self.forward(&node, proposal.clone()).await? {
+                    return Ok(resp);
+                }
+                // The replica taken for the leader is not (it has just handed leadership over
+                // or lost it) and said so without proposing: safe to send again once the next
+                // leader is known, within the same deadline.
             }
             if Instant::now() >= deadline {
                 return Err(no_leader());
@@ -228,20 +233,26 @@ impl ReplicatedKv {
         pick(resp).ok_or_else(|| unexpected(what))
     }
 
-    async fn forward(&self, leader: &Member, proposal: pb::Proposal) -> KvResult<CommandResponse> {
+    /// Sends a proposal to `leader`; `None` when it answers that it is not the leader (and so
+    /// proposed nothing).
+    async fn forward(
+        &self,
+        leader: &Member,
+        proposal: pb::Proposal,
+    ) -> KvResult<Option<CommandResponse>> {
         let resp = self
             .shared
             .forwarder
             .forward(&leader.peer_url, proposal)
             .await?;
         if resp.not_leader {
-            return Err(no_leader());
+            return Ok(None);
         }
         if let Some(id) = resp.log_id.as_ref() {
             self.wait_applied(log_id_from_pb(id).index).await?;
         }
         match resp.result {
-            Some(r) => result_from_pb(r),
+            Some(r) => result_from_pb(r).map(Some),
             None => Err(KvError::Storage("leader sent no result".into())),
         }
     }
