@@ -194,7 +194,14 @@ async fn count_leader_changes(node: Arc<RaftNode>, changes: Counter<u64, AtomicU
 pub struct ReplicaHealth {
     node: Arc<RaftNode>,
     caught_up: Arc<AtomicBool>,
+    /// Since when this replica has known no leader, as its readiness checks saw it.
+    leaderless_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long a replica may know no leader and still be ready: a leadership handover or an
+/// election takes a few hundred milliseconds at most (400 ms election timeout by default), and a
+/// load balancer must not drop every replica during one.
+const LEADERLESS_GRACE: Duration = Duration::from_secs(1);
 
 impl ReplicaHealth {
     /// Starts watching for the replica to catch up: it is ready once it has applied everything
@@ -211,7 +218,11 @@ impl ReplicaHealth {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        ReplicaHealth { node, caught_up }
+        ReplicaHealth {
+            node,
+            caught_up,
+            leaderless_since: std::sync::Mutex::new(None),
+        }
     }
 }
 
@@ -226,9 +237,20 @@ impl Health for ReplicaHealth {
 
     fn ready(&self) -> Vec<Check> {
         let leadership = *self.node.kv().leadership().borrow();
-        let leader = match leadership.leader {
-            Some(_) => Ok(()),
-            None => Err("no leader known (this replica cannot reach a quorum)".to_string()),
+        let leaderless_for = match self.leaderless_since.lock() {
+            Ok(mut since) => match leadership.leader {
+                Some(_) => {
+                    *since = None;
+                    Duration::ZERO
+                }
+                None => since.get_or_insert_with(std::time::Instant::now).elapsed(),
+            },
+            Err(_) => Duration::MAX,
+        };
+        let leader = if leadership.leader.is_some() || leaderless_for < LEADERLESS_GRACE {
+            Ok(())
+        } else {
+            Err("no leader known (this replica cannot reach a quorum)".to_string())
         };
         let caught_up = if self.caught_up.load(Ordering::SeqCst) {
             Ok(())
