@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{start_static, Server};
+use common::{api_get as get, start_static, Server};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -21,23 +21,6 @@ async fn kube(s: &Server) -> kube::Client {
 }
 
 /// `GET path` on `s`'s API with its admin certificate (curl, so every byte of the body is kept).
-fn get(s: &Server, path: &str) -> (u16, String) {
-    let pki = s.pki_dir();
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--cacert"])
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("admin.crt"))
-        .arg("--key")
-        .arg(pki.join("admin.key"))
-        .arg(format!("{}{path}", s.api_url))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap(), body.to_string())
-}
-
 fn scrape(s: &Server) -> Scrape {
     let (code, text) = get(s, "/metrics");
     assert_eq!(code, 200, "{text}");

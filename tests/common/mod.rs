@@ -322,19 +322,30 @@ pub async fn wait_cluster(servers: &[&Server], voters: usize, within: Duration) 
     }
 }
 
+/// `GET path` on the Kubernetes API of `s` as the admin (curl): the status code and the body.
+pub fn api_get(s: &Server, path: &str) -> (u16, String) {
+    let pki = s.pki_dir();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("admin.crt"))
+        .arg("--key")
+        .arg(pki.join("admin.key"))
+        .arg(format!("{}{path}", s.api_url))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
 /// Waits until the Kubernetes API of `s` answers `/readyz` with 200: a leader is known, the log
 /// is applied and the system namespaces exist.
 pub async fn wait_api_ready(s: &Server, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let pki = s.pki_dir();
-        let out = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-            .arg(pki.join("ca.crt"))
-            .arg(format!("{}/readyz", s.api_url))
-            .output()
-            .unwrap();
-        if out.stdout == b"200" {
+        if api_get(s, "/readyz").0 == 200 {
             return;
         }
         assert!(

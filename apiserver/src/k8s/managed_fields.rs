@@ -248,9 +248,19 @@ impl<'t> Fields<'t> {
             .collect()
     }
 
-    /// The paths a configuration names (structured-merge-diff's `ToFieldSet`): leaves, list
-    /// elements, empty objects and map entries.
-    fn config_set(&self, v: &Value, ty: TypeId, list: &ListKind, out: &mut FieldSet) {
+    /// The paths a value sets, walked along its type: leaves, list elements, empty objects and
+    /// map entries (structured-merge-diff's `ToFieldSet`, for an applied configuration). With
+    /// `own_new_objects`, the objects themselves too, except Go struct values (by field `name`)
+    /// as kube-apiserver records a value that is new with everything below it (a create).
+    fn value_set(
+        &self,
+        v: &Value,
+        ty: TypeId,
+        list: &ListKind,
+        name: &str,
+        own_new_objects: bool,
+        out: &mut FieldSet,
+    ) {
         match self.shape(v, ty, list) {
             Shape::Leaf => out.member = true,
             shape @ (Shape::Struct | Shape::Map) => {
@@ -260,13 +270,15 @@ impl<'t> Fields<'t> {
                     any = true;
                     let f = self.types.field(ty, k);
                     let mut c = FieldSet::default();
-                    self.config_set(cv, f.ty, &f.list, &mut c);
+                    self.value_set(cv, f.ty, &f.list, k, own_new_objects, &mut c);
                     if shape == Shape::Map {
                         c.member = true;
                     }
                     out.insert_child(field_element(k), c);
                 }
-                if !any {
+                let owned =
+                    own_new_objects && (shape == Shape::Map || !VALUE_STRUCTS.contains(&name));
+                if !any || owned {
                     out.member = true;
                 }
             }
@@ -278,7 +290,14 @@ impl<'t> Fields<'t> {
                 let item_ty = self.types.items(ty);
                 for (element, item) in self.elements(items, list) {
                     let mut c = FieldSet::default();
-                    self.config_set(item, item_ty, &ListKind::Atomic, &mut c);
+                    self.value_set(
+                        item,
+                        item_ty,
+                        &ListKind::Atomic,
+                        "",
+                        own_new_objects,
+                        &mut c,
+                    );
                     c.member = true;
                     out.insert_child(element, c);
                 }
@@ -302,17 +321,18 @@ impl<'t> Fields<'t> {
         if old == new {
             return;
         }
-        if let (None, Some(v)) = (old, new) {
-            self.added(v, ty, list, name, changed);
+        let Some(old) = old else {
+            // New with everything below it (a create, an added field or list element).
+            if let Some(v) = new {
+                self.value_set(v, ty, list, name, true, changed);
+            }
             return;
-        }
-        let old_shape = old.map(|v| self.shape(v, ty, list));
-        let new_shape = new.map(|v| self.shape(v, ty, list));
-        let shape = match (old_shape, new_shape) {
-            (Some(a), Some(b)) if a == b => a,
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            _ => Shape::Leaf,
+        };
+        let old_shape = self.shape(old, ty, list);
+        let shape = match new.map(|v| self.shape(v, ty, list)) {
+            None => old_shape,
+            Some(b) if b == old_shape => b,
+            Some(_) => Shape::Leaf,
         };
         if shape == Shape::Leaf {
             match new {
@@ -320,10 +340,10 @@ impl<'t> Fields<'t> {
                 None => removed.member = true,
             }
             // A field that changed shape (an object became a string) loses what was below it.
-            if old_shape.is_some_and(|s| s != Shape::Leaf) {
+            if old_shape != Shape::Leaf {
                 let mut below = FieldSet::default();
                 self.changes(
-                    old,
+                    Some(old),
                     None,
                     ty,
                     list,
@@ -336,15 +356,10 @@ impl<'t> Fields<'t> {
             }
             return;
         }
-        let empty = |v: Option<&Value>| match v {
-            Some(Value::Object(m)) => m.is_empty(),
-            Some(Value::Array(a)) => a.is_empty(),
-            _ => false,
-        };
         match shape {
             Shape::Struct | Shape::Map => {
                 let none = Map::new();
-                let om = old.and_then(Value::as_object).unwrap_or(&none);
+                let om = old.as_object().unwrap_or(&none);
                 let nm = new.and_then(Value::as_object).unwrap_or(&none);
                 for (k, nv) in nm {
                     self.field_changes(ty, k, om.get(k), Some(nv), shape, changed, removed);
@@ -354,15 +369,10 @@ impl<'t> Fields<'t> {
                         self.field_changes(ty, k, Some(ov), None, shape, changed, removed);
                     }
                 }
-                if old.is_none()
-                    && (shape == Shape::Map || !VALUE_STRUCTS.contains(&name) || empty(new))
-                {
-                    changed.member = true;
-                }
             }
             _ => {
                 let no_items = Vec::new();
-                let oi = old.and_then(Value::as_array).unwrap_or(&no_items);
+                let oi = old.as_array().unwrap_or(&no_items);
                 let ni = new.and_then(Value::as_array).unwrap_or(&no_items);
                 let before: BTreeMap<String, &Value> =
                     self.elements(oi, list).into_iter().collect();
@@ -373,9 +383,6 @@ impl<'t> Fields<'t> {
                     let mut r = FieldSet::default();
                     let ov = before.get(element).copied();
                     self.changes(ov, Some(nv), item_ty, &ListKind::Atomic, "", &mut c, &mut r);
-                    if ov.is_none() {
-                        c.member = true;
-                    }
                     changed.insert_child(element.clone(), c);
                     removed.insert_child(element.clone(), r);
                 }
@@ -395,50 +402,10 @@ impl<'t> Fields<'t> {
                         removed.insert_child(element.clone(), r);
                     }
                 }
-                if old.is_none() && empty(new) {
-                    changed.member = true;
-                }
             }
         }
         if new.is_none() {
             removed.member = true;
-        }
-    }
-
-    /// [`Fields::changes`] for a value that is new with everything below it (a create).
-    fn added(&self, v: &Value, ty: TypeId, list: &ListKind, name: &str, out: &mut FieldSet) {
-        match self.shape(v, ty, list) {
-            Shape::Leaf => out.member = true,
-            shape @ (Shape::Struct | Shape::Map) => {
-                let m = v.as_object().map(|m| m.iter()).into_iter().flatten();
-                let mut any = false;
-                for (k, cv) in m {
-                    any = true;
-                    let f = self.types.field(ty, k);
-                    let mut c = FieldSet::default();
-                    self.added(cv, f.ty, &f.list, k, &mut c);
-                    if shape == Shape::Map {
-                        c.member = true;
-                    }
-                    out.insert_child(field_element(k), c);
-                }
-                if shape == Shape::Map || !VALUE_STRUCTS.contains(&name) || !any {
-                    out.member = true;
-                }
-            }
-            Shape::List => {
-                let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
-                if items.is_empty() {
-                    out.member = true;
-                }
-                let item_ty = self.types.items(ty);
-                for (element, item) in self.elements(items, list) {
-                    let mut c = FieldSet::default();
-                    self.added(item, item_ty, &ListKind::Atomic, "", &mut c);
-                    c.member = true;
-                    out.insert_child(element, c);
-                }
-            }
         }
     }
 
@@ -583,10 +550,12 @@ pub fn applied_set(
 ) -> FieldSet {
     let fields = Fields { types };
     let mut set = FieldSet::default();
-    fields.config_set(
+    fields.value_set(
         config,
         types.root(r.definition),
         &ListKind::Atomic,
+        "",
+        false,
         &mut set,
     );
     filter(&mut set, r, subresource);
@@ -664,7 +633,7 @@ pub fn track(
             ..
         } => (manager, subresource),
     };
-    let from_old = || old.and_then(decode).unwrap_or_default();
+    let stored = old.and_then(decode).unwrap_or_default();
     // An update may set the managed fields itself (kubectl's migration from client-side
     // apply does); leaving them out keeps the stored ones.
     let supplied = match tracking {
@@ -672,13 +641,13 @@ pub fn track(
             if is_reset(new) {
                 Some(Vec::new())
             } else {
-                decode(new).filter(|e| !e.is_empty() && old.and_then(decode).as_ref() != Some(e))
+                decode(new).filter(|e| !e.is_empty() && *e != stored)
             }
         }
         _ => None,
     };
     let from_client = supplied.is_some();
-    let mut entries = supplied.unwrap_or_else(from_old);
+    let mut entries = supplied.unwrap_or(stored);
     let fields = Fields { types };
     let mut changed = FieldSet::default();
     let mut removed = FieldSet::default();
@@ -900,6 +869,22 @@ mod tests {
         })
     }
 
+    fn applying<'a>(manager: &'a str, set: &'a FieldSet, force: bool) -> Tracking<'a> {
+        Tracking::Apply {
+            manager,
+            subresource: None,
+            set,
+            force,
+        }
+    }
+
+    fn updating<'a>(manager: &'a str, subresource: Option<&'a str>) -> Tracking<'a> {
+        Tracking::Update {
+            manager,
+            subresource,
+        }
+    }
+
     fn fields_of(obj: &Value) -> Vec<Value> {
         obj.pointer("/metadata/managedFields")
             .and_then(Value::as_array)
@@ -912,10 +897,7 @@ mod tests {
         let schemas = Schemas::build();
         let r = deployments();
         let mut obj = deployment(2, "nginx");
-        let t = Tracking::Update {
-            manager: "kubectl-create",
-            subresource: None,
-        };
+        let t = updating("kubectl-create", None);
         track(
             &schemas.field_types,
             r,
@@ -948,18 +930,12 @@ mod tests {
     fn an_update_takes_the_fields_it_changes_from_other_managers() {
         let schemas = Schemas::build();
         let r = deployments();
-        let t = Tracking::Update {
-            manager: "creator",
-            subresource: None,
-        };
+        let t = updating("creator", None);
         let mut old = deployment(2, "nginx");
         track(&schemas.field_types, r, &t, None, &mut old, "t1").unwrap();
         let mut new = old.clone();
         new["spec"]["replicas"] = json!(5);
-        let t = Tracking::Update {
-            manager: "scaler",
-            subresource: None,
-        };
+        let t = updating("scaler", None);
         track(&schemas.field_types, r, &t, Some(&old), &mut new, "t2").unwrap();
         let entries = fields_of(&new);
         assert_eq!(entries.len(), 2);
@@ -981,21 +957,13 @@ mod tests {
         let r = deployments();
         let config = deployment(2, "nginx");
         let set = applied_set(idx, r, None, &config);
-        let apply = Tracking::Apply {
-            manager: "me",
-            subresource: None,
-            set: &set,
-            force: false,
-        };
+        let apply = applying("me", &set, false);
         let mut live = config.clone();
         track(idx, r, &apply, None, &mut live, "t1").unwrap();
         // Someone else scales.
         let mut scaled = live.clone();
         scaled["spec"]["replicas"] = json!(7);
-        let other = Tracking::Update {
-            manager: "kubectl-scale",
-            subresource: Some("scale"),
-        };
+        let other = updating("kubectl-scale", Some("scale"));
         track(idx, r, &other, Some(&live), &mut scaled, "t2").unwrap();
         // Applying replicas 2 again conflicts.
         let mut again = scaled.clone();
@@ -1010,12 +978,7 @@ mod tests {
         assert_eq!(causes[0]["reason"], "FieldManagerConflict");
         assert_eq!(causes[0]["field"], ".spec.replicas");
         // Forced, the applier takes the field.
-        let forced = Tracking::Apply {
-            manager: "me",
-            subresource: None,
-            set: &set,
-            force: true,
-        };
+        let forced = applying("me", &set, true);
         track(idx, r, &forced, Some(&scaled), &mut again, "t3").unwrap();
         assert!(fields_of(&again)
             .iter()
@@ -1032,12 +995,7 @@ mod tests {
             .unwrap()
             .remove("ports");
         let set2 = applied_set(idx, r, None, &smaller);
-        let apply2 = Tracking::Apply {
-            manager: "me",
-            subresource: None,
-            set: &set2,
-            force: false,
-        };
+        let apply2 = applying("me", &set2, false);
         let mut merged = again.clone();
         prune(idx, r, &apply2, &again, &mut merged);
         assert!(merged.pointer("/metadata/labels/app").is_none());
@@ -1054,24 +1012,14 @@ mod tests {
         let r = deployments();
         let config = deployment(2, "nginx");
         let set = applied_set(idx, r, None, &config);
-        let apply = Tracking::Apply {
-            manager: "me",
-            subresource: None,
-            set: &set,
-            force: false,
-        };
+        let apply = applying("me", &set, false);
         let mut live = config.clone();
         track(idx, r, &apply, None, &mut live, "t1").unwrap();
         // Another applier names the same label with the same value: shared ownership.
         let shared = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "labels": {"app": "web"}}});
         let set_b = applied_set(idx, r, None, &shared);
-        let apply_b = Tracking::Apply {
-            manager: "other",
-            subresource: None,
-            set: &set_b,
-            force: false,
-        };
+        let apply_b = applying("other", &set_b, false);
         let mut both = live.clone();
         track(idx, r, &apply_b, Some(&live), &mut both, "t2").unwrap();
         let mut without = deployment(2, "nginx");
@@ -1080,12 +1028,7 @@ mod tests {
             .unwrap()
             .remove("labels");
         let set2 = applied_set(idx, r, None, &without);
-        let apply2 = Tracking::Apply {
-            manager: "me",
-            subresource: None,
-            set: &set2,
-            force: false,
-        };
+        let apply2 = applying("me", &set2, false);
         let mut merged = both.clone();
         prune(idx, r, &apply2, &both, &mut merged);
         assert_eq!(merged.pointer("/metadata/labels/app"), Some(&json!("web")));
@@ -1096,10 +1039,7 @@ mod tests {
         let schemas = Schemas::build();
         let idx = &schemas.field_types;
         let r = deployments();
-        let t = Tracking::Update {
-            manager: "creator",
-            subresource: None,
-        };
+        let t = updating("creator", None);
         let mut old = deployment(2, "nginx");
         track(idx, r, &t, None, &mut old, "t1").unwrap();
         let mut new = old.clone();

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::resources::Resource;
 use super::status::{ApiError, ApiResult};
+use super::stored_json;
 
 /// The root of the Kubernetes keyspace.
 pub const REGISTRY: &str = "/registry/";
@@ -57,7 +58,12 @@ impl Stored {
 
 /// Parses a stored value as `T` (the whole object, or the parts a smaller type names).
 fn parse_stored<T: serde::de::DeserializeOwned>(kv: &KeyValue) -> ApiResult<T> {
-    serde_json::from_slice(&kv.value).map_err(|e| {
+    parse_stored_bytes(kv, &kv.value)
+}
+
+/// Parses `bytes`, the stored value at `kv` or a part of it.
+fn parse_stored_bytes<T: serde::de::DeserializeOwned>(kv: &KeyValue, bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
         ApiError::internal(format!(
             "stored object at {} is not JSON: {e}",
             String::from_utf8_lossy(&kv.key)
@@ -68,6 +74,21 @@ fn parse_stored<T: serde::de::DeserializeOwned>(kv: &KeyValue) -> ApiResult<T> {
 /// Decodes a stored value, with its resourceVersion.
 pub fn decode(kv: &KeyValue) -> ApiResult<Value> {
     Stored::from_kv(kv).map(|s| s.object)
+}
+
+/// [`decode`] for answers that only print the managed fields (Table rows, watch events): they
+/// stay raw bytes, returned beside the object, which holds the placeholder numbered `index` in
+/// their place (see [`super::stored_json`]).
+pub fn decode_lean(kv: &KeyValue, index: usize) -> ApiResult<(Value, Option<Vec<u8>>)> {
+    let Some((rest, raw)) = stored_json::take_managed_fields(&kv.value) else {
+        return decode(kv).map(|o| (o, None));
+    };
+    let mut object: Value = parse_stored_bytes(kv, &rest)?;
+    set_resource_version(&mut object, kv.mod_revision);
+    if let Some(m) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("managedFields".into(), stored_json::placeholder(index));
+    }
+    Ok((object, Some(raw.to_vec())))
 }
 
 /// Sets `metadata.resourceVersion`.

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 use super::http::{json_response, negotiate, Answer, Query};
 use capstan_store::proto::KeyValue;
 
-use super::objects::{decode, key, prefix, prefix_end, Freshness};
+use super::objects::{decode, decode_lean, key, prefix, prefix_end, Freshness};
 use super::resources::Resource;
 use super::route::Call;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
-use super::stored_json::{metadata_open, placeholder, splice_managed_fields, take_managed_fields};
+use super::stored_json::{metadata_open, splice_managed_fields};
 use super::{fields, meta, tables, KubeApi};
 
 /// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch`.
@@ -334,20 +334,11 @@ impl ListSink for TableRows<'_> {
     fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
         let obj = match decoded {
             Some(v) => v,
-            None => match take_managed_fields(&kv.value) {
-                Some((rest, raw)) => {
-                    let mut obj: Value = serde_json::from_slice(&rest).map_err(|e| {
-                        ApiError::internal(format!("stored object is not JSON: {e}"))
-                    })?;
-                    super::objects::set_resource_version(&mut obj, kv.mod_revision);
-                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.insert("managedFields".into(), placeholder(self.managed.len()));
-                    }
-                    self.managed.push(raw.to_vec());
-                    obj
-                }
-                None => decode(kv)?,
-            },
+            None => {
+                let (obj, raw) = decode_lean(kv, self.managed.len())?;
+                self.managed.extend(raw);
+                obj
+            }
         };
         let obj = self.api.present(self.r, obj);
         self.rows.push(tables::row(self.r, &obj, self.q, self.now));

@@ -6,13 +6,13 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::http::{content_type, decode_body, json_response, parse_json};
-use super::managed_fields::{self, Tracking};
+use super::managed_fields::Tracking;
 use super::objects::{key, Freshness};
 use super::resources;
 use super::route::Call;
 use super::selector::LabelSelector;
 use super::status::{ApiError, ApiResult};
-use super::write::{guaranteed_update, PatchKind};
+use super::write::{field_manager, guaranteed_update, PatchKind};
 use super::{meta, KubeApi};
 
 const SCALE_DEFINITION: &str = "io.k8s.api.autoscaling.v1.Scale";
@@ -89,16 +89,12 @@ pub async fn update_scale(
         }
         _ => None,
     };
-    let ua = call
-        .headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let options = if patch {
         "PatchOptions"
     } else {
         "UpdateOptions"
     };
-    let manager = managed_fields::manager_name(call.query.get("fieldManager"), ua, options)?;
+    let manager = field_manager(&call, options)?;
     let tracking = Tracking::Update {
         manager: &manager,
         subresource: Some("scale"),

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::http::{negotiate, Answer, Query};
-use super::objects::{decode, prefix, prefix_end, set_resource_version};
+use super::objects::{decode_lean, prefix, prefix_end, set_resource_version};
 use super::read::{list_objects, Collect, Filter};
 use super::resources::Resource;
 use super::route::Call;
@@ -241,22 +241,6 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
     Ok(resp)
 }
 
-/// A stored object with its managed fields kept raw (selectors never look at them): the
-/// object with a placeholder in their place, and their bytes.
-fn decode_lean(kv: &KeyValue) -> Option<(Value, Option<Vec<u8>>)> {
-    match stored_json::take_managed_fields(&kv.value) {
-        Some((rest, raw)) => {
-            let mut obj: Value = serde_json::from_slice(&rest).ok()?;
-            set_resource_version(&mut obj, kv.mod_revision);
-            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert("managedFields".into(), stored_json::placeholder(0));
-            }
-            Some((obj, Some(raw.to_vec())))
-        }
-        None => decode(kv).ok().map(|o| (o, None)),
-    }
-}
-
 /// One store event as a watch event for this watcher's selectors, if it shows one, with the
 /// object's raw managed fields.
 fn translate(
@@ -266,7 +250,8 @@ fn translate(
     kv: &KeyValue,
     prev: Option<&KeyValue>,
 ) -> Option<(&'static str, Value, Option<Vec<u8>>)> {
-    let prev_obj = prev.and_then(decode_lean);
+    // Selectors never look at the managed fields: they stay raw (placeholder 0).
+    let prev_obj = prev.and_then(|p| decode_lean(p, 0).ok());
     let prev_match = prev_obj.as_ref().is_some_and(|(o, _)| filter.matches(r, o));
     if typ == EventType::Delete as i32 {
         let (mut obj, managed) = prev_obj?;
@@ -276,7 +261,7 @@ fn translate(
         set_resource_version(&mut obj, kv.mod_revision);
         return Some(("DELETED", obj, managed));
     }
-    let (obj, managed) = decode_lean(kv)?;
+    let (obj, managed) = decode_lean(kv, 0).ok()?;
     let cur_match = filter.matches(r, &obj);
     match (prev_obj, cur_match, prev_match) {
         (None, true, _) => Some(("ADDED", obj, managed)),

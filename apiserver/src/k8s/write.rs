@@ -68,7 +68,7 @@ pub async fn create(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
 }
 
 /// The field manager a request names (`fieldManager`) or its User-Agent implies.
-fn field_manager(call: &Call, options_kind: &str) -> ApiResult<String> {
+pub fn field_manager(call: &Call, options_kind: &str) -> ApiResult<String> {
     let ua = call
         .headers
         .get(axum::http::header::USER_AGENT)
