@@ -98,7 +98,11 @@ impl RaftLogStore {
         // thread's, and `write_synced`'s), not by a write() per append: every write that must
         // be durable is followed by one of them before it is reported done.
         opts.set_manual_wal_flush(true);
-        let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        // Entries live until the next snapshot purges them: compressing them when a memtable is
+        // flushed costs CPU for nothing.
+        let mut cf_opts = Options::default();
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::None);
+        let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
         let (flusher, rx) = std::sync::mpsc::channel();
         let d = db.clone();
