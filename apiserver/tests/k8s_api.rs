@@ -355,7 +355,7 @@ async fn errors_are_statuses_with_kube_apiserver_reasons_and_change_nothing() {
     assert_eq!(a.status, 400);
     assert_eq!(
         a.body["message"],
-        "strict decoding error: unknown field \"spec.bogus\""
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.bogus\""
     );
     let big = "x".repeat(3 * 1024 * 1024 + 1);
     let a = api.call("POST", PODS, "application/json", big).await;
@@ -1082,4 +1082,236 @@ async fn events_k8s_io_events_are_core_events_in_another_shape() {
         .get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dweb")
         .await;
     assert_eq!(sel.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn conversions_defaults_and_update_rules_of_the_less_common_types() {
+    let api = Api::new().await;
+    // A Secret's stringData is stored base64-encoded in data (winning over data) and never kept.
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"x": "eA==", "keep": "aw=="}, "stringData": {"x": "override", "a": "b"}});
+    let a = api.post("/api/v1/namespaces/default/secrets", secret).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let s = api.get("/api/v1/namespaces/default/secrets/s").await.body;
+    assert_eq!(
+        s["data"],
+        json!({"x": "b3ZlcnJpZGU=", "keep": "aw==", "a": "Yg=="})
+    );
+    assert!(s.get("stringData").is_none());
+
+    // A binding's roleRef cannot change.
+    let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "rb"}, "subjects": [{"kind": "User", "name": "u"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}});
+    const RB: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings";
+    assert_eq!(api.post(RB, rb).await.status, 201);
+    let before = api.revision().await;
+    let a = api
+        .patch(
+            &format!("{RB}/rb"),
+            "application/merge-patch+json",
+            json!({"roleRef": {"name": "edit"}}),
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(
+        a.body["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "field": "roleRef",
+               "message": "Invalid value: {\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"edit\"}: cannot change roleRef"})
+    );
+    assert_eq!(api.revision().await, before);
+
+    // A container LimitRange: default limit from max, default request from the default limit.
+    let lr = json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
+        "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}, "default": {"cpu": "500m"}, "min": {"memory": "64Mi"}}]}});
+    let a = api.post("/api/v1/namespaces/default/limitranges", lr).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let item = &a.body["spec"]["limits"][0];
+    assert_eq!(item["default"], json!({"cpu": "500m", "memory": "1Gi"}));
+    assert_eq!(
+        item["defaultRequest"],
+        json!({"cpu": "500m", "memory": "1Gi"})
+    );
+
+    // A workload without a selector: required, and the template cannot match it.
+    let mut d = deployment("nosel");
+    d["spec"].as_object_mut().unwrap().remove("selector");
+    let a = api
+        .post("/apis/apps/v1/namespaces/default/deployments", d)
+        .await;
+    assert_eq!(a.status, 422);
+    let fields: Vec<&str> = a.body["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["spec.selector", "spec.template.metadata.labels"]);
+    assert_eq!(
+        a.body["details"]["causes"][0]["reason"],
+        "FieldValueRequired"
+    );
+
+    // A headless service without a selector asks for every family.
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hl"},
+        "spec": {"clusterIP": "None", "ports": [{"port": 80}]}});
+    let a = api.post("/api/v1/namespaces/default/services", svc).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["spec"]["ipFamilyPolicy"], "RequireDualStack");
+    assert_eq!(a.body["spec"]["ipFamilies"], json!(["IPv4"]));
+
+    // Status counters that the Go types always print start at zero.
+    let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": pod("t").as_object().unwrap().clone()}});
+    let a = api
+        .post("/apis/apps/v1/namespaces/default/replicasets", rs)
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["status"], json!({"replicas": 0}));
+    let pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
+    let a = api
+        .post(
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            pdb,
+        )
+        .await;
+    assert_eq!(
+        a.body["status"],
+        json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
+    );
+
+    // EndpointSlice ports get their protocol and name; a PV its phase transition time.
+    let eps = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"},
+        "addressType": "IPv4", "endpoints": [], "ports": [{"port": 80}]});
+    let a = api
+        .post(
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            eps,
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(
+        a.body["ports"],
+        json!([{"port": 80, "protocol": "TCP", "name": ""}])
+    );
+    let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp"}}});
+    let a = api.post("/api/v1/persistentvolumes", pv).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["status"]["phase"], "Pending");
+    assert_eq!(
+        a.body["status"]["lastPhaseTransitionTime"],
+        a.body["metadata"]["creationTimestamp"]
+    );
+
+    // A failed JSON patch test operation: kube-apiserver's generic 422.
+    let a = api
+        .patch(
+            "/api/v1/namespaces/default/secrets/s",
+            "application/json-patch+json",
+            json!([{"op": "test", "path": "/type", "value": "nope"}]),
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(
+        a.body["message"],
+        "the server rejected our request due to an error in our request"
+    );
+    assert_eq!(a.body["details"], json!({}));
+
+    // A second graceful delete may shorten the grace period, not lengthen it.
+    let mut bound = pod("bound");
+    bound["spec"]["nodeName"] = json!("n1");
+    assert_eq!(api.post(PODS, bound).await.status, 201);
+    let del = |g: i64| {
+        api.call(
+            "DELETE",
+            "/api/v1/namespaces/default/pods/bound",
+            "application/json",
+            json!({"gracePeriodSeconds": g}).to_string(),
+        )
+    };
+    let first = del(100).await.body;
+    assert_eq!(first["metadata"]["deletionGracePeriodSeconds"], 100);
+    assert_eq!(
+        del(200).await.body["metadata"]["deletionTimestamp"],
+        first["metadata"]["deletionTimestamp"]
+    );
+    let second = del(10).await.body;
+    assert_eq!(second["metadata"]["deletionGracePeriodSeconds"], 10);
+    let at = |v: &Value| {
+        v["metadata"]["deletionTimestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert_eq!((at(&first) - at(&second)).get_seconds(), 90);
+}
+
+#[tokio::test]
+async fn list_options_field_validation_and_revisions_ahead_of_the_store() {
+    let api = Api::new().await;
+    let before = api.revision().await;
+    let a = api
+        .get(&format!("{PODS}?resourceVersionMatch=NotOlderThan"))
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.body["message"], "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
+    assert_eq!(a.body["details"]["kind"], "ListOptions");
+    let a = api
+        .get(&format!(
+            "{PODS}?sendInitialEvents=true&resourceVersion=0&resourceVersionMatch=NotOlderThan"
+        ))
+        .await;
+    assert_eq!(a.status, 422);
+    // A resourceVersion no replica has reached: 504 after the wait, with the current one.
+    let ahead = before + 1000;
+    let a = api
+        .get(&format!(
+            "{PODS}?resourceVersion={ahead}&resourceVersionMatch=NotOlderThan"
+        ))
+        .await;
+    assert_eq!(a.status, 504);
+    assert_eq!(
+        a.body["message"],
+        format!("Timeout: Too large resource version: {ahead}, current: {before}")
+    );
+    assert_eq!(
+        a.body["details"]["causes"][0]["reason"],
+        "ResourceVersionTooLarge"
+    );
+    assert_eq!(a.headers["retry-after"], "1");
+    // One it has reached is served.
+    let a = api
+        .get(&format!(
+            "{PODS}?resourceVersion={before}&resourceVersionMatch=NotOlderThan"
+        ))
+        .await;
+    assert_eq!(a.status, 200);
+    // An unknown fieldValidation value is refused before anything is written.
+    let a = api
+        .post(&format!("{PODS}?fieldValidation=Bad"), pod("fv"))
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.body["message"], "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"Bad\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+    assert_eq!(api.revision().await, before);
+    // Integer label comparisons.
+    let mut p = pod("gen");
+    p["metadata"]["labels"]["gen"] = json!("7");
+    assert_eq!(api.post(PODS, p).await.status, 201);
+    let names = |a: Answer| -> Vec<String> {
+        a.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(api.get(&format!("{PODS}?labelSelector=gen%3E5")).await),
+        ["gen"]
+    );
+    assert!(names(api.get(&format!("{PODS}?labelSelector=gen%3C5")).await).is_empty());
 }

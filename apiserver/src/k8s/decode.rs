@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::http::Query;
 use super::resources::Resource;
 use super::status::{ApiError, ApiResult};
+use super::validation::FieldError;
 
 /// The `fieldValidation` directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,14 +18,20 @@ pub enum FieldValidation {
 }
 
 impl FieldValidation {
-    pub fn from_query(q: &Query) -> ApiResult<FieldValidation> {
+    /// The directive of a request whose options are `options_kind` (`CreateOptions`, …).
+    pub fn from_query(q: &Query, options_kind: &str) -> ApiResult<FieldValidation> {
         match q.0.get("fieldValidation").map(String::as_str) {
             None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
             Some("Ignore") => Ok(FieldValidation::Ignore),
             Some("Strict") => Ok(FieldValidation::Strict),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "fieldValidation must be one of Ignore, Warn, or Strict, got {other:?}"
-            ))),
+            Some(other) => Err(ApiError::invalid_options(
+                options_kind,
+                &[FieldError::not_supported(
+                    "fieldValidation",
+                    other,
+                    &["", "Ignore", "Strict", "Warn"],
+                )],
+            )),
         }
     }
 }
@@ -115,7 +122,10 @@ pub fn typed(r: &Resource, obj: &Value, mode: FieldValidation) -> ApiResult<(Val
                 .map(|f| format!("unknown field {f:?}"))
                 .collect();
             Err(ApiError::bad_request(format!(
-                "strict decoding error: {}",
+                "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+                r.kind,
+                r.version,
+                r.kind,
                 list.join(", ")
             )))
         }
@@ -145,7 +155,7 @@ mod tests {
         assert_eq!(e.code, 400);
         assert!(e
             .message
-            .starts_with("strict decoding error: unknown field \"metadata.bogus\""));
+            .starts_with("Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"metadata.bogus\""));
         let (_, w) = typed(r, &pod, FieldValidation::Ignore).unwrap();
         assert!(w.is_empty());
         let wrong = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 5}});

@@ -163,7 +163,25 @@ async fn delete_one(
                 .is_none_or(|p| p != "Succeeded" && p != "Failed");
         if finalizers || namespace_delete || graceful {
             if cur.object.pointer("/metadata/deletionTimestamp").is_some() {
-                return Ok(Outcome::Pending(api.present(r, cur.object)));
+                // A second delete may only shorten a pod's grace period (kube-apiserver's
+                // BeforeDelete): the deadline moves back by the difference.
+                let Some(marked) = graceful
+                    .then(|| shortened(&cur.object, opts.grace_period))
+                    .flatten()
+                else {
+                    return Ok(Outcome::Pending(api.present(r, cur.object)));
+                };
+                if opts.dry_run {
+                    return Ok(Outcome::Pending(api.present(r, marked)));
+                }
+                match api
+                    .store()
+                    .update(&k, cur.mod_revision, marked, &Extra::default())
+                    .await?
+                {
+                    Some(s) => return Ok(Outcome::Pending(api.present(r, s.object))),
+                    None => continue,
+                }
             }
             let mut marked = cur.object.clone();
             let grace = if graceful {
@@ -211,6 +229,27 @@ async fn delete_one(
         }
     }
     Err(ApiError::modified(r, name))
+}
+
+/// `obj` (being deleted gracefully) with its deadline moved to `grace` seconds after the
+/// deletion began, when that is shorter than the grace period it has; `None` otherwise.
+fn shortened(obj: &Value, grace: Option<i64>) -> Option<Value> {
+    let grace = grace?.max(1);
+    let old = obj
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)?;
+    if grace >= old {
+        return None;
+    }
+    let at: jiff::Timestamp = meta::str_at(obj, "/metadata/deletionTimestamp")?
+        .parse()
+        .ok()?;
+    let when = at - jiff::SignedDuration::from_secs(old - grace);
+    let mut out = obj.clone();
+    let m = out.get_mut("metadata").and_then(Value::as_object_mut)?;
+    m.insert("deletionTimestamp".into(), json!(meta::timestamp(when)));
+    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+    Some(out)
 }
 
 /// Deletes one object by name (the namespace finalizer's path); whether it is gone.

@@ -16,6 +16,7 @@ mod field_types;
 mod fields;
 mod health;
 mod http;
+mod list_options;
 mod managed_fields;
 mod meta;
 mod metrics;
@@ -26,6 +27,7 @@ mod protobuf;
 mod read;
 mod resources;
 mod route;
+mod secrets;
 mod selector;
 mod serve;
 mod services;
@@ -196,10 +198,13 @@ impl KubeApi {
     }
 
     /// An object of `r` in its stored form.
-    pub(crate) fn accept(&self, r: &Resource, obj: Value) -> Value {
+    pub(crate) fn accept(&self, r: &Resource, mut obj: Value) -> Value {
         if r.group == "events.k8s.io" {
             events::to_core(obj)
         } else {
+            if r.group.is_empty() && r.plural == "secrets" {
+                secrets::merge_string_data(&mut obj);
+            }
             obj
         }
     }

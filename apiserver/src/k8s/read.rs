@@ -18,36 +18,47 @@ use super::status::{ApiError, ApiResult};
 use super::stored_json::{metadata_open, splice_managed_fields};
 use super::{fields, meta, tables, KubeApi};
 
-/// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch`.
-/// Only "not older than N" needs this replica's revision, so only that case reads it.
+/// How a read picks its revision, from `resourceVersion` and `resourceVersionMatch` (their
+/// combinations already checked by `list_options::validate`). Only "not older than N" and
+/// "exactly N" need this replica's revision, so only they read it.
 pub async fn freshness(api: &KubeApi, q: &Query) -> ApiResult<Freshness> {
-    let rv = q.get("resourceVersion");
-    let matching = q.get("resourceVersionMatch");
-    match (rv, matching) {
-        (None, Some(_)) => Err(ApiError::bad_request(
-            "resourceVersionMatch is forbidden unless resourceVersion is provided",
-        )),
-        (None, None) => Ok(Freshness::Latest),
-        (Some("0"), Some("Exact")) => Err(ApiError::bad_request(
-            "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
-        )),
+    match (q.get("resourceVersion"), q.get("resourceVersionMatch")) {
+        (None, _) => Ok(Freshness::Latest),
         (Some("0"), _) => Ok(Freshness::Any),
         (Some(v), m) => {
             let n: i64 = meta::parse_resource_version(v)?;
+            reached(api, n).await?;
             match m {
                 Some("Exact") => Ok(Freshness::At(n)),
-                None | Some("NotOlderThan") => {
-                    if api.local_revision().await >= n {
-                        Ok(Freshness::Any)
-                    } else {
-                        Ok(Freshness::Latest)
-                    }
-                }
-                Some(other) => Err(ApiError::bad_request(format!(
-                    "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""
-                ))),
+                _ => Ok(Freshness::Any),
             }
         }
+    }
+}
+
+/// How long a read waits for this replica to reach the revision it asks for, as kube-apiserver's
+/// watch cache waits for a resourceVersion it has not seen yet.
+const REVISION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Waits until this replica has applied revision `n`: at once when it has, else after a
+/// linearizable read brings it up to date with the cluster, else (a revision nobody has
+/// written yet) up to `REVISION_WAIT`, then 504 Too large resource version.
+async fn reached(api: &KubeApi, n: i64) -> ApiResult<()> {
+    if api.local_revision().await >= n {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + REVISION_WAIT;
+    // A linearizable read returns after this replica applied everything committed before it.
+    let _ = api.store().exists("/registry/").await?;
+    loop {
+        let current = api.local_revision().await;
+        if current >= n {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::too_large_resource_version(n, current));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
@@ -184,9 +195,12 @@ pub async fn list_objects(
     let limit = q.i64("limit")?.filter(|l| *l > 0).unwrap_or(0);
     let p = prefix(r, ns);
     let mut end = prefix_end(p.as_bytes());
+    super::list_options::validate(q, false)?;
     let (mut fresh, mut from) = match q.get("continue") {
         Some(token) => {
-            if q.get("resourceVersion").is_some() {
+            if q.get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0")
+            {
                 return Err(ApiError::bad_request(
                     "specifying resource version is not allowed when using continue",
                 ));

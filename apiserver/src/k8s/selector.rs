@@ -13,6 +13,10 @@ enum LabelReq {
     NotIn(String, Vec<String>),
     Exists(String),
     NotExists(String),
+    /// `a>N`: the label is an integer greater than N.
+    Gt(String, i64),
+    /// `a<N`: the label is an integer less than N.
+    Lt(String, i64),
 }
 
 /// A parsed label selector; empty matches everything.
@@ -72,6 +76,14 @@ fn set_values(s: &str) -> Result<Vec<String>, String> {
     Ok(vals)
 }
 
+/// The operand of `>` or `<`, which must be an integer.
+fn integer_operand(v: &str) -> Result<i64, String> {
+    let v = v.trim();
+    v.parse().map_err(|_| {
+        format!("unable to parse requirement: values[0]: Invalid value: {v:?}: for 'Gt', 'Lt' operators, the value must be an integer")
+    })
+}
+
 impl LabelSelector {
     /// Parses the query-string form. Errors carry a message for a 400 BadRequest.
     pub fn parse(s: &str) -> Result<LabelSelector, String> {
@@ -95,6 +107,10 @@ impl LabelSelector {
                 LabelReq::Eq(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = p.split_once('=') {
                 LabelReq::Eq(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = p.split_once('>') {
+                LabelReq::Gt(k.trim().into(), integer_operand(v)?)
+            } else if let Some((k, v)) = p.split_once('<') {
+                LabelReq::Lt(k.trim().into(), integer_operand(v)?)
             } else if let Some((k, rest)) = split_word(p, " notin ") {
                 LabelReq::NotIn(k.into(), set_values(rest)?)
             } else if let Some((k, rest)) = split_word(p, " in ") {
@@ -107,7 +123,9 @@ impl LabelSelector {
                 LabelReq::In(k, _)
                 | LabelReq::NotIn(k, _)
                 | LabelReq::Exists(k)
-                | LabelReq::NotExists(k) => (k, None),
+                | LabelReq::NotExists(k)
+                | LabelReq::Gt(k, _)
+                | LabelReq::Lt(k, _) => (k, None),
             };
             if !valid_label_key(key) {
                 return Err(format!(
@@ -140,6 +158,12 @@ impl LabelSelector {
             LabelReq::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
             LabelReq::Exists(k) => get(k).is_some(),
             LabelReq::NotExists(k) => get(k).is_none(),
+            LabelReq::Gt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            LabelReq::Lt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         })
     }
 
@@ -194,6 +218,8 @@ impl std::fmt::Display for LabelSelector {
                 LabelReq::NotIn(k, vs) => (k.clone(), format!("{k} notin ({})", vs.join(","))),
                 LabelReq::Exists(k) => (k.clone(), k.clone()),
                 LabelReq::NotExists(k) => (k.clone(), format!("!{k}")),
+                LabelReq::Gt(k, n) => (k.clone(), format!("{k}>{n}")),
+                LabelReq::Lt(k, n) => (k.clone(), format!("{k}<{n}")),
             })
             .collect();
         parts.sort();
@@ -327,6 +353,16 @@ mod tests {
         assert!(LabelSelector::parse("a=b=c").is_err());
         assert!(LabelSelector::parse("app in web").is_err());
         assert!(LabelSelector::parse("a,,b").is_err());
+        let n = json!({"replicas": "3", "name": "x"});
+        let gt = |s: &str| LabelSelector::parse(s).unwrap().matches(n.as_object());
+        assert!(gt("replicas>2"));
+        assert!(!gt("replicas>3"));
+        assert!(gt("replicas<4"));
+        assert!(!gt("name>1"), "a label that is not an integer is neither");
+        assert!(!gt("missing<9"));
+        assert!(LabelSelector::parse("replicas>two")
+            .unwrap_err()
+            .contains("the value must be an integer"));
     }
 
     #[test]

@@ -113,6 +113,42 @@ impl ApiError {
         .with_details(details)
     }
 
+    /// 422 for request options (`ListOptions`, `CreateOptions`, …) that do not go together.
+    pub fn invalid_options(kind: &str, errors: &[FieldError]) -> ApiError {
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
+            .collect();
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let summary = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {summary}"),
+        )
+        .with_details(json!({"group": "meta.k8s.io", "kind": kind, "causes": causes}))
+    }
+
+    /// 504 for a resourceVersion this replica has not reached within the wait (kube-apiserver's
+    /// `NewTooLargeResourceVersionError`).
+    pub fn too_large_resource_version(wanted: i64, current: i64) -> ApiError {
+        let mut e = ApiError::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {wanted}, current: {current}"),
+        )
+        .with_details(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }));
+        e.retry_after = Some(1);
+        e
+    }
+
     /// 410 for a resourceVersion below the compaction point.
     pub fn expired(message: impl Into<String>) -> ApiError {
         ApiError::new(410, "Expired", message)

@@ -9,7 +9,8 @@ use super::resources::Resource;
 
 /// The status a new object starts with; client-supplied status is dropped for resources that
 /// have a status subresource (nodes keep theirs: the node agent reports it at registration).
-pub fn prepare_create(r: &Resource, obj: &mut Value) {
+/// Counters of a status that its Go type always prints (no `omitempty`) start at zero.
+pub fn prepare_create(r: &Resource, obj: &mut Value, now: &str) {
     if !r.has_subresource("status") || r.plural == "nodes" {
         return;
     }
@@ -23,7 +24,22 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
         }
         ("", "namespaces") => json!({"phase": "Active"}),
         ("", "services") => json!({"loadBalancer": {}}),
-        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => json!({"phase": "Pending"}),
+        ("", "persistentvolumes") => json!({"phase": "Pending", "lastPhaseTransitionTime": now}),
+        ("", "persistentvolumeclaims") => json!({"phase": "Pending"}),
+        ("", "replicationcontrollers") | ("apps", "replicasets") => json!({"replicas": 0}),
+        ("apps", "statefulsets") => json!({"replicas": 0, "availableReplicas": 0}),
+        ("apps", "daemonsets") => json!({
+            "currentNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberReady": 0,
+        }),
+        ("policy", "poddisruptionbudgets") => json!({
+            "disruptionsAllowed": 0,
+            "currentHealthy": 0,
+            "desiredHealthy": 0,
+            "expectedPods": 0,
+        }),
         _ => json!({}),
     };
     o.insert("status".into(), status);
@@ -32,7 +48,24 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
 /// Merges what an update may change into the stored object: the main resource keeps the
 /// stored status, `/status` keeps everything but the status (and labels/annotations it may
 /// not touch either).
-pub fn prepare_update(r: &Resource, subresource: Option<&str>, new: &mut Value, old: &Value) {
+/// A persistent volume's `lastPhaseTransitionTime` is set whenever its phase changes (unless
+/// the writer sets it).
+pub fn prepare_update(
+    r: &Resource,
+    subresource: Option<&str>,
+    new: &mut Value,
+    old: &Value,
+    now: &str,
+) {
+    if r.group.is_empty() && r.plural == "persistentvolumes" && subresource == Some("status") {
+        let phase = |v: &Value| v.pointer("/status/phase").cloned();
+        let time = |v: &Value| v.pointer("/status/lastPhaseTransitionTime").cloned();
+        if phase(new) != phase(old) && time(new) == time(old) {
+            if let Some(st) = new.get_mut("status").and_then(Value::as_object_mut) {
+                st.insert("lastPhaseTransitionTime".into(), Value::from(now));
+            }
+        }
+    }
     match subresource {
         // Binding is the server's own write of spec.nodeName and the PodScheduled condition.
         Some("binding") => {}

@@ -107,16 +107,7 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
         }
     };
     let bookmarks = q.flag("allowWatchBookmarks");
-    if send_initial {
-        if q.get("resourceVersionMatch") != Some("NotOlderThan") {
-            return Err(ApiError::new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden unless resourceVersionMatch is set to NotOlderThan"));
-        }
-        if !bookmarks {
-            return Err(ApiError::new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: allowWatchBookmarks: Required value: allowWatchBookmarks must be true if sendInitialEvents = true"));
-        }
-    } else if q.get("resourceVersionMatch").is_some() {
-        return Err(ApiError::new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
-    }
+    super::list_options::validate(&q, true)?;
     let timeout = match q.i64("timeoutSeconds")? {
         Some(t) if t > 0 => Duration::from_secs(t as u64),
         _ => Duration::from_secs(rand::thread_rng().gen_range(1800..3600)),

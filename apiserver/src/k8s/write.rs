@@ -44,14 +44,27 @@ fn accept_typed(
     mode: FieldValidation,
 ) -> ApiResult<(Value, Vec<String>)> {
     meta::check_type(r, &mut raw)?;
-    let (obj, warnings) = typed(r, &raw, mode)?;
+    let (mut obj, warnings) = typed(r, &raw, mode)?;
+    // The typed form fills a required selector the client left out with `{}`; kube-apiserver's
+    // (a nil pointer) is reported as missing, not as empty.
+    if r.group == "apps"
+        && matches!(
+            r.plural,
+            "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+        )
+        && raw.pointer("/spec/selector").is_none_or(Value::is_null)
+    {
+        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("selector");
+        }
+    }
     Ok((api.accept(r, obj), warnings))
 }
 
 /// POST: a new object.
 pub async fn create(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
     let r = call.r();
-    let mode = FieldValidation::from_query(&call.query)?;
+    let mode = FieldValidation::from_query(&call.query, "CreateOptions")?;
     let dry = call.query.dry_run()?;
     let raw = decode_body(&call.headers, body)?;
     let manager = field_manager(&call, "CreateOptions")?;
@@ -94,8 +107,8 @@ pub async fn create_object(
         .to_string();
     admission::check_create(api, r, ns, &name).await?;
     validation::apply_defaults(r.group, r.plural, &mut obj);
-    strategy::prepare_create(r, &mut obj);
     let now = meta::timestamp(api.now());
+    strategy::prepare_create(r, &mut obj, &now);
     managed_fields::track(
         &api.schemas().field_types,
         r,
@@ -154,7 +167,7 @@ pub async fn create_object(
 /// PUT: replace an object (or its status).
 pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
     let r = call.r();
-    let mode = FieldValidation::from_query(&call.query)?;
+    let mode = FieldValidation::from_query(&call.query, "UpdateOptions")?;
     let dry = call.query.dry_run()?;
     let (obj, warnings) = accept_typed(api, r, decode_body(&call.headers, body)?, mode)?;
     if let Some(ns) = call.ns() {
@@ -235,7 +248,7 @@ pub async fn guaranteed_update(
             return Err(ApiError::modified(r, name));
         }
         let mut new = mutate(&cur.object)?;
-        strategy::prepare_update(r, sub, &mut new, &cur.object);
+        strategy::prepare_update(r, sub, &mut new, &cur.object, &meta::timestamp(api.now()));
         meta::prepare_update(r, name, &mut new, &cur.object)?;
         validation::apply_defaults(r.group, r.plural, &mut new);
         super::objects::set_resource_version(&mut new, cur.mod_revision);
@@ -303,7 +316,7 @@ fn finalized(obj: &Value) -> bool {
 /// PATCH: the four patch types kubectl sends.
 pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response> {
     let r = call.r();
-    let mode = FieldValidation::from_query(&call.query)?;
+    let mode = FieldValidation::from_query(&call.query, "PatchOptions")?;
     let dry = call.query.dry_run()?;
     let ct = content_type(&call.headers);
     let name = call.name()?.to_string();
@@ -449,12 +462,16 @@ pub fn apply_patch(
             let ops: json_patch::Patch = serde_json::from_value(doc.clone())
                 .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: invalid JSON patch: {e}")))?;
             let mut target = current.clone();
-            json_patch::patch(&mut target, &ops).map_err(|e| {
-                ApiError::new(
+            // kube-apiserver answers a failed operation with a generic 422 that does not say
+            // which one (NewGenericServerResponse drops the patch library's message).
+            json_patch::patch(&mut target, &ops).map_err(|_| {
+                let mut e = ApiError::new(
                     422,
                     "Invalid",
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
+                    "the server rejected our request due to an error in our request",
+                );
+                e.details = Some(serde_json::json!({}));
+                e
             })?;
             Ok(target)
         }

@@ -47,6 +47,19 @@ pub fn apply_defaults(group: &str, resource: &str, obj: &mut Value) {
                 }
             }
         }
+        ("", "limitranges") => {
+            if let Some(spec) = ensure_obj(obj, "spec") {
+                for item in arr_mut(spec, "limits") {
+                    limit_range_item(item);
+                }
+            }
+        }
+        ("discovery.k8s.io", "endpointslices") => {
+            for p in arr_mut(obj, "ports") {
+                default_str(p, "protocol", "TCP");
+                default(p, "name", json!(""));
+            }
+        }
         ("apps", "deployments") => deployment(obj),
         ("apps", "replicasets") => {
             if let Some(spec) = ensure_obj(obj, "spec") {
@@ -59,6 +72,36 @@ pub fn apply_defaults(group: &str, resource: &str, obj: &mut Value) {
         ("batch", "jobs") => job(obj),
         ("batch", "cronjobs") => cronjob(obj),
         _ => {}
+    }
+}
+
+/// A container limit's defaults: the default limit falls back to the max, the default request
+/// to the default limit, then to the min (empty lists stay unset).
+fn limit_range_item(item: &mut Value) {
+    if s(item, "type") != "Container" {
+        return;
+    }
+    let Some(m) = item.as_object_mut() else {
+        return;
+    };
+    let list = |m: &serde_json::Map<String, Value>, k: &str| {
+        m.get(k)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut limit = list(m, "default");
+    let mut request = list(m, "defaultRequest");
+    for (k, v) in list(m, "max") {
+        limit.entry(k).or_insert(v);
+    }
+    for (k, v) in limit.iter().chain(list(m, "min").iter()) {
+        request.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for (k, l) in [("default", limit), ("defaultRequest", request)] {
+        if !l.is_empty() {
+            m.insert(k.into(), Value::Object(l));
+        }
     }
 }
 
@@ -506,7 +549,18 @@ fn service(obj: &mut Value) {
         }
         let family = if ip.contains(':') { "IPv6" } else { "IPv4" };
         default(spec, "ipFamilies", json!([family]));
-        default(spec, "ipFamilyPolicy", json!("SingleStack"));
+        // A headless service without a selector gets addresses of every family the cluster
+        // has (kube-apiserver's special case).
+        let headless_selectorless = ip == "None"
+            && at(spec, "selector")
+                .as_object()
+                .is_none_or(serde_json::Map::is_empty);
+        let policy = if headless_selectorless {
+            "RequireDualStack"
+        } else {
+            "SingleStack"
+        };
+        default(spec, "ipFamilyPolicy", json!(policy));
     }
     if ty == "LoadBalancer" {
         default(spec, "allocateLoadBalancerNodePorts", json!(true));

@@ -176,17 +176,29 @@ pub fn validate_update(group: &str, resource: &str, new: &Value, old: &Value) ->
             errs.extend(validate_body(group, resource, new));
             errs.extend(service::validate_service_update(new, old));
         }
+        // What may not change is checked before the new object itself, as kube-apiserver's
+        // ValidateConfigMapUpdate and ValidateSecretUpdate do.
         ("", "configmaps") => {
-            errs.extend(validate_body(group, resource, new));
             errs.extend(config::validate_immutable_data(
                 new,
                 old,
                 &["data", "binaryData"],
             ));
+            errs.extend(validate_body(group, resource, new));
         }
         ("", "secrets") => {
-            errs.extend(validate_body(group, resource, new));
             errs.extend(config::validate_secret_update(new, old));
+            errs.extend(validate_body(group, resource, new));
+        }
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+            errs.extend(validate_body(group, resource, new));
+            if access::at(new, "roleRef") != access::at(old, "roleRef") {
+                errs.push(FieldError::invalid(
+                    "roleRef",
+                    access::at(new, "roleRef").clone(),
+                    "cannot change roleRef",
+                ));
+            }
         }
         _ => errs.extend(validate_body(group, resource, new)),
     }
