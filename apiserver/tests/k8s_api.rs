@@ -1315,3 +1315,43 @@ async fn list_options_field_validation_and_revisions_ahead_of_the_store() {
     );
     assert!(names(api.get(&format!("{PODS}?labelSelector=gen%3C5")).await).is_empty());
 }
+
+#[tokio::test]
+async fn openapi_v2_is_the_whole_api_in_json_and_a_stub_in_protobuf() {
+    let api = Api::new().await;
+    let req = |accept: &str| {
+        Request::builder()
+            .uri("/openapi/v2")
+            .header("accept", accept)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let a = api
+        .raw(
+            req("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body, Value::String("\n\u{3}2.0".into()));
+    let a = api.raw(req("application/json"), true).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "application/json");
+    let doc = a.body;
+    assert_eq!(doc["swagger"], "2.0");
+    let pod = &doc["definitions"]["io.k8s.api.core.v1.Pod"];
+    assert_eq!(
+        pod["x-kubernetes-group-version-kind"],
+        json!([{"group": "", "kind": "Pod", "version": "v1"}])
+    );
+    assert!(pod["properties"]["spec"]
+        .to_string()
+        .contains("\"$ref\":\"#/definitions/io.k8s.api.core.v1.PodSpec\""));
+    assert!(!doc.to_string().contains("#/components/schemas/"));
+    assert_eq!(
+        doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+            ["parameters"][0]["in"],
+        "body"
+    );
+    assert!(doc["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
+}

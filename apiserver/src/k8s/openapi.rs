@@ -2,8 +2,8 @@
 //! (schemars): `/openapi/v3` (an index with a content hash per group version) and
 //! `/openapi/v3/<group-version>` documents with `x-kubernetes-group-version-kind` and the
 //! strategic-merge-patch extensions, which `kubectl explain`, client-side validation and
-//! server-side field validation detection read; and the minimal `/openapi/v2` protobuf
-//! document kubectl 1.27/1.28 insist on fetching first.
+//! server-side field validation detection read; `/openapi/v2` as one Swagger 2.0 JSON document,
+//! and in protobuf the minimal document kubectl 1.27/1.28 insist on fetching first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +28,8 @@ pub struct Schemas {
     pub definitions: Map<String, Value>,
     /// Per group-version path (`api/v1`, `apis/apps/v1`): the document's bytes and hash.
     documents: BTreeMap<String, (Vec<u8>, String)>,
+    /// The whole API as one Swagger 2.0 document (`/openapi/v2` in JSON).
+    swagger: Vec<u8>,
     /// The served kinds' types as field ownership walks them.
     pub field_types: FieldTypes,
 }
@@ -54,6 +56,7 @@ impl Schemas {
                 (path, (bytes, hash))
             })
             .collect();
+        let swagger = serde_json::to_vec(&swagger(&definitions)).unwrap_or_default();
         let field_types = FieldTypes::build(
             SchemaIndex::new(&definitions),
             RESOURCES.iter().map(|r| r.definition),
@@ -61,6 +64,7 @@ impl Schemas {
         Schemas {
             definitions,
             documents,
+            swagger,
             field_types,
         }
     }
@@ -217,6 +221,101 @@ fn document(defs: &Map<String, Value>, rs: &[&Resource]) -> Value {
     })
 }
 
+/// The v2 form of a v3 schema: references point into `definitions`.
+fn v2_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => (
+                        k.clone(),
+                        json!(r.replacen(REF_PREFIX, "#/definitions/", 1)),
+                    ),
+                    _ => (k.clone(), v2_schema(x)),
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(v2_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A v2 operation on `r`: `action` with (`body`) a request body.
+fn v2_operation(r: &Resource, action: &str, body: bool) -> Value {
+    let target = format!("#/definitions/{}", r.definition);
+    let mut op = json!({
+        "operationId": format!("{action}{}", r.kind),
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "kind": r.kind, "version": r.version},
+        "produces": ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+        "schemes": ["https"],
+        "responses": {"200": {"description": "OK", "schema": {"$ref": target}}, "401": {"description": "Unauthorized"}},
+    });
+    if body {
+        let patch = action == "patch";
+        let schema = if patch {
+            json!({"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"})
+        } else {
+            json!({"$ref": target})
+        };
+        op["parameters"] = json!([
+            {"name": "body", "in": "body", "required": true, "schema": schema},
+            {"name": "dryRun", "in": "query", "type": "string", "uniqueItems": true},
+            {"name": "fieldManager", "in": "query", "type": "string", "uniqueItems": true},
+            {"name": "fieldValidation", "in": "query", "type": "string", "uniqueItems": true},
+        ]);
+        op["consumes"] = if patch {
+            json!([
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+                "application/apply-patch+yaml",
+            ])
+        } else {
+            json!(["*/*"])
+        };
+    }
+    op
+}
+
+/// The Swagger 2.0 document of every served type (what `/openapi/v2` answers in JSON).
+fn swagger(defs: &Map<String, Value>) -> Value {
+    let mut paths = Map::new();
+    for r in RESOURCES {
+        let base = if r.namespaced {
+            format!("{}/namespaces/{{namespace}}/{}", r.gv_path(), r.plural)
+        } else {
+            format!("{}/{}", r.gv_path(), r.plural)
+        };
+        paths.insert(
+            base.clone(),
+            json!({"get": v2_operation(r, "list", false), "post": v2_operation(r, "post", true)}),
+        );
+        paths.insert(
+            format!("{base}/{{name}}"),
+            json!({
+                "get": v2_operation(r, "get", false),
+                "put": v2_operation(r, "put", true),
+                "patch": v2_operation(r, "patch", true),
+                "delete": v2_operation(r, "delete", false),
+            }),
+        );
+    }
+    let mut definitions: Map<String, Value> = defs
+        .iter()
+        .map(|(k, d)| (k.clone(), v2_schema(d)))
+        .collect();
+    definitions
+        .entry("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
+        .or_insert_with(|| json!({"description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.", "type": "object"}));
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": super::version::GIT_VERSION},
+        "paths": paths,
+        "definitions": definitions,
+    })
+}
+
 /// `GET /openapi/v3`.
 pub async fn v3_index(axum::extract::State(api): axum::extract::State<super::KubeApi>) -> Response {
     let mut paths = Map::new();
@@ -265,13 +364,27 @@ pub async fn v3_document(
     resp
 }
 
-/// `GET /openapi/v2`: a document with only `swagger: "2.0"` in the gnostic protobuf encoding.
-/// kubectl 1.27 and 1.28 need it to answer before they use the v3 documents.
-pub async fn v2() -> Response {
-    let mut resp = Response::new(Body::from(vec![0x0a, 0x03, b'2', b'.', b'0']));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
-    );
+/// `GET /openapi/v2`: the Swagger 2.0 document in JSON; asked for in protobuf (as kubectl does),
+/// a document with only `swagger: "2.0"` in the gnostic encoding, which kubectl 1.27 and 1.28
+/// need to answer before they use the v3 documents (where every client of ours reads the types).
+pub async fn v2(
+    axum::extract::State(api): axum::extract::State<super::KubeApi>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let protobuf = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("protobuf"));
+    let (body, content_type) = if protobuf {
+        (
+            vec![0x0a, 0x03, b'2', b'.', b'0'],
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        )
+    } else {
+        (api.schemas().swagger.clone(), "application/json")
+    };
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
