@@ -1314,6 +1314,27 @@ async fn list_options_field_validation_and_revisions_ahead_of_the_store() {
         ["gen"]
     );
     assert!(names(api.get(&format!("{PODS}?labelSelector=gen%3C5")).await).is_empty());
+    // The deprecated /watch/ paths: the collection, and one object by name.
+    let events = watch_lines(&api, "/api/v1/watch/namespaces/default/pods/gen", 1).await;
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "gen");
+    let events = watch_lines(
+        &api,
+        "/api/v1/watch/namespaces/default/pods?labelSelector=gen",
+        1,
+    )
+    .await;
+    assert_eq!(events[0]["object"]["metadata"]["name"], "gen");
+    let a = api
+        .call(
+            "DELETE",
+            "/api/v1/watch/namespaces/default/pods/gen",
+            "application/json",
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(a.status, 405);
+    assert_eq!(api.get(&format!("{PODS}/gen")).await.status, 200);
 }
 
 #[tokio::test]

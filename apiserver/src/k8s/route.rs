@@ -19,6 +19,9 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
+    /// Reached through the deprecated `/watch/` prefix (`/api/v1/watch/namespaces/x/pods`),
+    /// which kube-apiserver still serves: a watch of the collection or of the named object.
+    pub watch_prefix: bool,
 }
 
 /// Parses a resource path; `None` when it names no served resource.
@@ -32,6 +35,10 @@ pub fn parse(path: &str) -> Option<Target> {
     if rest.iter().any(|s| s.is_empty()) {
         return None;
     }
+    let (watch_prefix, rest) = match rest {
+        ["watch", tail @ ..] => (true, tail),
+        _ => (false, rest),
+    };
     let (namespace, rest): (Option<&str>, &[&str]) = match rest {
         ["namespaces", ns, res, tail @ ..]
             if !(group.is_empty() && matches!(*res, "status" | "finalize")) =>
@@ -47,7 +54,7 @@ pub fn parse(path: &str) -> Option<Target> {
     let (plural, name, sub) = match rest {
         [p] => (*p, None, None),
         [p, n] => (*p, Some(*n), None),
-        [p, n, s] => (*p, Some(*n), Some(*s)),
+        [p, n, s] if !watch_prefix => (*p, Some(*n), Some(*s)),
         _ => return None,
     };
     let resource = resources::find(group, version, plural)?;
@@ -64,6 +71,7 @@ pub fn parse(path: &str) -> Option<Target> {
         namespace: namespace.map(String::from),
         name: name.map(String::from),
         subresource: sub.map(String::from),
+        watch_prefix,
     })
 }
 
@@ -96,11 +104,26 @@ pub async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(target) = parse(uri.path()) else {
+    let Some(mut target) = parse(uri.path()) else {
         return ApiError::no_route().into_response();
     };
     let started = std::time::Instant::now();
-    let query = Query::parse(uri.query());
+    let mut query = Query::parse(uri.query());
+    if target.watch_prefix {
+        if method != Method::GET {
+            return ApiError::method_not_allowed(method.as_str()).into_response();
+        }
+        query.0.insert("watch".into(), "true".into());
+        // The watch of one object is the collection's, narrowed to its name.
+        if let Some(name) = target.name.take() {
+            let by_name = format!("metadata.name={name}");
+            let selector = match query.0.get("fieldSelector").filter(|f| !f.is_empty()) {
+                Some(f) => format!("{f},{by_name}"),
+                None => by_name,
+            };
+            query.0.insert("fieldSelector".into(), selector);
+        }
+    }
     let apply = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -203,5 +226,13 @@ mod tests {
         assert!(parse("/api/v1/namespaces/d/nodes").is_none());
         assert!(parse("/api/v1/namespaces/d/pods/x/bogus").is_none());
         assert!(parse("/apis/apps/v2/deployments").is_none());
+        let t = parse("/api/v1/watch/namespaces/d/pods/x").unwrap();
+        assert!(t.watch_prefix);
+        assert_eq!(
+            (t.namespace.as_deref(), t.name.as_deref()),
+            (Some("d"), Some("x"))
+        );
+        assert!(parse("/api/v1/watch/namespaces/d/pods/x/status").is_none());
+        assert!(!parse("/api/v1/namespaces/watch").unwrap().watch_prefix);
     }
 }
