@@ -182,6 +182,22 @@ async fn discovery_answers_aggregated_v2_v2beta1_and_legacy() {
             .unwrap()
             .iter()
             .any(|s| s["subresource"] == "scale" && s["responseKind"]["kind"] == "Scale"));
+        // Cached by its ETag: asking again with it is answered 304 with no body.
+        let etag = a.headers["etag"].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.len() > 100, "{etag}");
+        let again = Request::builder()
+            .uri("/apis")
+            .header(
+                "accept",
+                format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"),
+            )
+            .header("if-none-match", &etag)
+            .body(Body::empty())
+            .unwrap();
+        let a = api.raw(again, true).await;
+        assert_eq!(a.status, 304);
+        assert_eq!(a.headers["etag"], etag.as_str());
+        assert_eq!(a.body, Value::String(String::new()));
     }
     let legacy = api.get("/api/v1").await;
     assert_eq!(legacy.body["kind"], "APIResourceList");

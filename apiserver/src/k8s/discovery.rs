@@ -7,6 +7,7 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use super::http::json_response;
 use super::resources::{self, Resource, RESOURCES};
@@ -38,9 +39,26 @@ fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
-fn aggregated_response(version: &str, body: &Value) -> Response {
+/// An aggregated discovery document with kube-apiserver's caching headers: an ETag (the
+/// document's hash), answered 304 Not Modified when the client already has it.
+fn aggregated_response(version: &str, body: &Value, request: &HeaderMap) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut resp = Response::new(Body::from(bytes));
+    let etag = format!("\"{:X}\"", sha2::Sha512::digest(&bytes));
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let mut resp = if unchanged {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(Body::from(bytes))
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public"));
     let ct = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
     if let Ok(v) = HeaderValue::from_str(&ct) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -103,7 +121,7 @@ fn aggregated_list(version: &str, items: Vec<Value>) -> Value {
 /// `GET /api`.
 pub async fn core(headers: HeaderMap) -> Response {
     match aggregated_version(&headers) {
-        Some(v) => aggregated_response(v, &aggregated_list(v, vec![group_discovery("")])),
+        Some(v) => aggregated_response(v, &aggregated_list(v, vec![group_discovery("")]), &headers),
         None => json_response(
             StatusCode::OK,
             &json!({
@@ -128,6 +146,7 @@ pub async fn groups(headers: HeaderMap) -> Response {
         Some(v) => aggregated_response(
             v,
             &aggregated_list(v, groups.iter().map(|g| group_discovery(g)).collect()),
+            &headers,
         ),
         None => json_response(
             StatusCode::OK,
