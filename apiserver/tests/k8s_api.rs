@@ -1133,7 +1133,7 @@ async fn conversions_defaults_and_update_rules_of_the_less_common_types() {
     assert_eq!(
         a.body["details"]["causes"][0],
         json!({"reason": "FieldValueInvalid", "field": "roleRef",
-               "message": "Invalid value: {\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"edit\"}: cannot change roleRef"})
+               "message": "Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"edit\"}: cannot change roleRef"})
     );
     assert_eq!(api.revision().await, before);
 

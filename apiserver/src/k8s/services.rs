@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::objects::{Extra, REGISTRY};
 use super::status::ApiResult;
+use super::validation::go_value::string_slice;
 use super::validation::{ErrorType, FieldError};
 
 /// The service CIDR and node port range.
@@ -152,6 +153,7 @@ pub fn allocate(
                         kind: ErrorType::Invalid,
                         field: "spec.clusterIPs".into(),
                         bad_value: Some(json!([given])),
+                        go_value: Some(string_slice(&json!([given]))),
                         detail: format!(
                             "failed to allocate IP {given}: the provided IP ({given}) is not in the valid range. The range of valid IPs is {}/{}",
                             ranges.network, ranges.prefix
@@ -196,6 +198,7 @@ pub fn allocate(
                                 kind: ErrorType::Invalid,
                                 field: format!("spec.ports[{i}].nodePort"),
                                 bad_value: Some(json!(n)),
+                                go_value: None,
                                 detail: format!(
                                     "provided port is not in the valid range. The range of valid ports is {}-{}",
                                     ranges.node_ports.0, ranges.node_ports.1
@@ -253,6 +256,7 @@ pub fn taken_error(svc: &Value) -> FieldError {
         kind: ErrorType::Invalid,
         field: "spec.clusterIPs".into(),
         bad_value: Some(json!([ip])),
+        go_value: Some(string_slice(&json!([ip]))),
         detail: format!("failed to allocate IP {ip}: provided IP is already allocated"),
     }
 }

@@ -370,6 +370,7 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
                 kind: validation::ErrorType::Required,
                 field: "fieldManager".into(),
                 bad_value: None,
+                go_value: None,
                 detail: "is required for apply patch".into(),
             };
             return Err(ApiError::new(

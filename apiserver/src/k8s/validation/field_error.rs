@@ -2,7 +2,8 @@
 //! an error type, the JSON path of the offending field, the bad value and a
 //! detail. `message()` renders the body kube-apiserver puts in a StatusCause,
 //! including Go's way of printing the bad value (`%q` for strings, plain
-//! numbers, sorted and HTML-escaped JSON for maps and lists).
+//! numbers, `%#v` for the maps, lists and structs whose Go type the caller
+//! names through `go_value`, sorted and HTML-escaped JSON for the rest).
 
 use serde_json::Value;
 
@@ -36,6 +37,9 @@ pub struct FieldError {
     pub field: String,
     /// The offending value; `None` when it is not shown in the message.
     pub bad_value: Option<Value>,
+    /// The value as Go's `%#v` prints it, when the caller knows its Go type (see `go_value`);
+    /// otherwise `bad_value` is printed.
+    pub go_value: Option<String>,
     /// Free-form explanation appended after the value.
     pub detail: String,
 }
@@ -44,12 +48,25 @@ pub struct FieldError {
 pub type FieldErrors = Vec<FieldError>;
 
 impl FieldError {
+    /// A malformed value of a known Go type, printed as `go` (one of `go_value`'s printers).
+    pub fn invalid_go(
+        field: impl Into<String>,
+        value: Value,
+        go: String,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut e = Self::invalid(field, value, detail);
+        e.go_value = Some(go);
+        e
+    }
+
     /// A missing value.
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             kind: ErrorType::Required,
             field: field.into(),
             bad_value: None,
+            go_value: None,
             detail: detail.into(),
         }
     }
@@ -64,6 +81,7 @@ impl FieldError {
             kind: ErrorType::Invalid,
             field: field.into(),
             bad_value: Some(value.into()),
+            go_value: None,
             detail: detail.into(),
         }
     }
@@ -84,6 +102,7 @@ impl FieldError {
             kind: ErrorType::NotSupported,
             field: field.into(),
             bad_value: Some(value.into()),
+            go_value: None,
             detail,
         }
     }
@@ -94,6 +113,7 @@ impl FieldError {
             kind: ErrorType::Duplicate,
             field: field.into(),
             bad_value: Some(value.into()),
+            go_value: None,
             detail: String::new(),
         }
     }
@@ -105,6 +125,7 @@ impl FieldError {
             kind: ErrorType::TooLong,
             field: field.into(),
             bad_value: None,
+            go_value: None,
             detail: format!("may not be more than {max} {unit}"),
         }
     }
@@ -116,6 +137,7 @@ impl FieldError {
             kind: ErrorType::TooMany,
             field: field.into(),
             bad_value: Some(Value::from(actual)),
+            go_value: None,
             detail: format!("must have at most {max} {unit}"),
         }
     }
@@ -126,6 +148,7 @@ impl FieldError {
             kind: ErrorType::Forbidden,
             field: field.into(),
             bad_value: None,
+            go_value: None,
             detail: detail.into(),
         }
     }
@@ -136,6 +159,7 @@ impl FieldError {
             kind: ErrorType::NotFound,
             field: field.into(),
             bad_value: Some(value.into()),
+            go_value: None,
             detail: String::new(),
         }
     }
@@ -174,9 +198,10 @@ impl FieldError {
             ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong => {
                 self.type_text().to_string()
             }
-            _ => match &self.bad_value {
-                None => self.type_text().to_string(),
-                Some(v) => format!("{}: {}", self.type_text(), render_value(v)),
+            _ => match (&self.go_value, &self.bad_value) {
+                (Some(go), _) => format!("{}: {go}", self.type_text()),
+                (None, None) => self.type_text().to_string(),
+                (None, Some(v)) => format!("{}: {}", self.type_text(), render_value(v)),
             },
         };
         if !self.detail.is_empty() {

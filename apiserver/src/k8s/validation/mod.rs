@@ -10,6 +10,7 @@ pub mod config;
 pub mod cron;
 pub mod defaults;
 pub mod field_error;
+pub mod go_value;
 pub mod meta;
 pub mod names;
 pub mod pod;
@@ -193,9 +194,11 @@ pub fn validate_update(group: &str, resource: &str, new: &Value, old: &Value) ->
         ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
             errs.extend(validate_body(group, resource, new));
             if access::at(new, "roleRef") != access::at(old, "roleRef") {
-                errs.push(FieldError::invalid(
+                let role_ref = access::at(new, "roleRef");
+                errs.push(FieldError::invalid_go(
                     "roleRef",
-                    access::at(new, "roleRef").clone(),
+                    role_ref.clone(),
+                    go_value::role_ref(role_ref),
                     "cannot change roleRef",
                 ));
             }

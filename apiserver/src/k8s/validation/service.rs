@@ -254,9 +254,12 @@ pub fn validate_service_update(new: &Value, old: &Value) -> FieldErrors {
     let mut errs = Vec::new();
     for (i, (a, b)) in n.iter().zip(o.iter()).enumerate() {
         if a != b {
-            errs.push(FieldError::invalid(
+            // kube-apiserver shows the whole list as the bad value.
+            let all = Value::from(n.clone());
+            errs.push(FieldError::invalid_go(
                 index("spec.clusterIPs", i),
-                a.as_str(),
+                all.clone(),
+                super::go_value::string_slice(&all),
                 "may not change once set",
             ));
         }

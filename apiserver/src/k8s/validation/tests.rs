@@ -245,7 +245,7 @@ fn deployment_selector_mismatch() {
         vec![t(
             "spec.template.metadata.labels",
             "FieldValueInvalid",
-            "Invalid value: {\"app\":\"other\"}: `selector` does not match template `labels`"
+            "Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"
         )]
     );
 }
@@ -275,7 +275,7 @@ fn deployment_without_selector_and_both_zero() {
             t(
                 "spec.template.metadata.labels",
                 "FieldValueInvalid",
-                "Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`"
+                "Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"
             ),
             t(
                 "spec.strategy.rollingUpdate.maxUnavailable",
@@ -415,7 +415,7 @@ fn selector_immutable_on_update() {
         vec![t(
             "spec.selector",
             "FieldValueInvalid",
-            "Invalid value: {\"matchLabels\":{\"app\":\"web\",\"tier\":\"x\"}}: field is immutable"
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\", \"tier\":\"x\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
         )]
     );
     assert!(validate_update("apps", "deployments", &old, &old).is_empty());
@@ -463,7 +463,7 @@ fn immutable_configmap_and_service_ip() {
         vec![t(
             "spec.clusterIPs[0]",
             "FieldValueInvalid",
-            "Invalid value: \"10.0.0.2\": may not change once set"
+            "Invalid value: []string{\"10.0.0.2\"}: may not change once set"
         )]
     );
 }

@@ -10,6 +10,7 @@ use super::access::{
 };
 use super::cron;
 use super::field_error::{FieldError, FieldErrors};
+use super::go_value;
 use super::names::is_valid_percent;
 use super::pod::{nonneg, validate_pod_template};
 use super::selector;
@@ -67,9 +68,10 @@ fn validate_template_for_replicaset(spec: &Value, path: &str, kind: &str, errs: 
     let tpath = child(path, "template");
     let template = at(spec, "template");
     if selector_mismatch(spec, template) {
-        errs.push(FieldError::invalid(
+        errs.push(FieldError::invalid_go(
             child(&child(&tpath, "metadata"), "labels"),
             template_labels_value(template),
+            go_value::string_map(&template_labels_value(template)),
             SELECTOR_MISMATCH,
         ));
     }
@@ -259,9 +261,10 @@ pub fn validate_replication_controller_spec(spec: &Value, path: &str) -> FieldEr
             .iter()
             .all(|(k, v)| labels.iter().any(|(a, b)| a == k && b == v))
     {
-        errs.push(FieldError::invalid(
+        errs.push(FieldError::invalid_go(
             child(&child(&tpath, "metadata"), "labels"),
             template_labels_value(template),
+            go_value::string_map(&template_labels_value(template)),
             SELECTOR_MISMATCH,
         ));
     }
@@ -347,9 +350,10 @@ pub fn validate_statefulset_spec(spec: &Value, path: &str) -> FieldErrors {
     let template = at(spec, "template");
     if usable || !present(spec, "selector") {
         if selector_mismatch(spec, template) {
-            errs.push(FieldError::invalid(
+            errs.push(FieldError::invalid_go(
                 child(&child(&tpath, "metadata"), "labels"),
                 template_labels_value(template),
+                go_value::string_map(&template_labels_value(template)),
                 SELECTOR_MISMATCH,
             ));
         }
@@ -381,9 +385,10 @@ pub fn validate_daemonset_spec(spec: &Value, path: &str) -> FieldErrors {
     if (sel.is_null() || selector::is_well_formed(sel))
         && !selector::matches_or_nothing(sel, &template_labels(template))
     {
-        errs.push(FieldError::invalid(
+        errs.push(FieldError::invalid_go(
             child(&child(&tpath, "metadata"), "labels"),
             template_labels_value(template),
+            go_value::string_map(&template_labels_value(template)),
             SELECTOR_MISMATCH,
         ));
     }
@@ -533,9 +538,10 @@ pub fn validate_job(job: &Value) -> FieldErrors {
     if (sel.is_null() || selector::is_well_formed(sel))
         && !selector::matches_or_nothing(sel, &template_labels(template))
     {
-        errs.push(FieldError::invalid(
+        errs.push(FieldError::invalid_go(
             "spec.template.metadata.labels",
             template_labels_value(template),
+            go_value::string_map(&template_labels_value(template)),
             SELECTOR_MISMATCH,
         ));
     }
@@ -659,9 +665,10 @@ pub fn validate_selector_immutable(new: &Value, old: &Value) -> FieldErrors {
     if semantic_eq(n, o) {
         Vec::new()
     } else {
-        vec![FieldError::invalid(
+        vec![FieldError::invalid_go(
             "spec.selector",
             n.clone(),
+            go_value::label_selector(n),
             "field is immutable",
         )]
     }
