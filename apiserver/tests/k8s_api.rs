@@ -944,6 +944,55 @@ async fn namespaces_terminate_refuse_new_content_and_disappear() {
     panic!("the namespace was never deleted");
 }
 
+#[tokio::test]
+async fn a_stuck_namespace_goes_once_its_finalizers_are_emptied_through_finalize() {
+    let api = Api::new().await;
+    api.post("/api/v1/namespaces", json!({"metadata": {"name": "stuck"}}))
+        .await;
+    // Content nobody will finalize keeps the namespace terminating.
+    let held = json!({"metadata": {"name": "held", "finalizers": ["example.com/never"]}});
+    assert_eq!(
+        api.post("/api/v1/namespaces/stuck/configmaps", held)
+            .await
+            .status,
+        201
+    );
+    let a = api
+        .call("DELETE", "/api/v1/namespaces/stuck", "application/json", "")
+        .await;
+    assert_eq!(a.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let ns = api.get("/api/v1/namespaces/stuck").await;
+    assert_eq!(ns.body["status"]["phase"], "Terminating");
+    assert_eq!(ns.body["spec"]["finalizers"], json!(["kubernetes"]));
+    // finalize changes spec.finalizers and nothing else.
+    let mut body = ns.body.clone();
+    body["spec"]["finalizers"] = json!([]);
+    body["metadata"]["labels"]["sneaky"] = json!("yes");
+    let a = api.put("/api/v1/namespaces/stuck/finalize", body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["spec"]["finalizers"], json!([]));
+    assert!(a.body["metadata"]["labels"].get("sneaky").is_none());
+    let finalize_entry = a.body["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["subresource"] == "finalize")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        finalize_entry["fieldsV1"],
+        json!({"f:spec": {"f:finalizers": {}}})
+    );
+    for _ in 0..50 {
+        if api.get("/api/v1/namespaces/stuck").await.status == 404 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the finalized namespace was never deleted");
+}
+
 async fn watch_lines(api: &Api, uri: &str, n: usize) -> Vec<Value> {
     let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
     let mut req = req;

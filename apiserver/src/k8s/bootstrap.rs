@@ -134,10 +134,28 @@ async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
     Ok(())
 }
 
-/// Deletes everything in a terminating namespace, then the namespace itself.
+/// Deletes everything in a terminating namespace, then the namespace itself. Content deletion
+/// stops as soon as the server's `kubernetes` finalizer is gone from `spec.finalizers` (an
+/// operator's `finalize` of a stuck namespace): the namespace goes at once.
 pub async fn finalize_namespace(api: &KubeApi, name: &str) {
     let opts = DeleteOptions::default();
+    let Ok(nsr) = find("namespaces") else { return };
+    let k = key(nsr, None, name);
     loop {
+        match api.store().get(&k, Freshness::Latest).await {
+            Ok(None) => return,
+            Ok(Some(cur)) => {
+                let held = cur
+                    .object
+                    .pointer("/spec/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| f.iter().any(|x| x.as_str() == Some("kubernetes")));
+                if !held {
+                    break;
+                }
+            }
+            Err(_) => {}
+        }
         let mut left = 0usize;
         for r in RESOURCES
             .iter()
@@ -181,8 +199,6 @@ pub async fn finalize_namespace(api: &KubeApi, name: &str) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let Ok(nsr) = find("namespaces") else { return };
-    let k = key(nsr, None, name);
     for _ in 0..16 {
         let Ok(Some(cur)) = api.store().get(&k, Freshness::Latest).await else {
             return;

@@ -536,6 +536,12 @@ fn filter(set: &mut FieldSet, r: &Resource, subresource: Option<&str>) {
     }
     match subresource {
         Some("status") => set.keep_only("f:status"),
+        Some("finalize") => {
+            set.keep_only("f:spec");
+            if let Some(spec) = set.children.get_mut("f:spec") {
+                spec.keep_only("f:finalizers");
+            }
+        }
         None if r.has_subresource("status") => set.remove_subtree("f:status"),
         _ => {}
     }

@@ -122,6 +122,13 @@ macro_rules! status {
         }
     };
 }
+/// A namespace's `finalize`: the namespace controller's (and stuck namespaces' operators') way
+/// to change `spec.finalizers`.
+const FINALIZE: Subresource = Subresource {
+    name: "finalize",
+    kind: ("", "v1", "Namespace"),
+    verbs: &["update"],
+};
 const SCALE: Subresource = Subresource {
     name: "scale",
     kind: ("autoscaling", "v1", "Scale"),
@@ -229,7 +236,7 @@ pub static RESOURCES: &[Resource] = &[
             false,
             &["ns"],
             NONE,
-            &[status!("", "Namespace")],
+            &[status!("", "Namespace"), FINALIZE],
             "io.k8s.api.core.v1.Namespace"
         )
     },

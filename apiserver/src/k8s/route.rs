@@ -176,6 +176,10 @@ async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiRes
             let body = super::http::read_body(body).await?;
             super::delete::delete(api, call, &body).await
         }
+        ("PUT", true, Some("finalize")) => {
+            let body = super::http::read_body(body).await?;
+            super::write::update(api, call, &body).await
+        }
         ("GET", true, Some("status")) => super::read::get(api, call).await,
         ("PUT", true, Some("status")) => {
             let body = super::http::read_body(body).await?;

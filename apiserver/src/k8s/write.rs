@@ -217,6 +217,13 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
         |_cur| Ok(obj.clone()),
     )
     .await?;
+    // A terminating namespace whose finalizers were just emptied goes now.
+    if sub.as_deref() == Some("finalize")
+        && !dry
+        && stored.pointer("/metadata/deletionTimestamp").is_some()
+    {
+        api.finalize_namespace(name);
+    }
     Ok(json_response(
         StatusCode::OK,
         &api.present(r, stored),

@@ -579,13 +579,6 @@ fn namespace(obj: &mut Value) {
             }
         }
     }
-    if let Some(spec) = ensure_obj(obj, "spec") {
-        if arr(spec, "finalizers").is_empty() {
-            if let Some(m) = spec.as_object_mut() {
-                m.insert("finalizers".to_string(), json!(["kubernetes"]));
-            }
-        }
-    }
     if let Some(status) = ensure_obj(obj, "status") {
         default_str(status, "phase", "Active");
     }

@@ -585,7 +585,7 @@ fn defaults_namespace_and_secret() {
     assert_eq!(
         ns,
         json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "team"}},
-            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+            "status": {"phase": "Active"}})
     );
     assert!(validate_create("", "namespaces", &ns).is_empty());
     let secret = defaulted("", "secrets", json!({"metadata": {"name": "s"}}));
