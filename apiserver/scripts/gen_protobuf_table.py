@@ -72,10 +72,15 @@ KEEP_EMPTY_STRING = {
     ("k8s.io.api.core.v1.PersistentVolumeClaimSpec", "volumeAttributesClassName"),
     ("k8s.io.api.core.v1.PersistentVolumeSpec", "volumeAttributesClassName"),
 }
-# Non-pointer Go integers with `omitempty` whose zero the decoder drops.
-OMIT_ZERO_INT = {
+# Non-pointer Go scalars with `omitempty` whose zero the decoder drops: ObjectMeta's, and the
+# API types' listed in omit_zero_fields.txt (extracted from kubernetes/api's types.go).
+OMIT_ZERO = {
     ("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", "generation"),
 }
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "omit_zero_fields.txt")) as _f:
+    for _line in _f:
+        if _line.strip() and not _line.startswith("#"):
+            OMIT_ZERO.add(tuple(_line.split()))
 
 SCALAR = {"string": "Str", "bool": "Bool", "int32": "I32", "int64": "I64", "double": "F64", "bytes": "Bytes"}
 
@@ -309,7 +314,7 @@ def main():
                 flags.append("INLINE")
             if optional and f.kind == "string" and f.label != "repeated" and (pname, json) not in KEEP_EMPTY_STRING:
                 flags.append("OMIT_EMPTY")
-            if (pname, json) in OMIT_ZERO_INT:
+            if (pname, json) in OMIT_ZERO and f.label != "repeated":
                 flags.append("OMIT_EMPTY")
             flag = " | ".join(flags) or "0"
             out.append(f'        f({f.tag}, "{json}", {kind}, {flag}),')

@@ -1441,3 +1441,61 @@ async fn openapi_v2_is_the_whole_api_in_json_and_a_stub_in_protobuf() {
     );
     assert!(doc["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
 }
+
+#[tokio::test]
+async fn server_side_apply_matches_ports_by_protocol_too_and_appends_new_items() {
+    let api = Api::new().await;
+    let api = &api;
+    let apply = |manager: &'static str, doc: Value| async move {
+        let uri = format!("/api/v1/namespaces/default/services/dns?fieldManager={manager}");
+        api.patch(&uri, "application/apply-patch+yaml", doc).await
+    };
+    let svc = |name: &str, proto: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+               "spec": {"selector": {"app": "dns"}, "ports": [{"name": name, "port": 53, "protocol": proto}]}})
+    };
+    assert_eq!(apply("udp", svc("dns", "UDP")).await.status, 201);
+    let a = apply("tcp", svc("dns-tcp", "TCP")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let ports: Vec<(i64, String)> = a.body["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["port"].as_i64().unwrap(),
+                p["protocol"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ports, [(53, "UDP".to_string()), (53, "TCP".to_string())]);
+
+    // A container another manager adds comes after the live ones.
+    assert_eq!(
+        api.post(
+            "/apis/apps/v1/namespaces/default/deployments",
+            deployment("o1")
+        )
+        .await
+        .status,
+        201
+    );
+    let side = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "o1"},
+        "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}});
+    let a = api
+        .patch(
+            "/apis/apps/v1/namespaces/default/deployments/o1?fieldManager=m3",
+            "application/apply-patch+yaml",
+            side,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let names: Vec<&str> = a.body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.last(), Some(&"side"));
+    assert_eq!(names.len(), 2);
+}

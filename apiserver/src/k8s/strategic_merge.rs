@@ -137,8 +137,49 @@ pub fn strategic_merge(
         }
     };
     let node = schema.definition_node(root_def);
-    let patcher = Patcher { schema };
+    let patcher = Patcher {
+        schema,
+        apply: false,
+    };
     patcher.merge_map(original, patch, node).map(Value::Object)
+}
+
+/// Merges a server-side apply configuration into the live object, as structured-merge-diff
+/// does: keyed list items match on every key of the list (ports by port and protocol), live
+/// items keep their order and new ones follow in the configuration's order.
+pub fn apply_merge(
+    schema: &SchemaIndex<'_>,
+    root_def: &str,
+    live: &Value,
+    config: &Value,
+) -> Result<Value, PatchError> {
+    let config = config.as_object().ok_or(PatchError::NotAnObject {
+        found: json_kind_name(config),
+    })?;
+    let live = match live {
+        Value::Object(map) => map.clone(),
+        Value::Null => Map::new(),
+        other => {
+            return Err(PatchError::NotAnObject {
+                found: json_kind_name(other),
+            })
+        }
+    };
+    let node = schema.definition_node(root_def);
+    let patcher = Patcher {
+        schema,
+        apply: true,
+    };
+    patcher.merge_map(live, config, node).map(Value::Object)
+}
+
+/// The keys beyond a list's strategic merge key that server-side apply also matches items on,
+/// with the value a missing one defaults to: a port is its number and its protocol.
+fn extra_apply_keys(merge_key: &str) -> &'static [(&'static str, &'static str)] {
+    match merge_key {
+        "port" | "containerPort" => &[("protocol", "TCP")],
+        _ => &[],
+    }
 }
 
 impl<'a> SchemaIndex<'a> {
@@ -339,6 +380,8 @@ impl<'a> FieldStrategy<'a> {
 struct Patcher<'s, 'a> {
     /// The schema definitions.
     schema: &'s SchemaIndex<'a>,
+    /// Server-side apply's merge (`apply_merge`) rather than a strategic merge patch.
+    apply: bool,
 }
 
 impl<'a> Patcher<'_, 'a> {
@@ -545,6 +588,9 @@ impl<'a> Patcher<'_, 'a> {
                     union.push(value.clone());
                 }
             }
+            if self.apply {
+                return Ok(MergedList::plain(union));
+            }
             return order_merged_list(union, patch, &original, None).map(MergedList::plain);
         }
 
@@ -593,6 +639,11 @@ impl<'a> Patcher<'_, 'a> {
         // Then merge each remaining patch element into its match, or append it.
         let server_order = original.clone();
         let mut merged = original;
+        let extra_keys = if self.apply {
+            extra_apply_keys(merge_key)
+        } else {
+            &[]
+        };
         for element in &plain_patch {
             let key_value = element
                 .get(merge_key)
@@ -600,6 +651,12 @@ impl<'a> Patcher<'_, 'a> {
             let position = merged.iter().position(|item| {
                 item.get(merge_key)
                     .is_some_and(|candidate| json_eq(candidate, key_value))
+                    && extra_keys.iter().all(|(k, default)| {
+                        let of = |m: Option<&Value>| {
+                            m.and_then(Value::as_str).unwrap_or(default).to_string()
+                        };
+                        of(item.get(*k)) == of(element.get(*k))
+                    })
             });
             match position {
                 Some(index) => {
@@ -617,6 +674,9 @@ impl<'a> Patcher<'_, 'a> {
                 }
                 None => merged.push(Value::Object(clean_map(element))),
             }
+        }
+        if self.apply {
+            return Ok(MergedList::plain(merged));
         }
         // kube-apiserver's `$setElementOrder` handling orders server-only elements by the
         // original list as it looks after deletions shifted it in place and new elements were

@@ -495,13 +495,13 @@ pub fn apply_patch(
             if !doc.is_object() {
                 return Err(ApiError::bad_request("the server rejected our request due to an error in our request: a strategic merge patch must be a JSON object"));
             }
-            super::strategic_merge::strategic_merge(
-                &api.schemas().index(),
-                definition,
-                current,
-                doc,
-            )
-            .map_err(|e| ApiError::bad_request(e.to_string()))
+            let merge = if kind == PatchKind::Apply {
+                super::strategic_merge::apply_merge
+            } else {
+                super::strategic_merge::strategic_merge
+            };
+            merge(&api.schemas().index(), definition, current, doc)
+                .map_err(|e| ApiError::bad_request(e.to_string()))
         }
     }
 }

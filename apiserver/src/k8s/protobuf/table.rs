@@ -40,7 +40,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "source", Msg(50), 0),
         f(6, "firstTimestamp", Msg(51), 0),
         f(7, "lastTimestamp", Msg(51), 0),
-        f(8, "count", I32, 0),
+        f(8, "count", I32, OMIT_EMPTY),
         f(9, "type", Str, OMIT_EMPTY),
         f(10, "eventTime", Msg(52), 0),
         f(11, "series", Msg(53), 0),
@@ -192,7 +192,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(12, "deprecatedSource", Msg(50), 0),
         f(13, "deprecatedFirstTimestamp", Msg(51), 0),
         f(14, "deprecatedLastTimestamp", Msg(51), 0),
-        f(15, "deprecatedCount", I32, 0),
+        f(15, "deprecatedCount", I32, OMIT_EMPTY),
     ] },
     // 27: api::policy::v1::PodDisruptionBudget
     Message { name: "k8s.io.api.policy.v1.PodDisruptionBudget", special: Special::None, fields: &[
@@ -361,7 +361,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime", special: Special::MicroTime, fields: &[] },
     // 53: api::core::v1::EventSeries
     Message { name: "k8s.io.api.core.v1.EventSeries", special: Special::None, fields: &[
-        f(1, "count", I32, 0),
+        f(1, "count", I32, OMIT_EMPTY),
         f(2, "lastObservedTime", Msg(52), 0),
     ] },
     // 54: api::core::v1::LimitRangeSpec
@@ -382,7 +382,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "podCIDR", Str, OMIT_EMPTY),
         f(2, "externalID", Str, OMIT_EMPTY),
         f(3, "providerID", Str, OMIT_EMPTY),
-        f(4, "unschedulable", Bool, 0),
+        f(4, "unschedulable", Bool, OMIT_EMPTY),
         f(5, "taints", Msg(117), REPEATED),
         f(6, "configSource", Msg(118), 0),
         f(7, "podCIDRs", Str, REPEATED),
@@ -459,9 +459,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(8, "serviceAccountName", Str, OMIT_EMPTY),
         f(9, "serviceAccount", Str, OMIT_EMPTY),
         f(10, "nodeName", Str, OMIT_EMPTY),
-        f(11, "hostNetwork", Bool, 0),
-        f(12, "hostPID", Bool, 0),
-        f(13, "hostIPC", Bool, 0),
+        f(11, "hostNetwork", Bool, OMIT_EMPTY),
+        f(12, "hostPID", Bool, OMIT_EMPTY),
+        f(13, "hostIPC", Bool, OMIT_EMPTY),
         f(14, "securityContext", Msg(140), 0),
         f(15, "imagePullSecrets", Msg(72), REPEATED),
         f(16, "hostname", Str, OMIT_EMPTY),
@@ -510,7 +510,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(14, "resize", Str, OMIT_EMPTY),
         f(15, "resourceClaimStatuses", Msg(156), REPEATED),
         f(16, "hostIPs", Msg(153), REPEATED),
-        f(17, "observedGeneration", I64, 0),
+        f(17, "observedGeneration", I64, OMIT_EMPTY),
         f(18, "extendedResourceClaimStatus", Msg(157), 0),
         f(19, "allocatedResources", MapMsg(119), 0),
         f(20, "resources", Msg(150), 0),
@@ -525,15 +525,15 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "replicas", I32, 0),
         f(2, "selector", MapStr, 0),
         f(3, "template", Msg(65), 0),
-        f(4, "minReadySeconds", I32, 0),
+        f(4, "minReadySeconds", I32, OMIT_EMPTY),
     ] },
     // 67: api::core::v1::ReplicationControllerStatus
     Message { name: "k8s.io.api.core.v1.ReplicationControllerStatus", special: Special::None, fields: &[
         f(1, "replicas", I32, 0),
-        f(2, "fullyLabeledReplicas", I32, 0),
-        f(3, "observedGeneration", I64, 0),
-        f(4, "readyReplicas", I32, 0),
-        f(5, "availableReplicas", I32, 0),
+        f(2, "fullyLabeledReplicas", I32, OMIT_EMPTY),
+        f(3, "observedGeneration", I64, OMIT_EMPTY),
+        f(4, "readyReplicas", I32, OMIT_EMPTY),
+        f(5, "availableReplicas", I32, OMIT_EMPTY),
         f(6, "conditions", Msg(158), REPEATED),
     ] },
     // 68: api::core::v1::ResourceQuotaSpec
@@ -559,8 +559,8 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(9, "loadBalancerSourceRanges", Str, REPEATED),
         f(10, "externalName", Str, OMIT_EMPTY),
         f(11, "externalTrafficPolicy", Str, OMIT_EMPTY),
-        f(12, "healthCheckNodePort", I32, 0),
-        f(13, "publishNotReadyAddresses", Bool, 0),
+        f(12, "healthCheckNodePort", I32, OMIT_EMPTY),
+        f(13, "publishNotReadyAddresses", Bool, OMIT_EMPTY),
         f(14, "sessionAffinityConfig", Msg(161), 0),
         f(17, "ipFamilyPolicy", Str, OMIT_EMPTY),
         f(18, "clusterIPs", Str, REPEATED),
@@ -586,7 +586,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "selector", Msg(131), 0),
         f(2, "template", Msg(65), 0),
         f(3, "updateStrategy", Msg(164), 0),
-        f(4, "minReadySeconds", I32, 0),
+        f(4, "minReadySeconds", I32, OMIT_EMPTY),
         f(6, "revisionHistoryLimit", I32, 0),
     ] },
     // 75: api::apps::v1::DaemonSetStatus
@@ -595,10 +595,10 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(2, "numberMisscheduled", I32, 0),
         f(3, "desiredNumberScheduled", I32, 0),
         f(4, "numberReady", I32, 0),
-        f(5, "observedGeneration", I64, 0),
-        f(6, "updatedNumberScheduled", I32, 0),
-        f(7, "numberAvailable", I32, 0),
-        f(8, "numberUnavailable", I32, 0),
+        f(5, "observedGeneration", I64, OMIT_EMPTY),
+        f(6, "updatedNumberScheduled", I32, OMIT_EMPTY),
+        f(7, "numberAvailable", I32, OMIT_EMPTY),
+        f(8, "numberUnavailable", I32, OMIT_EMPTY),
         f(9, "collisionCount", I32, 0),
         f(10, "conditions", Msg(165), REPEATED),
     ] },
@@ -608,20 +608,20 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(2, "selector", Msg(131), 0),
         f(3, "template", Msg(65), 0),
         f(4, "strategy", Msg(166), 0),
-        f(5, "minReadySeconds", I32, 0),
+        f(5, "minReadySeconds", I32, OMIT_EMPTY),
         f(6, "revisionHistoryLimit", I32, 0),
-        f(7, "paused", Bool, 0),
+        f(7, "paused", Bool, OMIT_EMPTY),
         f(9, "progressDeadlineSeconds", I32, 0),
     ] },
     // 77: api::apps::v1::DeploymentStatus
     Message { name: "k8s.io.api.apps.v1.DeploymentStatus", special: Special::None, fields: &[
-        f(1, "observedGeneration", I64, 0),
-        f(2, "replicas", I32, 0),
-        f(3, "updatedReplicas", I32, 0),
-        f(4, "availableReplicas", I32, 0),
-        f(5, "unavailableReplicas", I32, 0),
+        f(1, "observedGeneration", I64, OMIT_EMPTY),
+        f(2, "replicas", I32, OMIT_EMPTY),
+        f(3, "updatedReplicas", I32, OMIT_EMPTY),
+        f(4, "availableReplicas", I32, OMIT_EMPTY),
+        f(5, "unavailableReplicas", I32, OMIT_EMPTY),
         f(6, "conditions", Msg(167), REPEATED),
-        f(7, "readyReplicas", I32, 0),
+        f(7, "readyReplicas", I32, OMIT_EMPTY),
         f(8, "collisionCount", I32, 0),
         f(9, "terminatingReplicas", I32, 0),
     ] },
@@ -630,15 +630,15 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "replicas", I32, 0),
         f(2, "selector", Msg(131), 0),
         f(3, "template", Msg(65), 0),
-        f(4, "minReadySeconds", I32, 0),
+        f(4, "minReadySeconds", I32, OMIT_EMPTY),
     ] },
     // 79: api::apps::v1::ReplicaSetStatus
     Message { name: "k8s.io.api.apps.v1.ReplicaSetStatus", special: Special::None, fields: &[
         f(1, "replicas", I32, 0),
-        f(2, "fullyLabeledReplicas", I32, 0),
-        f(3, "observedGeneration", I64, 0),
-        f(4, "readyReplicas", I32, 0),
-        f(5, "availableReplicas", I32, 0),
+        f(2, "fullyLabeledReplicas", I32, OMIT_EMPTY),
+        f(3, "observedGeneration", I64, OMIT_EMPTY),
+        f(4, "readyReplicas", I32, OMIT_EMPTY),
+        f(5, "availableReplicas", I32, OMIT_EMPTY),
         f(6, "conditions", Msg(168), REPEATED),
         f(7, "terminatingReplicas", I32, 0),
     ] },
@@ -652,17 +652,17 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "podManagementPolicy", Str, OMIT_EMPTY),
         f(7, "updateStrategy", Msg(169), 0),
         f(8, "revisionHistoryLimit", I32, 0),
-        f(9, "minReadySeconds", I32, 0),
+        f(9, "minReadySeconds", I32, OMIT_EMPTY),
         f(10, "persistentVolumeClaimRetentionPolicy", Msg(170), 0),
         f(11, "ordinals", Msg(171), 0),
     ] },
     // 81: api::apps::v1::StatefulSetStatus
     Message { name: "k8s.io.api.apps.v1.StatefulSetStatus", special: Special::None, fields: &[
-        f(1, "observedGeneration", I64, 0),
+        f(1, "observedGeneration", I64, OMIT_EMPTY),
         f(2, "replicas", I32, 0),
-        f(3, "readyReplicas", I32, 0),
-        f(4, "currentReplicas", I32, 0),
-        f(5, "updatedReplicas", I32, 0),
+        f(3, "readyReplicas", I32, OMIT_EMPTY),
+        f(4, "currentReplicas", I32, OMIT_EMPTY),
+        f(5, "updatedReplicas", I32, OMIT_EMPTY),
         f(6, "currentRevision", Str, OMIT_EMPTY),
         f(7, "updateRevision", Str, OMIT_EMPTY),
         f(9, "collisionCount", I32, 0),
@@ -710,9 +710,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "conditions", Msg(176), REPEATED),
         f(2, "startTime", Msg(51), 0),
         f(3, "completionTime", Msg(51), 0),
-        f(4, "active", I32, 0),
-        f(5, "succeeded", I32, 0),
-        f(6, "failed", I32, 0),
+        f(4, "active", I32, OMIT_EMPTY),
+        f(5, "succeeded", I32, OMIT_EMPTY),
+        f(6, "failed", I32, OMIT_EMPTY),
         f(7, "completedIndexes", Str, OMIT_EMPTY),
         f(8, "uncountedTerminatedPods", Msg(177), 0),
         f(9, "ready", I32, 0),
@@ -761,7 +761,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 91: api::policy::v1::PodDisruptionBudgetStatus
     Message { name: "k8s.io.api.policy.v1.PodDisruptionBudgetStatus", special: Special::None, fields: &[
-        f(1, "observedGeneration", I64, 0),
+        f(1, "observedGeneration", I64, OMIT_EMPTY),
         f(2, "disruptedPods", MapMsg(51), 0),
         f(3, "disruptionsAllowed", I32, 0),
         f(4, "currentHealthy", I32, 0),
@@ -808,7 +808,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "allowed", Bool, 0),
         f(2, "reason", Str, OMIT_EMPTY),
         f(3, "evaluationError", Str, OMIT_EMPTY),
-        f(4, "denied", Bool, 0),
+        f(4, "denied", Bool, OMIT_EMPTY),
     ] },
     // 98: api::authorization::v1::SelfSubjectAccessReviewSpec
     Message { name: "k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec", special: Special::None, fields: &[
@@ -837,7 +837,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 103: api::authentication::v1::TokenReviewStatus
     Message { name: "k8s.io.api.authentication.v1.TokenReviewStatus", special: Special::None, fields: &[
-        f(1, "authenticated", Bool, 0),
+        f(1, "authenticated", Bool, OMIT_EMPTY),
         f(2, "user", Msg(186), 0),
         f(3, "error", Str, OMIT_EMPTY),
         f(4, "audiences", Str, REPEATED),
@@ -870,7 +870,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 108: api::autoscaling::v1::ScaleSpec
     Message { name: "k8s.io.api.autoscaling.v1.ScaleSpec", special: Special::None, fields: &[
-        f(1, "replicas", I32, 0),
+        f(1, "replicas", I32, OMIT_EMPTY),
     ] },
     // 109: api::autoscaling::v1::ScaleStatus
     Message { name: "k8s.io.api.autoscaling.v1.ScaleStatus", special: Special::None, fields: &[
@@ -980,7 +980,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 124: api::core::v1::ContainerImage
     Message { name: "k8s.io.api.core.v1.ContainerImage", special: Special::None, fields: &[
         f(1, "names", Str, REPEATED),
-        f(2, "sizeBytes", I64, 0),
+        f(2, "sizeBytes", I64, OMIT_EMPTY),
     ] },
     // 125: api::core::v1::AttachedVolume
     Message { name: "k8s.io.api.core.v1.AttachedVolume", special: Special::None, fields: &[
@@ -1091,9 +1091,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(13, "terminationMessagePath", Str, OMIT_EMPTY),
         f(14, "imagePullPolicy", Str, OMIT_EMPTY),
         f(15, "securityContext", Msg(228), 0),
-        f(16, "stdin", Bool, 0),
-        f(17, "stdinOnce", Bool, 0),
-        f(18, "tty", Bool, 0),
+        f(16, "stdin", Bool, OMIT_EMPTY),
+        f(17, "stdinOnce", Bool, OMIT_EMPTY),
+        f(18, "tty", Bool, OMIT_EMPTY),
         f(19, "envFrom", Msg(220), REPEATED),
         f(20, "terminationMessagePolicy", Str, OMIT_EMPTY),
         f(21, "volumeDevices", Msg(225), REPEATED),
@@ -1197,7 +1197,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "lastTransitionTime", Msg(51), 0),
         f(5, "reason", Str, OMIT_EMPTY),
         f(6, "message", Str, OMIT_EMPTY),
-        f(7, "observedGeneration", I64, 0),
+        f(7, "observedGeneration", I64, OMIT_EMPTY),
     ] },
     // 153: api::core::v1::HostIp
     Message { name: "k8s.io.api.core.v1.HostIp", special: Special::None, fields: &[
@@ -1253,7 +1253,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(2, "protocol", Str, OMIT_EMPTY),
         f(3, "port", I32, 0),
         f(4, "targetPort", Msg(180), 0),
-        f(5, "nodePort", I32, 0),
+        f(5, "nodePort", I32, OMIT_EMPTY),
         f(6, "appProtocol", Str, OMIT_EMPTY),
     ] },
     // 161: api::core::v1::SessionAffinityConfig
@@ -1467,7 +1467,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.GlusterfsPersistentVolumeSource", special: Special::None, fields: &[
         f(1, "endpoints", Str, 0),
         f(2, "path", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "endpointsNamespace", Str, OMIT_EMPTY),
     ] },
     // 198: api::core::v1::NfsVolumeSource
@@ -1505,7 +1505,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.CinderPersistentVolumeSource", special: Special::None, fields: &[
         f(1, "volumeID", Str, 0),
         f(2, "fsType", Str, OMIT_EMPTY),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "secretRef", Msg(258), 0),
     ] },
     // 202: api::core::v1::CephFsPersistentVolumeSource
@@ -1535,14 +1535,14 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "driver", Str, 0),
         f(2, "fsType", Str, OMIT_EMPTY),
         f(3, "secretRef", Msg(258), 0),
-        f(4, "readOnly", Bool, 0),
+        f(4, "readOnly", Bool, OMIT_EMPTY),
         f(5, "options", MapStr, 0),
     ] },
     // 206: api::core::v1::AzureFilePersistentVolumeSource
     Message { name: "k8s.io.api.core.v1.AzureFilePersistentVolumeSource", special: Special::None, fields: &[
         f(1, "secretName", Str, 0),
         f(2, "shareName", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "secretNamespace", Str, OMIT_EMPTY),
     ] },
     // 207: api::core::v1::VsphereVirtualDiskVolumeSource
@@ -1556,7 +1556,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.QuobyteVolumeSource", special: Special::None, fields: &[
         f(1, "registry", Str, 0),
         f(2, "volume", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "user", Str, OMIT_EMPTY),
         f(5, "group", Str, OMIT_EMPTY),
         f(6, "tenant", Str, OMIT_EMPTY),
@@ -1579,7 +1579,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.PortworxVolumeSource", special: Special::None, fields: &[
         f(1, "volumeID", Str, 0),
         f(2, "fsType", Str, OMIT_EMPTY),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
     ] },
     // 212: api::core::v1::ScaleIoPersistentVolumeSource
     Message { name: "k8s.io.api.core.v1.ScaleIoPersistentVolumeSource", special: Special::None, fields: &[
@@ -1611,7 +1611,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.CSIPersistentVolumeSource", special: Special::None, fields: &[
         f(1, "driver", Str, 0),
         f(2, "volumeHandle", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "fsType", Str, OMIT_EMPTY),
         f(5, "volumeAttributes", MapStr, 0),
         f(6, "controllerPublishSecretRef", Msg(258), 0),
@@ -1666,7 +1666,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 219: api::core::v1::ContainerPort
     Message { name: "k8s.io.api.core.v1.ContainerPort", special: Special::None, fields: &[
         f(1, "name", Str, OMIT_EMPTY),
-        f(2, "hostPort", I32, 0),
+        f(2, "hostPort", I32, OMIT_EMPTY),
         f(3, "containerPort", I32, 0),
         f(4, "protocol", Str, OMIT_EMPTY),
         f(5, "hostIP", Str, OMIT_EMPTY),
@@ -1696,7 +1696,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 224: api::core::v1::VolumeMount
     Message { name: "k8s.io.api.core.v1.VolumeMount", special: Special::None, fields: &[
         f(1, "name", Str, 0),
-        f(2, "readOnly", Bool, 0),
+        f(2, "readOnly", Bool, OMIT_EMPTY),
         f(3, "mountPath", Str, 0),
         f(4, "subPath", Str, OMIT_EMPTY),
         f(5, "mountPropagation", Str, OMIT_EMPTY),
@@ -1711,11 +1711,11 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 226: api::core::v1::Probe
     Message { name: "k8s.io.api.core.v1.Probe", special: Special::None, fields: &[
         f(1, "", Msg(283), INLINE),
-        f(2, "initialDelaySeconds", I32, 0),
-        f(3, "timeoutSeconds", I32, 0),
-        f(4, "periodSeconds", I32, 0),
-        f(5, "successThreshold", I32, 0),
-        f(6, "failureThreshold", I32, 0),
+        f(2, "initialDelaySeconds", I32, OMIT_EMPTY),
+        f(3, "timeoutSeconds", I32, OMIT_EMPTY),
+        f(4, "periodSeconds", I32, OMIT_EMPTY),
+        f(5, "successThreshold", I32, OMIT_EMPTY),
+        f(6, "failureThreshold", I32, OMIT_EMPTY),
         f(7, "terminationGracePeriodSeconds", I64, 0),
     ] },
     // 227: api::core::v1::Lifecycle
@@ -1756,9 +1756,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(13, "terminationMessagePath", Str, OMIT_EMPTY),
         f(14, "imagePullPolicy", Str, OMIT_EMPTY),
         f(15, "securityContext", Msg(228), 0),
-        f(16, "stdin", Bool, 0),
-        f(17, "stdinOnce", Bool, 0),
-        f(18, "tty", Bool, 0),
+        f(16, "stdin", Bool, OMIT_EMPTY),
+        f(17, "stdinOnce", Bool, OMIT_EMPTY),
+        f(18, "tty", Bool, OMIT_EMPTY),
         f(19, "envFrom", Msg(220), REPEATED),
         f(20, "terminationMessagePolicy", Str, OMIT_EMPTY),
         f(21, "volumeDevices", Msg(225), REPEATED),
@@ -1831,7 +1831,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.VolumeMountStatus", special: Special::None, fields: &[
         f(1, "name", Str, 0),
         f(2, "mountPath", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "recursiveReadOnly", Str, OMIT_EMPTY),
     ] },
     // 242: api::core::v1::ContainerUser
@@ -1958,12 +1958,12 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.GlusterfsVolumeSource", special: Special::None, fields: &[
         f(1, "endpoints", Str, 0),
         f(2, "path", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
     ] },
     // 265: api::core::v1::PersistentVolumeClaimVolumeSource
     Message { name: "k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource", special: Special::None, fields: &[
         f(1, "claimName", Str, 0),
-        f(2, "readOnly", Bool, 0),
+        f(2, "readOnly", Bool, OMIT_EMPTY),
     ] },
     // 266: api::core::v1::RbdVolumeSource
     Message { name: "k8s.io.api.core.v1.RbdVolumeSource", special: Special::None, fields: &[
@@ -1981,14 +1981,14 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "driver", Str, 0),
         f(2, "fsType", Str, OMIT_EMPTY),
         f(3, "secretRef", Msg(72), 0),
-        f(4, "readOnly", Bool, 0),
+        f(4, "readOnly", Bool, OMIT_EMPTY),
         f(5, "options", MapStr, 0),
     ] },
     // 268: api::core::v1::CinderVolumeSource
     Message { name: "k8s.io.api.core.v1.CinderVolumeSource", special: Special::None, fields: &[
         f(1, "volumeID", Str, 0),
         f(2, "fsType", Str, OMIT_EMPTY),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
         f(4, "secretRef", Msg(72), 0),
     ] },
     // 269: api::core::v1::CephFsVolumeSource
@@ -2009,7 +2009,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io.api.core.v1.AzureFileVolumeSource", special: Special::None, fields: &[
         f(1, "secretName", Str, 0),
         f(2, "shareName", Str, 0),
-        f(3, "readOnly", Bool, 0),
+        f(3, "readOnly", Bool, OMIT_EMPTY),
     ] },
     // 272: api::core::v1::ConfigMapVolumeSource
     Message { name: "k8s.io.api.core.v1.ConfigMapVolumeSource", special: Special::None, fields: &[
@@ -2134,7 +2134,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 291: api::core::v1::ContainerStateTerminated
     Message { name: "k8s.io.api.core.v1.ContainerStateTerminated", special: Special::None, fields: &[
         f(1, "exitCode", I32, 0),
-        f(2, "signal", I32, 0),
+        f(2, "signal", I32, OMIT_EMPTY),
         f(3, "reason", Str, OMIT_EMPTY),
         f(4, "message", Str, OMIT_EMPTY),
         f(5, "startedAt", Msg(51), 0),

@@ -166,7 +166,8 @@ fn deployment_with_container_ports_and_intorstring() {
                         "template": {"metadata": {"labels": {"app": "web"}},
                                      "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
                                         "args": ["-v", "--x"],
-                                        "ports": [{"name": "http", "hostPort": 0, "containerPort": 8080,
+                                        // hostPort 0: a plain int32 with omitempty, absent in JSON.
+                                        "ports": [{"name": "http", "containerPort": 8080,
                                                    "protocol": "TCP"}]}]}},
                         "strategy": {"type": "RollingUpdate",
                                      "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}}}})
