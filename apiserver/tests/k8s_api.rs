@@ -1499,3 +1499,41 @@ async fn server_side_apply_matches_ports_by_protocol_too_and_appends_new_items()
     assert_eq!(names.last(), Some(&"side"));
     assert_eq!(names.len(), 2);
 }
+
+#[tokio::test]
+async fn emptied_maps_are_left_out_and_apply_names_its_version() {
+    let api = Api::new().await;
+    let cm = json!({"metadata": {"name": "c", "labels": {"a": "1"}, "annotations": {"n": "x"}}, "data": {"b": "2"}});
+    assert_eq!(
+        api.post("/api/v1/namespaces/default/configmaps", cm)
+            .await
+            .status,
+        201
+    );
+    let a = api
+        .patch(
+            "/api/v1/namespaces/default/configmaps/c",
+            "application/merge-patch+json",
+            json!({"metadata": {"labels": {"a": null}, "annotations": {"n": null}}, "data": {"b": null}}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["metadata"].get("labels").is_none(), "{}", a.body);
+    assert!(a.body["metadata"].get("annotations").is_none());
+    assert!(a.body.get("data").is_none());
+    // An apply configuration without its apiVersion is refused before anything changes.
+    let before = api.revision().await;
+    let a = api
+        .patch(
+            "/api/v1/namespaces/default/configmaps/c?fieldManager=m",
+            "application/apply-patch+yaml",
+            json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "y"}}),
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.body["message"],
+        "Incorrect version specified in apply patch. Specified patch version: , expected: v1"
+    );
+    assert_eq!(api.revision().await, before);
+}

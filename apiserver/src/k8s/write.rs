@@ -58,7 +58,30 @@ fn accept_typed(
             spec.remove("selector");
         }
     }
+    drop_empty_maps(r, &mut obj);
     Ok((api.accept(r, obj), warnings))
+}
+
+/// Empty maps that Go's `omitempty` leaves out of kube-apiserver's JSON (labels and annotations
+/// emptied by a patch, a ConfigMap's or Secret's emptied data) are left out here too.
+fn drop_empty_maps(r: &Resource, obj: &mut Value) {
+    let empty = |v: Option<&Value>| v.and_then(Value::as_object).is_some_and(|m| m.is_empty());
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in ["labels", "annotations"] {
+            if empty(m.get(k)) {
+                m.remove(k);
+            }
+        }
+    }
+    if r.group.is_empty() && matches!(r.plural, "configmaps" | "secrets") {
+        if let Some(o) = obj.as_object_mut() {
+            for k in ["data", "binaryData", "stringData"] {
+                if empty(o.get(k)) {
+                    o.remove(k);
+                }
+            }
+        }
+    }
 }
 
 /// POST: a new object.
@@ -385,6 +408,18 @@ pub async fn patch(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Response
                 "Invalid",
                 format!("PatchOptions.meta.k8s.io \"\" is invalid: {e}"),
             ));
+        }
+        // An apply configuration names its version (kube-apiserver's structured merge checks it
+        // before anything else).
+        let version = patch_doc
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let expected = r.api_version();
+        if version != expected {
+            return Err(ApiError::bad_request(format!(
+                "Incorrect version specified in apply patch. Specified patch version: {version}, expected: {expected}"
+            )));
         }
         let k = key(r, call.ns(), &name);
         if sub.is_none() && api.store().get(&k, Freshness::Latest).await?.is_none() {
