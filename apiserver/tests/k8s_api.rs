@@ -1535,5 +1535,17 @@ async fn emptied_maps_are_left_out_and_apply_names_its_version() {
         a.body["message"],
         "Incorrect version specified in apply patch. Specified patch version: , expected: v1"
     );
+    // A JSON patch operation kube-apiserver does not know fails as any failed operation does.
+    let a = api
+        .patch(
+            "/api/v1/namespaces/default/configmaps/c",
+            "application/json-patch+json",
+            json!([{"op": "bogus", "path": "/data"}]),
+        )
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.body["reason"].as_str()),
+        (422, Some("Invalid"))
+    );
     assert_eq!(api.revision().await, before);
 }

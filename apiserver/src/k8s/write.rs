@@ -502,12 +502,10 @@ pub fn apply_patch(
 ) -> ApiResult<Value> {
     match kind {
         PatchKind::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(doc.clone())
-                .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: invalid JSON patch: {e}")))?;
-            let mut target = current.clone();
             // kube-apiserver answers a failed operation with a generic 422 that does not say
-            // which one (NewGenericServerResponse drops the patch library's message).
-            json_patch::patch(&mut target, &ops).map_err(|_| {
+            // which one (NewGenericServerResponse drops the patch library's message); an
+            // operation it does not know only fails when applied, so it gets the same answer.
+            let failed = || {
                 let mut e = ApiError::new(
                     422,
                     "Invalid",
@@ -515,12 +513,27 @@ pub fn apply_patch(
                 );
                 e.details = Some(serde_json::json!({}));
                 e
-            })?;
+            };
+            const OPS: &[&str] = &["add", "remove", "replace", "move", "copy", "test"];
+            let unknown_op = doc.as_array().is_some_and(|ops| {
+                ops.iter().any(|op| {
+                    op.get("op")
+                        .and_then(Value::as_str)
+                        .is_some_and(|o| !OPS.contains(&o))
+                })
+            });
+            if unknown_op {
+                return Err(failed());
+            }
+            let ops: json_patch::Patch = serde_json::from_value(doc.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+            let mut target = current.clone();
+            json_patch::patch(&mut target, &ops).map_err(|_| failed())?;
             Ok(target)
         }
         PatchKind::Merge => {
             if !doc.is_object() {
-                return Err(ApiError::bad_request("the server rejected our request due to an error in our request: a merge patch must be a JSON object"));
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
             }
             let mut target = current.clone();
             json_patch::merge(&mut target, doc);
@@ -528,7 +541,9 @@ pub fn apply_patch(
         }
         PatchKind::Strategic | PatchKind::Apply => {
             if !doc.is_object() {
-                return Err(ApiError::bad_request("the server rejected our request due to an error in our request: a strategic merge patch must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "a strategic merge patch must be a JSON object",
+                ));
             }
             let merge = if kind == PatchKind::Apply {
                 super::strategic_merge::apply_merge
