@@ -76,6 +76,11 @@ fn set_values(s: &str) -> Result<Vec<String>, String> {
     Ok(vals)
 }
 
+/// An error of one requirement, as the selector parser words it.
+fn requirement(e: String) -> String {
+    format!("unable to parse requirement: {e}")
+}
+
 /// The operand of `>` or `<`, which must be an integer.
 fn integer_operand(v: &str) -> Result<i64, String> {
     let v = v.trim();
@@ -92,29 +97,59 @@ impl LabelSelector {
         if s.is_empty() {
             return Ok(LabelSelector { reqs });
         }
-        for part in split_top_level(s) {
+        for (i, part) in split_top_level(s).into_iter().enumerate() {
             let p = part.trim();
+            // The parse errors read as kube-apiserver's selector lexer reports them.
             if p.is_empty() {
+                return Err(if i == 0 {
+                    "found ',', expected: !, identifier, or 'end of string'".to_string()
+                } else {
+                    "found '', expected: identifier after ','".to_string()
+                });
+            }
+            if let Some(op) = ["!=", "==", "=", ">", "<"]
+                .into_iter()
+                .find(|op| p.starts_with(op))
+            {
                 return Err(format!(
-                    "unable to parse requirement: empty requirement in {s:?}"
+                    "found '{op}', expected: !, identifier, or 'end of string'"
                 ));
             }
+            let trailing_operator = |rest: &str| {
+                rest.find(['=', '!', '>', '<']).map(|at| {
+                    let op = if rest[at..].starts_with("!=") || rest[at..].starts_with("==") {
+                        &rest[at..at + 2]
+                    } else {
+                        &rest[at..at + 1]
+                    };
+                    format!("found '{op}', expected: ',' or 'end of string'")
+                })
+            };
             let req = if let Some(k) = p.strip_prefix('!') {
+                if let Some(e) = trailing_operator(k) {
+                    return Err(e);
+                }
                 LabelReq::NotExists(k.trim().to_string())
             } else if let Some((k, v)) = p.split_once("!=") {
                 LabelReq::NotEq(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = p.split_once("==") {
+                if let Some(e) = trailing_operator(v) {
+                    return Err(e);
+                }
                 LabelReq::Eq(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = p.split_once('=') {
+                if let Some(e) = trailing_operator(v) {
+                    return Err(e);
+                }
                 LabelReq::Eq(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = p.split_once('>') {
                 LabelReq::Gt(k.trim().into(), integer_operand(v)?)
             } else if let Some((k, v)) = p.split_once('<') {
                 LabelReq::Lt(k.trim().into(), integer_operand(v)?)
             } else if let Some((k, rest)) = split_word(p, " notin ") {
-                LabelReq::NotIn(k.into(), set_values(rest)?)
+                LabelReq::NotIn(k.into(), set_values(rest).map_err(requirement)?)
             } else if let Some((k, rest)) = split_word(p, " in ") {
-                LabelReq::In(k.into(), set_values(rest)?)
+                LabelReq::In(k.into(), set_values(rest).map_err(requirement)?)
             } else {
                 LabelReq::Exists(p.to_string())
             };
@@ -350,9 +385,19 @@ mod tests {
         assert!(!m("!app"));
         assert!(m(""));
         assert!(m("tier in (front),app"));
-        assert!(LabelSelector::parse("a=b=c").is_err());
-        assert!(LabelSelector::parse("app in web").is_err());
-        assert!(LabelSelector::parse("a,,b").is_err());
+        let err = |s: &str| LabelSelector::parse(s).unwrap_err();
+        assert_eq!(err("a=b=c"), "found '=', expected: ',' or 'end of string'");
+        assert_eq!(err("!app=x"), "found '=', expected: ',' or 'end of string'");
+        assert_eq!(
+            err("app in web"),
+            "unable to parse requirement: found 'web', expected: '('"
+        );
+        assert_eq!(err("app=a1,"), "found '', expected: identifier after ','");
+        assert_eq!(err("a,,b"), "found '', expected: identifier after ','");
+        assert_eq!(
+            err("=x"),
+            "found '=', expected: !, identifier, or 'end of string'"
+        );
         let n = json!({"replicas": "3", "name": "x"});
         let gt = |s: &str| LabelSelector::parse(s).unwrap().matches(n.as_object());
         assert!(gt("replicas>2"));
