@@ -153,6 +153,9 @@ impl Filter {
 pub trait ListSink {
     /// One matching stored object; `decoded` is its JSON when the filter had to decode it.
     fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()>;
+
+    /// A page of `bytes` stored bytes is about to be pushed (to size a buffer once).
+    fn reserve(&mut self, _bytes: usize) {}
 }
 
 /// Collects decoded objects (stored form).
@@ -246,6 +249,7 @@ pub async fn list_objects(
             };
             fresh = Freshness::At(revision);
         }
+        sink.reserve(page.kvs.iter().map(|kv| kv.value.len() + 24).sum());
         let mut last_key: Option<&[u8]> = None;
         for kv in &page.kvs {
             last_key = Some(kv.key.as_ref());
@@ -305,6 +309,10 @@ struct JsonItems<'a> {
 }
 
 impl ListSink for JsonItems<'_> {
+    fn reserve(&mut self, bytes: usize) {
+        self.out.reserve(bytes);
+    }
+
     fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
         if self.out.last() != Some(&b'[') {
             self.out.push(b',');
@@ -332,30 +340,39 @@ impl ListSink for JsonItems<'_> {
     }
 }
 
-/// Table rows, built one object at a time.
+/// Table rows, written into the answer one object at a time: a large list never holds its
+/// rows as JSON values, only their bytes.
 struct TableRows<'a> {
     api: &'a KubeApi,
     r: &'a Resource,
     q: &'a Query,
     now: jiff::Timestamp,
-    rows: Vec<Value>,
-    /// The rows' managed fields, raw: parsing them into maps only to print them again would
-    /// cost more than the rest of the row.
-    managed: Vec<Vec<u8>>,
+    /// The answer so far: the table's opening, then the rows written.
+    out: Vec<u8>,
+    rows: usize,
 }
 
 impl ListSink for TableRows<'_> {
     fn push(&mut self, kv: &KeyValue, decoded: Option<Value>) -> ApiResult<()> {
-        let obj = match decoded {
-            Some(v) => v,
-            None => {
-                let (obj, raw) = decode_lean(kv, self.managed.len())?;
-                self.managed.extend(raw);
-                obj
-            }
+        // The row's managed fields stay raw: parsing them into maps only to print them again
+        // would cost more than the rest of the row.
+        let (obj, raw) = match decoded {
+            Some(v) => (v, None),
+            None => decode_lean(kv, 0)?,
         };
         let obj = self.api.present(self.r, obj);
-        self.rows.push(tables::row(self.r, &obj, self.q, self.now));
+        let row = tables::row(self.r, &obj, self.q, self.now);
+        let bytes = serde_json::to_vec(&row).map_err(|e| ApiError::internal(e.to_string()))?;
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        match raw {
+            Some(raw) => self
+                .out
+                .extend_from_slice(&splice_managed_fields(&bytes, &[raw])),
+            None => self.out.extend_from_slice(&bytes),
+        }
+        self.rows += 1;
         Ok(())
     }
 }
@@ -372,22 +389,35 @@ pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
     };
     match negotiate(&call.headers) {
         Answer::Table => {
+            // The list's metadata (its revision and continue token) is known only at the end,
+            // so it follows the rows; JSON readers do not mind the order.
+            let mut table = tables::from_rows(r, Vec::new(), json!({}), true);
+            if let Some(t) = table.as_object_mut() {
+                t.remove("metadata");
+            }
+            let mut head =
+                serde_json::to_vec(&table).map_err(|e| ApiError::internal(e.to_string()))?;
+            // `rows` is the last member (keys are written in order or sorted; it is last either
+            // way), so the rows and the metadata can follow its opening bracket.
+            let open = b"\"rows\":[]";
+            let Some(at) = memchr::memmem::find(&head, open) else {
+                return Err(ApiError::internal("table header without rows"));
+            };
+            head.truncate(at + open.len() - 1);
             let mut rows = TableRows {
                 api,
                 r,
                 q: &call.query,
                 now: api.now(),
-                rows: Vec::new(),
-                managed: Vec::new(),
+                out: head,
+                rows: 0,
             };
             let listed = list_objects(api, r, call.ns(), &call.query, &mut rows).await?;
-            let body = tables::from_rows(r, rows.rows, list_meta(&listed), true);
-            let out = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-            let out = if rows.managed.is_empty() {
-                out
-            } else {
-                splice_managed_fields(&out, &rows.managed)
-            };
+            let mut out = rows.out;
+            out.extend_from_slice(b"],\"metadata\":");
+            serde_json::to_writer(&mut out, &list_meta(&listed))
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            out.push(b'}');
             let mut resp = Response::new(axum::body::Body::from(out));
             resp.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
