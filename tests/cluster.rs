@@ -190,6 +190,33 @@ async fn kill_9_of_leader_and_follower_under_load_loses_nothing() {
     assert_all_present(&refs, &acked).await;
 }
 
+/// Replicas joining one right after the other, and at the same moment: a join that arrives
+/// while another membership change (a join, or a learner's promotion to voter) is being
+/// committed waits for it instead of being refused, so every replica becomes a voter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_joining_back_to_back_all_become_voters() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Server::first(root.path(), "a");
+    let mut all = vec![a];
+    for name in ["b", "c", "d", "e"] {
+        let next = Server::joining(root.path(), name, &all[0]);
+        all.push(next);
+    }
+    let refs: Vec<&Server> = all.iter().collect();
+    wait_cluster(&refs, 5, Duration::from_secs(60)).await;
+    let more: Vec<Server> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["f", "g"]
+            .into_iter()
+            .map(|name| {
+                let (root, via) = (root.path(), &all[0]);
+                scope.spawn(move || Server::joining(root, name, via))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(more.len(), 2, "both joined as learners");
+}
+
 /// Grow 1 → 3 → 5 by joining, shrink 5 → 3, then replace a member whose data dir was deleted,
 /// all under write load: nothing acknowledged is lost and the replicas agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

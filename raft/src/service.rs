@@ -137,20 +137,31 @@ impl RaftService {
         change: ChangeMembers<NodeId, Member>,
         retain: bool,
     ) -> Result<(), Status> {
-        let changed = tokio::time::timeout(
-            MEMBERSHIP_TIMEOUT,
-            self.kv.raft().change_membership(change, retain),
-        )
-        .await
-        .map_err(|_| {
-            Status::deadline_exceeded("membership change not committed in time (no quorum?)")
-        })?;
-        match changed {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(_))) => {
-                Err(Self::not_leader())
+        use openraft::error::{ChangeMembershipError, ClientWriteError};
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_TIMEOUT;
+        loop {
+            let changed = tokio::time::timeout_at(
+                deadline,
+                self.kv.raft().change_membership(change.clone(), retain),
+            )
+            .await
+            .map_err(|_| {
+                Status::deadline_exceeded("membership change not committed in time (no quorum?)")
+            })?;
+            match changed {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                    return Err(Self::not_leader())
+                }
+                // Another change (a join, or a learner's promotion to voter) is being committed:
+                // this one follows it, as two replicas joined one after the other expect.
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) if tokio::time::Instant::now() + MEMBERSHIP_RETRY < deadline => {
+                    tokio::time::sleep(MEMBERSHIP_RETRY).await;
+                }
+                Err(e) => return Err(Status::failed_precondition(e.to_string())),
             }
-            Err(e) => Err(Status::failed_precondition(e.to_string())),
         }
     }
 }
@@ -482,6 +493,8 @@ impl RaftRpc for RaftService {
 
 /// How long a membership change may take to commit.
 const MEMBERSHIP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a membership change waits for one in progress before it tries again.
+const MEMBERSHIP_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Whether something accepts TCP connections at a peer URL's address (within a second).
 async fn peer_answers(url: &str) -> bool {
