@@ -162,48 +162,41 @@ async fn delete_one(
                 .and_then(Value::as_str)
                 .is_none_or(|p| p != "Succeeded" && p != "Failed");
         if finalizers || namespace_delete || graceful {
-            if cur.object.pointer("/metadata/deletionTimestamp").is_some() {
+            let terminating = cur.object.pointer("/metadata/deletionTimestamp").is_some();
+            let marked = if terminating {
                 // A second delete may only shorten a pod's grace period (kube-apiserver's
                 // BeforeDelete): the deadline moves back by the difference.
-                let Some(marked) = graceful
+                match graceful
                     .then(|| shortened(&cur.object, opts.grace_period))
                     .flatten()
-                else {
-                    return Ok(Outcome::Pending(api.present(r, cur.object)));
-                };
-                if opts.dry_run {
-                    return Ok(Outcome::Pending(api.present(r, marked)));
-                }
-                match api
-                    .store()
-                    .update(&k, cur.mod_revision, marked, &Extra::default())
-                    .await?
                 {
-                    Some(s) => return Ok(Outcome::Pending(api.present(r, s.object))),
-                    None => continue,
+                    Some(marked) => marked,
+                    None => return Ok(Outcome::Pending(api.present(r, cur.object))),
                 }
-            }
-            let mut marked = cur.object.clone();
-            let grace = if graceful {
-                opts.grace_period
-                    .or_else(|| {
-                        cur.object
-                            .pointer("/spec/terminationGracePeriodSeconds")
-                            .and_then(Value::as_i64)
-                    })
-                    .unwrap_or(30)
-                    .max(1)
             } else {
-                0
+                let mut marked = cur.object.clone();
+                let grace = if graceful {
+                    opts.grace_period
+                        .or_else(|| {
+                            cur.object
+                                .pointer("/spec/terminationGracePeriodSeconds")
+                                .and_then(Value::as_i64)
+                        })
+                        .unwrap_or(30)
+                        .max(1)
+                } else {
+                    0
+                };
+                let when = api.now() + jiff::SignedDuration::from_secs(grace);
+                if let Some(m) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.insert("deletionTimestamp".into(), json!(meta::timestamp(when)));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                }
+                if namespace_delete {
+                    marked["status"] = json!({"phase": "Terminating"});
+                }
+                marked
             };
-            let when = api.now() + jiff::SignedDuration::from_secs(grace);
-            if let Some(m) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert("deletionTimestamp".into(), json!(meta::timestamp(when)));
-                m.insert("deletionGracePeriodSeconds".into(), json!(grace));
-            }
-            if namespace_delete {
-                marked["status"] = json!({"phase": "Terminating"});
-            }
             if opts.dry_run {
                 return Ok(Outcome::Pending(api.present(r, marked)));
             }
@@ -213,7 +206,7 @@ async fn delete_one(
                 .await?
             {
                 Some(s) => {
-                    if namespace_delete {
+                    if namespace_delete && !terminating {
                         api.finalize_namespace(name.to_string());
                     }
                     return Ok(Outcome::Pending(api.present(r, s.object)));

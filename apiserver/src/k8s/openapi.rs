@@ -164,29 +164,37 @@ fn operation(r: &Resource, action: &str, body: bool, with_validation: bool) -> V
     op
 }
 
+/// The collection and item paths of `r`, each verb's operation made by `op(action, has_body)`.
+fn add_paths(paths: &mut Map<String, Value>, r: &Resource, op: impl Fn(&str, bool) -> Value) {
+    let base = if r.namespaced {
+        format!("{}/namespaces/{{namespace}}/{}", r.gv_path(), r.plural)
+    } else {
+        format!("{}/{}", r.gv_path(), r.plural)
+    };
+    paths.insert(
+        base.clone(),
+        json!({"get": op("list", false), "post": op("post", true)}),
+    );
+    paths.insert(
+        format!("{base}/{{name}}"),
+        json!({
+            "get": op("get", false),
+            "put": op("put", true),
+            "patch": op("patch", true),
+            "delete": op("delete", false),
+        }),
+    );
+}
+
 fn document(defs: &Map<String, Value>, rs: &[&Resource]) -> Value {
     let mut paths = Map::new();
     let mut roots = Vec::new();
     for r in rs {
         roots.push(r.definition.to_string());
-        let base = if r.namespaced {
-            format!("{}/namespaces/{{namespace}}/{}", r.gv_path(), r.plural)
-        } else {
-            format!("{}/{}", r.gv_path(), r.plural)
-        };
-        paths.insert(
-            base.clone(),
-            json!({"get": operation(r, "list", false, false), "post": operation(r, "post", true, true)}),
-        );
-        paths.insert(
-            format!("{base}/{{name}}"),
-            json!({
-                "get": operation(r, "get", false, false),
-                "put": operation(r, "put", true, true),
-                "patch": operation(r, "patch", true, true),
-                "delete": operation(r, "delete", false, false),
-            }),
-        );
+        // Writes with a body take `fieldValidation`.
+        add_paths(&mut paths, r, |action, body| {
+            operation(r, action, body, body)
+        });
     }
     // Every definition reachable from the kinds.
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -282,24 +290,7 @@ fn v2_operation(r: &Resource, action: &str, body: bool) -> Value {
 fn swagger(defs: &Map<String, Value>) -> Value {
     let mut paths = Map::new();
     for r in RESOURCES {
-        let base = if r.namespaced {
-            format!("{}/namespaces/{{namespace}}/{}", r.gv_path(), r.plural)
-        } else {
-            format!("{}/{}", r.gv_path(), r.plural)
-        };
-        paths.insert(
-            base.clone(),
-            json!({"get": v2_operation(r, "list", false), "post": v2_operation(r, "post", true)}),
-        );
-        paths.insert(
-            format!("{base}/{{name}}"),
-            json!({
-                "get": v2_operation(r, "get", false),
-                "put": v2_operation(r, "put", true),
-                "patch": v2_operation(r, "patch", true),
-                "delete": v2_operation(r, "delete", false),
-            }),
-        );
+        add_paths(&mut paths, r, |action, body| v2_operation(r, action, body));
     }
     let mut definitions: Map<String, Value> = defs
         .iter()

@@ -391,19 +391,16 @@ pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
         Answer::Table => {
             // The list's metadata (its revision and continue token) is known only at the end,
             // so it follows the rows; JSON readers do not mind the order.
-            let mut table = tables::from_rows(r, Vec::new(), json!({}), true);
-            if let Some(t) = table.as_object_mut() {
-                t.remove("metadata");
-            }
+            let head = json!({
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "columnDefinitions": tables::columns(r),
+            });
             let mut head =
-                serde_json::to_vec(&table).map_err(|e| ApiError::internal(e.to_string()))?;
-            // `rows` is the last member (keys are written in order or sorted; it is last either
-            // way), so the rows and the metadata can follow its opening bracket.
-            let open = b"\"rows\":[]";
-            let Some(at) = memchr::memmem::find(&head, open) else {
-                return Err(ApiError::internal("table header without rows"));
-            };
-            head.truncate(at + open.len() - 1);
+                serde_json::to_vec(&head).map_err(|e| ApiError::internal(e.to_string()))?;
+            // Reopen the object for the rows and the metadata.
+            head.pop();
+            head.extend_from_slice(b",\"rows\":[");
             let mut rows = TableRows {
                 api,
                 r,

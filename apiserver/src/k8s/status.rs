@@ -91,16 +91,7 @@ impl ApiError {
 
     /// 422 with one cause per field error.
     pub fn invalid(r: &Resource, name: &str, errors: &[FieldError]) -> ApiError {
-        let causes: Vec<Value> = errors
-            .iter()
-            .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
-            .collect();
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        let summary = if list.len() == 1 {
-            list[0].clone()
-        } else {
-            format!("[{}]", list.join(", "))
-        };
+        let (causes, summary) = causes_and_summary(errors);
         let mut details = json!({"name": name, "kind": r.kind, "causes": causes});
         if !r.group.is_empty() {
             details["group"] = json!(r.group);
@@ -115,16 +106,7 @@ impl ApiError {
 
     /// 422 for request options (`ListOptions`, `CreateOptions`, …) that do not go together.
     pub fn invalid_options(kind: &str, errors: &[FieldError]) -> ApiError {
-        let causes: Vec<Value> = errors
-            .iter()
-            .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
-            .collect();
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        let summary = if list.len() == 1 {
-            list[0].clone()
-        } else {
-            format!("[{}]", list.join(", "))
-        };
+        let (causes, summary) = causes_and_summary(errors);
         ApiError::new(
             422,
             "Invalid",
@@ -227,6 +209,22 @@ fn group_details(r: &Resource, name: &str) -> Value {
         d["group"] = json!(r.group);
     }
     d
+}
+
+/// An Invalid status's causes and its message's summary (one error, or `[a, b]`), as
+/// apimachinery's `NewInvalid` writes them.
+fn causes_and_summary(errors: &[FieldError]) -> (Vec<Value>, String) {
+    let causes = errors
+        .iter()
+        .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
+        .collect();
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let summary = if list.len() == 1 {
+        list[0].clone()
+    } else {
+        format!("[{}]", list.join(", "))
+    };
+    (causes, summary)
 }
 
 impl From<KvError> for ApiError {

@@ -124,6 +124,29 @@ pub fn strategic_merge(
     original: &Value,
     patch: &Value,
 ) -> Result<Value, PatchError> {
+    merge_objects(schema, root_def, original, patch, false)
+}
+
+/// Merges a server-side apply configuration into the live object, as structured-merge-diff
+/// does: keyed list items match on every key of the list (ports by port and protocol), live
+/// items keep their order and new ones follow in the configuration's order.
+pub fn apply_merge(
+    schema: &SchemaIndex<'_>,
+    root_def: &str,
+    live: &Value,
+    config: &Value,
+) -> Result<Value, PatchError> {
+    merge_objects(schema, root_def, live, config, true)
+}
+
+/// The shared walk of both merges (`apply`: server-side apply's rules).
+fn merge_objects(
+    schema: &SchemaIndex<'_>,
+    root_def: &str,
+    original: &Value,
+    patch: &Value,
+    apply: bool,
+) -> Result<Value, PatchError> {
     let patch = patch.as_object().ok_or(PatchError::NotAnObject {
         found: json_kind_name(patch),
     })?;
@@ -137,40 +160,8 @@ pub fn strategic_merge(
         }
     };
     let node = schema.definition_node(root_def);
-    let patcher = Patcher {
-        schema,
-        apply: false,
-    };
+    let patcher = Patcher { schema, apply };
     patcher.merge_map(original, patch, node).map(Value::Object)
-}
-
-/// Merges a server-side apply configuration into the live object, as structured-merge-diff
-/// does: keyed list items match on every key of the list (ports by port and protocol), live
-/// items keep their order and new ones follow in the configuration's order.
-pub fn apply_merge(
-    schema: &SchemaIndex<'_>,
-    root_def: &str,
-    live: &Value,
-    config: &Value,
-) -> Result<Value, PatchError> {
-    let config = config.as_object().ok_or(PatchError::NotAnObject {
-        found: json_kind_name(config),
-    })?;
-    let live = match live {
-        Value::Object(map) => map.clone(),
-        Value::Null => Map::new(),
-        other => {
-            return Err(PatchError::NotAnObject {
-                found: json_kind_name(other),
-            })
-        }
-    };
-    let node = schema.definition_node(root_def);
-    let patcher = Patcher {
-        schema,
-        apply: true,
-    };
-    patcher.merge_map(live, config, node).map(Value::Object)
 }
 
 /// The keys beyond a list's strategic merge key that server-side apply also matches items on,

@@ -55,13 +55,14 @@ pub fn row(r: &Resource, obj: &Value, q: &Query, now: jiff::Timestamp) -> Value 
     row
 }
 
+/// The column definitions of `r`'s tables.
+pub fn columns(r: &Resource) -> Value {
+    serde_json::to_value(table::columns(r.group, r.plural)).unwrap_or_else(|_| json!([]))
+}
+
 /// A Table of ready rows.
 pub fn from_rows(r: &Resource, rows: Vec<Value>, list_meta: Value, with_columns: bool) -> Value {
-    let columns = if with_columns {
-        serde_json::to_value(table::columns(r.group, r.plural)).unwrap_or_else(|_| json!([]))
-    } else {
-        json!([])
-    };
+    let columns = if with_columns { columns(r) } else { json!([]) };
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
