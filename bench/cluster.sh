@@ -20,13 +20,15 @@
 #      ONLY (regex on scenario labels, default all 9); SYSTEMS ("capstan etcd");
 #      KVLOAD (default /tmp/kvload-target/release/kvload, see below); CAPSTAN_BIN (see
 #      capstan-cluster.sh); QUIET_MAX / QUIET_TIMEOUT (see run-baseline.sh); SHARED_BENCH
-#      (default ../../shared/bench from this script, i.e. /work/shared/bench).
+#      (default: shared/bench beside the main checkout of this repository).
 # kvload build: CARGO_TARGET_DIR=/tmp/kvload-target cargo build --release \
 #                 --manifest-path <copy of shared/bench/kvload>/Cargo.toml   (needs protoc)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SHARED_BENCH=${SHARED_BENCH:-$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+# shared/bench sits beside the repository's main checkout (beside the checkout a git worktree
+# belongs to, too).
+SHARED_BENCH=${SHARED_BENCH:-$(dirname "$(dirname "$(git -C "$HERE" rev-parse --path-format=absolute --git-common-dir)")")/shared/bench}
 KVLOAD=${KVLOAD:-/tmp/kvload-target/release/kvload}
 REPS=${REPS:-3}
 SHORT=${SHORT:-0}

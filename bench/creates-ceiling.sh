@@ -10,7 +10,9 @@
 #   bench/creates-ceiling.sh [REPS]
 set -euo pipefail
 source "$(dirname "$0")/kubebench-env.sh"
-SHARED_BENCH=${SHARED_BENCH:-$(cd ../shared/bench 2>/dev/null && pwd || echo /work/shared/bench)}
+# shared/bench sits beside the repository's main checkout (beside the checkout a git worktree
+# belongs to, too).
+SHARED_BENCH=${SHARED_BENCH:-$(dirname "$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")")/shared/bench}
 KVLOAD=${KVLOAD:-/tmp/kvload-target/release/kvload}
 export ETCDBENCH_DIR=${ETCDBENCH_DIR:-/tmp/etcdbench}
 REPS=${1:-1}

@@ -33,7 +33,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SHARED_BENCH=${SHARED_BENCH:-$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+# shared/bench sits beside the repository's main checkout (beside the checkout a git worktree
+# belongs to, too).
+SHARED_BENCH=${SHARED_BENCH:-$(dirname "$(dirname "$(git -C "$HERE" rev-parse --path-format=absolute --git-common-dir)")")/shared/bench}
 KILLS=${KILLS:-20}
 SYSTEMS=${SYSTEMS:-capstan etcd}
 RATE=${RATE:-200}

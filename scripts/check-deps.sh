@@ -38,7 +38,7 @@ fi
 forbid capstan-jepsen capstan-store capstan-raft capstan-apiserver rocksdb openraft
 for c in capstan-controllers capstan-scheduler capstan-node; do
   if cargo metadata --format-version 1 --no-deps | grep -q "\"name\":\"$c\""; then
-    forbid "$c" capstan-store capstan-raft rocksdb openraft
+    forbid "$c" capstan-store capstan-raft capstan-apiserver rocksdb openraft
   fi
 done
 [ "$fail" -eq 0 ] && echo "dependency edges ok"

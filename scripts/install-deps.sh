@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need, if missing: libclang (RocksDB's
 # bindings), protoc (the .proto files), etcdctl (the etcd facade's tests), etcd (the peer
-# `capstan migrate` is tested against), curl, the Python Kubernetes client, strace and
+# `capstan migrate` is tested against), curl, the Python Kubernetes client (Debian's, and 37.x
+# from PyPI in a venv), strace and
 # libfaketime (`capstan jepsen`'s disk and clock faults). Debian 12; needs root (or sudo) the first time only.
 set -euo pipefail
 need=()
@@ -14,9 +15,19 @@ command -v curl >/dev/null 2>&1 || need+=(curl)             # raw /metrics and /
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need+=(python3-kubernetes)  # the Python client's test
 command -v strace >/dev/null 2>&1 || need+=(strace)          # capstan jepsen's disk faults
 dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)   # capstan jepsen's clock faults
+dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)  # the venv holding the newest Python client
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+# The newest official Python client (37.x, from PyPI) beside Debian's, in a venv of Debian's
+# interpreter: tests/python_client.rs runs its scripts under both.
+venv=${CAPSTAN_PY_VENV:-$HOME/.cache/capstan-py/kubernetes-37}
+if ! "$venv/bin/python" -c 'import kubernetes, sys; sys.exit(kubernetes.__version__.split(".")[0] != "37")' >/dev/null 2>&1; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'kubernetes>=37,<38'
 fi

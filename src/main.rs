@@ -8,6 +8,7 @@ mod cluster_view;
 mod identity;
 mod join;
 mod kubeconfig;
+mod leader_terms;
 mod member_cmd;
 mod migrate_cmd;
 mod pki_files;
@@ -40,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs a control-plane replica.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Cluster membership.
     Member {
         #[command(subcommand)]
@@ -126,7 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::Server(args) => {
             init_logging(args.log_format);
-            runtime()?.block_on(server::run(args))?;
+            runtime()?.block_on(server::run(*args))?;
         }
         Cmd::Jepsen(args) => {
             let failpoints = cfg!(feature = "fault-injection");

@@ -1,4 +1,5 @@
-//! Scheduled backups inside the server: every `--snapshot-interval`, the replica that leads writes
+//! Scheduled backups inside the server: every `--snapshot-interval`, the replica that leads (as
+//! leader-only work of its term, see `leader_terms`) writes
 //! a backup file (the same format as `capstan backup`) into `<data-dir>/snapshots/` and keeps the
 //! newest `--snapshot-retention` of them. One replica takes them, so a cluster does not write
 //! three copies of each; `capstan backup list` shows them.
@@ -12,6 +13,7 @@ use capstan_raft::RaftNode;
 use capstan_store::{write_backup, Kv};
 
 use crate::backup_cmd::{manifest_for, rfc3339, scheduled_backups, SCHEDULED_DIR};
+use crate::leader_terms::{LeaderTerm, TermWork};
 
 /// `90s`, `30m`, `12h`, `1d` or plain seconds; `0` turns scheduling off.
 pub fn parse_interval(s: &str) -> anyhow::Result<Duration> {
@@ -33,30 +35,40 @@ pub fn parse_interval(s: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Runs for the life of the server.
-pub async fn run(
+/// The scheduled backups as leader-only work: while this replica leads a term, one backup every
+/// `every` (the first one interval into the term), the newest `keep` kept.
+pub fn per_term(
     node: Arc<RaftNode>,
     data_dir: PathBuf,
     cluster_id: u64,
     member_id: u64,
     every: Duration,
     keep: usize,
-) {
+) -> TermWork {
     let dir = data_dir.join(SCHEDULED_DIR);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick fires at once: the first backup comes one interval after start.
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        if !node.kv().leadership().borrow().is_leader {
-            continue;
-        }
-        match take(&node, &dir, cluster_id, member_id, keep).await {
-            Ok(path) => tracing::info!(file = %path.display(), "scheduled backup written"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "scheduled backup failed"),
-        }
-    }
+    Arc::new(move |term: LeaderTerm| {
+        let (node, dir) = (node.clone(), dir.clone());
+        Box::pin(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick fires at once: the first backup comes one interval in.
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = term.ended.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                // A backup under way finishes (its file is written whole or not at all), and
+                // the term's end waits for it.
+                match take(&node, &dir, cluster_id, member_id, keep).await {
+                    Ok(path) => {
+                        tracing::info!(file = %path.display(), term = term.term, "scheduled backup written")
+                    }
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "scheduled backup failed"),
+                }
+            }
+        })
+    })
 }
 
 async fn take(

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
-use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, ServingTls};
+use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, ServingTls, User};
+use capstan_controllers::ManagerConfig;
 use capstan_proto::raft as pb;
 use capstan_raft::pki::{CertPair, JoinToken};
 use capstan_raft::{JoinAuth, Member, NodeId, PeerTls, RaftNode, RaftNodeConfig};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::cluster_view::RaftClusterView;
@@ -24,6 +26,7 @@ use crate::identity::{
     remove_restore_marker, save_identity, ReplicaIdentity,
 };
 use crate::kubeconfig::admin_kubeconfig;
+use crate::leader_terms::{ConfirmTerm, LeaderTerm, TermCounts, TermWork};
 use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
 
 #[derive(clap::Args, Debug)]
@@ -81,6 +84,13 @@ pub struct ServerArgs {
     /// How many scheduled backups to keep (the oldest go first).
     #[arg(long, default_value_t = 5)]
     pub snapshot_retention: usize,
+    /// The controllers the leader runs (kube-controller-manager's flag): `*` for all, a name to
+    /// turn one on, `-name` to turn one off; comma-separated.
+    #[arg(long, default_value = "*", value_delimiter = ',')]
+    pub controllers: Vec<String>,
+    /// How many namespaces the serviceaccount controller syncs at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrent_serviceaccount_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -235,6 +245,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (client_tls, client_addr) = split_url(&args.listen_client, "--listen-client")?;
     let api_addr = args.listen_api.trim_start_matches("https://").to_string();
     let ranges = service_ranges(&args)?;
+    let unknown = ManagerConfig {
+        controllers: args.controllers.clone(),
+        ..ManagerConfig::default()
+    }
+    .unknown();
+    if !unknown.is_empty() {
+        bail!(
+            "--controllers: {:?} is not in the list of known controllers ({})",
+            unknown.join(","),
+            capstan_controllers::CONTROLLERS.join(", ")
+        );
+    }
     let backup_every = crate::scheduled_backup::parse_interval(&args.snapshot_interval)
         .context("--snapshot-interval")?;
     let api_listener = TcpListener::bind(&api_addr)
@@ -507,16 +529,60 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "Kubernetes API server failed");
         }
     });
-    let backup_task = (!backup_every.is_zero()).then(|| {
-        tokio::spawn(crate::scheduled_backup::run(
+    // Leader-only work, started per led term and stopped when the term ends.
+    let mut leader_work: Vec<TermWork> = Vec::new();
+    if !backup_every.is_zero() {
+        leader_work.push(crate::scheduled_backup::per_term(
             node.clone(),
             data_dir.clone(),
             ident.cluster_id,
             ident.id,
             backup_every,
             args.snapshot_retention,
+        ));
+    }
+    // The controller manager: an in-process client as system:kube-controller-manager over the
+    // REST API built on the term's fenced store, so its writes apply only in that term.
+    let manager = ManagerConfig {
+        controllers: args.controllers.clone(),
+        serviceaccount_workers: args.concurrent_serviceaccount_syncs,
+    };
+    let manager_kube = kube.clone();
+    let manager_node = node.clone();
+    leader_work.push(Arc::new(move |term: LeaderTerm| {
+        let fenced: Arc<dyn capstan_store::Kv> = Arc::new(manager_node.kv().fenced(term.term));
+        let router = manager_kube.with_kv(fenced).router_as(
+            User {
+                name: "system:kube-controller-manager".into(),
+                groups: Vec::new(),
+            },
+            "kube-controller-manager/v1.33.0 (capstan)",
+        );
+        let client = kube::Client::new(router, "default");
+        Box::pin(capstan_controllers::run(
+            client,
+            manager.clone(),
+            term.ended,
         ))
+    }));
+    let leader_stop = CancellationToken::new();
+    let confirm_node = node.clone();
+    let confirm: ConfirmTerm = Arc::new(move |term| {
+        let node = confirm_node.clone();
+        Box::pin(async move {
+            // A read index round: a quorum still follows this leader, in this term.
+            node.kv().raft().ensure_linearizable().await.is_ok()
+                && node.kv().leadership().borrow().term == term
+        })
     });
+    let (term_counts, _) = tokio::sync::watch::channel(TermCounts::default());
+    let leader_task = tokio::spawn(crate::leader_terms::run(
+        node.kv().leadership(),
+        confirm,
+        leader_work,
+        leader_stop.clone(),
+        term_counts,
+    ));
     let admin_cert = std::fs::read_to_string(pki.dir.join("admin.crt"))?;
     let admin_key = std::fs::read_to_string(pki.dir.join("admin.key"))?;
     write_private(
@@ -553,9 +619,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
-    if let Some(t) = backup_task {
-        t.abort();
-    }
+    // Leader-only work stops (and is waited for) before leadership is handed over.
+    leader_stop.cancel();
+    let _ = leader_task.await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;

@@ -10,9 +10,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{initial_cluster, start_static, wait_cluster, Server, BIN};
+use common::{
+    initial_cluster, start_static, wait_api_ready, wait_cluster, wait_converged, Server, BIN,
+};
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
@@ -64,6 +66,7 @@ fn verified_revision(file: &Path) -> i64 {
 async fn backup_under_load_restores_on_three_replicas() {
     let dir = tempfile::tempdir().unwrap();
     let old = start_static(&dir.path().join("old"), "b", 3).await;
+    wait_api_ready(&old[0], Duration::from_secs(60)).await;
     let pods: Api<Pod> = Api::namespaced(kube(&old[0]).await, "default");
     for name in ["p1", "p2"] {
         pods.create(&PostParams::default(), &pod(name))
@@ -96,7 +99,18 @@ async fn backup_under_load_restores_on_three_replicas() {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let wait_acked = |more: u64| {
+        let want = acked.load(Ordering::SeqCst) + more;
+        let acked = acked.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while acked.load(Ordering::SeqCst) < want {
+                assert!(Instant::now() < deadline, "the write load stalled");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    wait_acked(20).await;
     let file = dir.path().join("cluster.backup");
     // Through a follower's data dir (its endpoints and the shared admin certificate).
     let out = ok(&capstan(&[
@@ -106,10 +120,13 @@ async fn backup_under_load_restores_on_three_replicas() {
         old[1].data_dir.to_str().unwrap(),
     ]));
     assert!(out.starts_with("backup "), "{out}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // And the writes carry on after it.
+    wait_acked(20).await;
     stop.store(true, Ordering::SeqCst);
     load.await.unwrap();
     assert!(acked.load(Ordering::SeqCst) > 0);
+    // Every replica has applied all of it (the backup's revision is read on old[2] below).
+    wait_converged(&old.iter().collect::<Vec<_>>(), Duration::from_secs(60)).await;
 
     let rev = verified_revision(&file);
     // The source compacted at the backup's revision has the image the restore builds.
@@ -146,7 +163,7 @@ async fn backup_under_load_restores_on_three_replicas() {
         ));
     }
     let refs: Vec<&Server> = restored.iter().collect();
-    wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    wait_cluster(&refs, 3, Duration::from_secs(60)).await;
     for (s, o) in restored.iter().zip(&old) {
         assert_ne!(
             s.member_id, o.member_id,
@@ -185,7 +202,7 @@ async fn backup_under_load_restores_on_three_replicas() {
         .await
         .unwrap();
     let resp = loop {
-        let resp = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
             .await
             .unwrap()
             .unwrap()
@@ -198,13 +215,14 @@ async fn backup_under_load_restores_on_three_replicas() {
     assert!(resp.canceled() && resp.compact_revision() > rev, "{resp:?}");
 
     // A Kubernetes watcher resuming from its old resourceVersion gets 410 and re-lists.
+    wait_api_ready(&restored[2], Duration::from_secs(60)).await;
     let new_pods: Api<Pod> = Api::namespaced(kube(&restored[2]).await, "default");
     let mut raw = new_pods
         .watch(&WatchParams::default(), &old_rv)
         .await
         .unwrap()
         .boxed();
-    match tokio::time::timeout(Duration::from_secs(5), raw.next())
+    match tokio::time::timeout(Duration::from_secs(60), raw.next())
         .await
         .unwrap()
     {
@@ -360,8 +378,32 @@ async fn the_leader_keeps_scheduled_backups_within_the_retention() {
         ));
     }
     let refs: Vec<&Server> = restarted.iter().collect();
-    let leader = wait_cluster(&refs, 3, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let leader = wait_cluster(&refs, 3, Duration::from_secs(60)).await;
+    // Let the schedule run until the leader has written a third backup (so the retention has
+    // dropped one), then stop every replica (followers first, so the leader stays the leader),
+    // so that nothing is being written while the files are counted.
+    let li = restarted
+        .iter()
+        .position(|s| s.member_id == leader)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while restarted[li]
+        .log()
+        .matches("scheduled backup written")
+        .count()
+        < 3
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the leader never wrote three scheduled backups: {}",
+            restarted[li].log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in (0..restarted.len()).filter(|i| *i != li).chain([li]) {
+        let s = &mut restarted[i];
+        assert!(s.terminate(), "{} exits 0 on SIGTERM: {}", s.name, s.log());
+    }
     let mut listed = 0;
     for s in &restarted {
         let out = ok(&capstan(&[

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{wait_cluster, Server};
 use etcd_client::{
@@ -27,7 +29,7 @@ async fn cluster(n: usize) -> Cluster {
     wait_cluster(
         &servers.iter().collect::<Vec<_>>(),
         n,
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     )
     .await;
     Cluster {
@@ -108,6 +110,66 @@ impl Etcdctl {
     }
 }
 
+/// A command running in the background (`etcdctl watch`), its stdout collected as it comes.
+struct Background {
+    child: Child,
+    out: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    fn spawn(mut cmd: Command) -> Background {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Background { child, out, reader }
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the output so far satisfies `done`; `None` if it does not within `within`.
+    fn wait_for(&self, within: Duration, done: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let out = self.output();
+            if done(&out) {
+                return Some(out);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills it; everything it printed.
+    fn stop(self) -> String {
+        let Background {
+            mut child,
+            out,
+            reader,
+        } = self;
+        let _ = child.kill();
+        let _ = child.wait();
+        reader.join().unwrap();
+        let out = out.lock().unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 fn etcdctl_session(c: &Cluster, s: &Server) {
     let e = Etcdctl::for_server(s);
     assert_eq!(e.ok(&["put", "/registry/pods/a", "one"]).trim(), "OK");
@@ -178,23 +240,33 @@ fn etcdctl_session(c: &Cluster, s: &Server) {
         "etcdserver: requested lease not found",
     );
 
-    let watch = e
-        .command(&["watch", "w/", "--prefix", "--prev-kv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    let watch = Background::spawn(e.command(&["watch", "w/", "--prefix", "--prev-kv"]));
+    // The watch is established once it shows a put made after it started: put a marker until
+    // one shows up. What follows the marker's event is what the test is about.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut n = 0;
+    let skip = loop {
+        n += 1;
+        let marker = format!("w/0\nm{n}\n");
+        e.ok(&["put", "w/0", &format!("m{n}")]);
+        if let Some(out) = watch.wait_for(Duration::from_millis(200), |o| o.contains(&marker)) {
+            break out.find(&marker).unwrap() + marker.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watch never started: {:?}",
+            watch.output()
+        );
+    };
     e.ok(&["put", "w/1", "a"]);
     e.ok(&["put", "w/1", "b"]);
     e.ok(&["del", "w/1"]);
-    std::thread::sleep(Duration::from_millis(700));
-    let _ = Command::new("kill").arg(watch.id().to_string()).status();
-    let out = watch.wait_with_output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "PUT\nw/1\na\nPUT\nw/1\na\nw/1\nb\nDELETE\nw/1\nb\nw/1\n\n"
-    );
+    let want = "PUT\nw/1\na\nPUT\nw/1\na\nw/1\nb\nDELETE\nw/1\nb\nw/1\n\n";
+    let got = |o: &str| o.get(skip..).unwrap_or("").to_string();
+    let seen = watch.wait_for(Duration::from_secs(60), |o| got(o).len() >= want.len());
+    let out = watch.stop();
+    assert!(seen.is_some(), "the watch stopped short: {:?}", got(&out));
+    assert_eq!(got(&out), want);
 
     let eps: Vec<String> = c.servers.iter().map(|s| s.client_url.clone()).collect();
     let all = e.to(&eps);
@@ -300,7 +372,7 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
         .unwrap();
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
             .await
             .unwrap()
             .unwrap()
@@ -311,7 +383,7 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
     }
     assert_eq!(seen, ["v1", "v2", "v3"]);
     cl.delete("k", None).await.unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+    let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
         .await
         .unwrap()
         .unwrap()
@@ -319,7 +391,7 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
     assert_eq!(resp.events()[0].event_type(), EventType::Delete);
     assert_eq!(resp.events()[0].prev_kv().unwrap().value(), b"v3");
     stream.request_progress().await.unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+    let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
         .await
         .unwrap()
         .unwrap()
@@ -349,6 +421,14 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
         )
         .await
         .unwrap();
+    // A watch from now starts when the server has created it (its first answer), not when the
+    // call returns: only a delete after that is sure to come after its start.
+    let created = tokio::time::timeout(Duration::from_secs(60), stream.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(created.created(), "{created:?}");
     cl.delete(
         "frag/",
         Some(etcd_client::DeleteOptions::new().with_prefix()),
@@ -358,14 +438,11 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
     let mut revisions = Vec::new();
     let mut events = 0;
     while events < 4 {
-        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
             .await
             .unwrap()
             .unwrap()
             .unwrap();
-        if resp.created() {
-            continue;
-        }
         events += resp.events().len();
         revisions.push(resp.events()[0].kv().unwrap().mod_revision());
     }
@@ -402,7 +479,7 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
         .await
         .unwrap();
     let resp = loop {
-        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        let resp = tokio::time::timeout(Duration::from_secs(60), stream.message())
             .await
             .unwrap()
             .unwrap()
@@ -422,7 +499,7 @@ async fn etcd_client_session(c: &Cluster, s: &Server) {
         .unwrap();
     let (mut keeper, mut ka) = cl.lease_keep_alive(l.id()).await.unwrap();
     keeper.keep_alive().await.unwrap();
-    let ka = tokio::time::timeout(Duration::from_secs(10), ka.message())
+    let ka = tokio::time::timeout(Duration::from_secs(60), ka.message())
         .await
         .unwrap()
         .unwrap()

@@ -64,8 +64,8 @@ fn every_minor(write: &Path, read: &Path, tag: &str) -> usize {
 async fn every_kubectl_minor_works_against_one_replica() {
     let root = tempfile::tempdir().unwrap();
     let s = Server::first(root.path(), "solo");
-    wait_cluster(&[&s], 1, Duration::from_secs(30)).await;
-    wait_api_ready(&s, Duration::from_secs(30)).await;
+    wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
+    wait_api_ready(&s, Duration::from_secs(60)).await;
     let ran = tokio::task::spawn_blocking(move || {
         let kc = s.kubeconfig();
         let n = every_minor(&kc, &kc, "one");
@@ -86,7 +86,7 @@ async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_re
     let root = tempfile::tempdir().unwrap();
     let servers = common::start_static(root.path(), "k", 3).await;
     for s in &servers {
-        wait_api_ready(s, Duration::from_secs(30)).await;
+        wait_api_ready(s, Duration::from_secs(60)).await;
     }
     let ran = tokio::task::spawn_blocking(move || {
         let n = every_minor(&servers[0].kubeconfig(), &servers[2].kubeconfig(), "three");

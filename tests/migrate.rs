@@ -5,79 +5,17 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use capstan_raft::pki::{issue, new_ca, CertRequest};
-use common::{free_port, initial_cluster, wait_cluster, wait_converged, Server, BIN};
+use common::etcd::{start_etcd, EtcdTls};
+use common::{initial_cluster, wait_cluster, wait_converged, Server, BIN};
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp,
 };
 
 const KEYS: usize = 100_000;
-
-struct Etcd(Child);
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// etcd's serving certificate and key, and the CA its clients' certificates must come from.
-struct EtcdTls<'a> {
-    cert: &'a Path,
-    key: &'a Path,
-    ca: &'a Path,
-}
-
-async fn start_etcd(dir: &Path, tls: Option<&EtcdTls<'_>>) -> (Etcd, String) {
-    let (client, peer) = (free_port(), free_port());
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let mut cmd = Command::new("etcd");
-    if let Some(t) = tls {
-        cmd.arg("--cert-file")
-            .arg(t.cert)
-            .arg("--key-file")
-            .arg(t.key)
-            .arg("--trusted-ca-file")
-            .arg(t.ca)
-            .arg("--client-cert-auth");
-    }
-    let child = cmd
-        .args(["--name", "e1", "--data-dir"])
-        .arg(dir.join("etcd"))
-        .args(["--listen-client-urls", &url])
-        .args(["--advertise-client-urls", &url])
-        .args(["--listen-peer-urls", &peer_url])
-        .args(["--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("e1={peer_url}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd (Debian's etcd-server) must be installed: scripts/install-deps.sh");
-    let etcd = Etcd(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let up = match tls {
-            None => match Client::connect([url.as_str()], None).await {
-                Ok(mut c) => c.status().await.is_ok(),
-                Err(_) => false,
-            },
-            // Listening is enough here: the test connects with its certificate next.
-            Some(_) => std::net::TcpStream::connect(("127.0.0.1", client)).is_ok(),
-        };
-        if up {
-            return (etcd, url);
-        }
-        assert!(Instant::now() < deadline, "etcd did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_live_etcd_keyspace_with_revisions_and_leases() {

@@ -67,7 +67,7 @@ async fn metrics_name_what_operators_chart(server: &Server) {
     let client = kube(server).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     // The bootstrap namespaces exist once the replica takes writes.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while pods.list(&ListParams::default()).await.is_err() {
         assert!(Instant::now() < deadline, "the API never answered");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -156,7 +156,7 @@ async fn readyz_follows_the_quorum() {
     let mut servers = start_static(dir.path(), "q", 3).await;
     // Ready once the replica hears its leader (a leader just elected waits for a quorum's first
     // answer) and has applied the log.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, text) = readyz(&servers[0]);
         if code == 200 {
@@ -174,7 +174,7 @@ async fn readyz_follows_the_quorum() {
 
     servers[1].kill();
     servers[2].kill();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, text) = readyz(&servers[0]);
         if code == 500 {
@@ -193,7 +193,7 @@ async fn readyz_follows_the_quorum() {
 
     servers[1].restart();
     servers[2].restart();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, text) = readyz(&servers[0]);
         if code == 200 {

@@ -2,10 +2,10 @@
 //! on loopback: every command a user types works and prints what etcd would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
 use capstan_store::testing::test_config;
@@ -227,18 +227,40 @@ async fn etcdctl_watch_from_a_past_revision_then_live() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
+        let mut stdout = watch.stdout.take().unwrap();
+        let collected = Arc::new(Mutex::new(Vec::new()));
+        let sink = collected.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let output = || String::from_utf8_lossy(&collected.lock().unwrap()).into_owned();
+        // Waits (with a generous guard) until the watch has printed `want`.
+        let wait_for = |want: &str| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while output().len() < want.len() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the watch printed only {:?}",
+                    output()
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        // etcdctl prints each event's type, then the previous pair (with --prev-kv), then the pair.
+        let history = "PUT\nw/1\na\nPUT\nw/2\nb\n";
+        let all = "PUT\nw/1\na\nPUT\nw/2\nb\nPUT\nw/1\na\nw/1\nc\nDELETE\nw/2\nb\nw/2\n\n";
+        // The history has arrived, so the watch is running: what comes next is live.
+        wait_for(history);
         s.ok(&["put", "w/1", "c"]);
         s.ok(&["del", "w/2"]);
-        std::thread::sleep(Duration::from_millis(500));
+        wait_for(all);
         watch.kill().unwrap();
-        let out = watch.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        // etcdctl prints each event's type, then the previous pair (with --prev-kv), then the pair.
-        assert_eq!(
-            text, "PUT\nw/1\na\nPUT\nw/2\nb\nPUT\nw/1\na\nw/1\nc\nDELETE\nw/2\nb\nw/2\n\n",
-            "history then live, with prev values"
-        );
+        watch.wait().unwrap();
+        reader.join().unwrap();
+        assert_eq!(output(), all, "history then live, with prev values");
     })
     .await
     .unwrap();

@@ -8,102 +8,15 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use capstan_apiserver::k8s::{KubeApi, KubeConfig, User};
 use capstan_store::{Kv, MemKv};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-struct Api {
-    router: Router,
-    kv: Arc<dyn Kv>,
-}
+mod support;
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
-
-impl Api {
-    async fn new() -> Api {
-        let kv: Arc<dyn Kv> = Arc::new(MemKv::in_memory().unwrap());
-        let api = KubeApi::new(kv.clone(), KubeConfig::default());
-        api.bootstrap().await.unwrap();
-        Api {
-            router: api.router(),
-            kv,
-        }
-    }
-
-    async fn raw(&self, req: Request<Body>, user: bool) -> Answer {
-        let mut req = req;
-        if user {
-            req.extensions_mut().insert(User {
-                name: "admin".into(),
-                groups: vec!["system:masters".into()],
-            });
-        }
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        content_type: &str,
-        body: impl Into<Body>,
-    ) -> Answer {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", content_type)
-            .body(body.into())
-            .unwrap();
-        self.raw(req, true).await
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.call("GET", uri, "application/json", Body::empty())
-            .await
-    }
-
-    async fn post(&self, uri: &str, obj: Value) -> Answer {
-        self.call("POST", uri, "application/json", obj.to_string())
-            .await
-    }
-
-    async fn put(&self, uri: &str, obj: Value) -> Answer {
-        self.call("PUT", uri, "application/json", obj.to_string())
-            .await
-    }
-
-    async fn patch(&self, uri: &str, ct: &str, doc: Value) -> Answer {
-        self.call("PATCH", uri, ct, doc.to_string()).await
-    }
-
-    async fn revision(&self) -> i64 {
-        self.kv.status().await.unwrap().revision
-    }
-}
-
-fn pod(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "web"}},
-           "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}})
-}
-
-const PODS: &str = "/api/v1/namespaces/default/pods";
+use support::{pod, Answer, Api, PODS};
 
 #[tokio::test]
 async fn anonymous_requests_get_401_except_health_and_version() {
@@ -920,7 +833,7 @@ async fn namespaces_terminate_refuse_new_content_and_disappear() {
         )
         .await;
     assert!(a.status == 403 || a.status == 404, "{}", a.body);
-    for _ in 0..50 {
+    for _ in 0..600 {
         if api.get("/api/v1/namespaces/doomed").await.status == 404 {
             assert_eq!(
                 api.get("/api/v1/namespaces/doomed/configmaps/c")
@@ -961,7 +874,22 @@ async fn a_stuck_namespace_goes_once_its_finalizers_are_emptied_through_finalize
         .call("DELETE", "/api/v1/namespaces/stuck", "application/json", "")
         .await;
     assert_eq!(a.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // The server has been through the namespace's content once the held configmap is marked for
+    // deletion; the namespace stays.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api
+        .get("/api/v1/namespaces/stuck/configmaps/held")
+        .await
+        .body["metadata"]
+        .get("deletionTimestamp")
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held configmap was never marked for deletion"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let ns = api.get("/api/v1/namespaces/stuck").await;
     assert_eq!(ns.body["status"]["phase"], "Terminating");
     assert_eq!(ns.body["spec"]["finalizers"], json!(["kubernetes"]));
@@ -984,7 +912,7 @@ async fn a_stuck_namespace_goes_once_its_finalizers_are_emptied_through_finalize
         finalize_entry["fieldsV1"],
         json!({"f:spec": {"f:finalizers": {}}})
     );
-    for _ in 0..50 {
+    for _ in 0..600 {
         if api.get("/api/v1/namespaces/stuck").await.status == 404 {
             return;
         }
@@ -1006,7 +934,7 @@ async fn watch_lines(api: &Api, uri: &str, n: usize) -> Vec<Value> {
     let mut buf = Vec::new();
     let mut out = Vec::new();
     while out.len() < n {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(60), body.frame())
             .await
             .expect("watch event")
             .unwrap()

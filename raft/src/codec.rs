@@ -176,6 +176,7 @@ pub fn failure_to_pb(e: &KvError) -> pb::KvFailure {
     let (kind, message, compact_revision) = match e {
         KvError::InvalidArgument(m) => ("InvalidArgument", m.clone(), 0),
         KvError::DuplicateKey => ("DuplicateKey", String::new(), 0),
+        KvError::EmptyWatchRange => ("EmptyWatchRange", String::new(), 0),
         KvError::TooManyOps => ("TooManyOps", String::new(), 0),
         KvError::RequestTooLarge => ("RequestTooLarge", String::new(), 0),
         KvError::Compacted { compact_revision } => ("Compacted", String::new(), *compact_revision),
@@ -200,6 +201,7 @@ pub fn failure_from_pb(f: &pb::KvFailure) -> KvError {
     match f.kind.as_str() {
         "InvalidArgument" => KvError::InvalidArgument(f.message.clone()),
         "DuplicateKey" => KvError::DuplicateKey,
+        "EmptyWatchRange" => KvError::EmptyWatchRange,
         "TooManyOps" => KvError::TooManyOps,
         "RequestTooLarge" => KvError::RequestTooLarge,
         "Compacted" => KvError::Compacted {

@@ -36,18 +36,18 @@ fn assert_no_leader(r: Result<impl std::fmt::Debug, KvError>, what: &str) {
 
 async fn minority_refuses_and_majority_serves(isolate_leader: bool) {
     let c = TestCluster::start_proxied(3, |_| {}).await;
-    let leader = c.wait_leader(Duration::from_secs(10)).await;
+    let leader = c.wait_leader(Duration::from_secs(60)).await;
     let victim = if isolate_leader {
         leader
     } else {
         c.follower().await
     };
     c.kv(leader).put(put("before", "1")).await.unwrap();
-    c.wait_converged(Duration::from_secs(10)).await;
+    c.wait_converged(Duration::from_secs(60)).await;
 
     c.isolate(victim);
     let new_leader = if isolate_leader {
-        c.wait_new_leader(victim, Duration::from_secs(10)).await
+        c.wait_new_leader(victim, Duration::from_secs(60)).await
     } else {
         leader
     };
@@ -88,7 +88,7 @@ async fn minority_refuses_and_majority_serves(isolate_leader: bool) {
     );
 
     c.heal();
-    let hash = c.wait_converged(Duration::from_secs(20)).await;
+    let hash = c.wait_converged(Duration::from_secs(60)).await;
     for r in &c.replicas {
         let kv = c.kv(r.id);
         let got = kv.range(get("minority", true)).await.unwrap();
@@ -123,7 +123,7 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot() {
         cfg.keep_after_snapshot = 5;
     })
     .await;
-    let leader = c.wait_leader(Duration::from_secs(10)).await;
+    let leader = c.wait_leader(Duration::from_secs(60)).await;
     let lagger = c.follower().await;
     c.isolate(lagger);
     let behind = c
@@ -140,7 +140,7 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot() {
             .unwrap();
     }
     // Wait for the leader to purge its log past where the lagger stopped.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let purged = c
             .node(leader)
@@ -160,7 +160,7 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     c.heal();
-    c.wait_converged(Duration::from_secs(30)).await;
+    c.wait_converged(Duration::from_secs(60)).await;
     let m = c.node(lagger).raft().metrics().borrow().clone();
     assert!(m.snapshot.is_some(), "the lagger holds a snapshot: {m:?}");
     let r = c

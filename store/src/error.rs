@@ -11,6 +11,10 @@ pub enum KvError {
     /// value, ...). Nothing was changed.
     #[error("etcdserver: {0}")]
     InvalidArgument(String),
+    /// A watch whose range end is at or before its key (etcd refuses it; reads of such a range
+    /// are merely empty).
+    #[error("mvcc: watcher range is empty")]
+    EmptyWatchRange,
     /// Two operations of one txn branch touch the same key.
     #[error("etcdserver: duplicate key given in txn request")]
     DuplicateKey,

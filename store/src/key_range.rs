@@ -25,8 +25,9 @@ pub enum RangeEnd {
 }
 
 impl KeyRange {
-    /// Reads etcd's `(key, range_end)` pair. An empty key is refused ("key is not provided"), and so
-    /// is a `range_end` that sorts before `key` (other than `"\0"`).
+    /// Reads etcd's `(key, range_end)` pair. An empty key is refused ("key is not provided"); a
+    /// `range_end` at or before `key` (other than `"\0"`) names no key at all, which etcd answers
+    /// as an empty range (reads, deletes and compares), and refuses only for a watch.
     pub fn from_request(key: &Bytes, range_end: &Bytes) -> KvResult<KeyRange> {
         if key.is_empty() {
             return Err(KvError::invalid("key is not provided"));
@@ -35,8 +36,6 @@ impl KeyRange {
             RangeEnd::Single
         } else if range_end.as_ref() == b"\0" {
             RangeEnd::Unbounded
-        } else if range_end < key {
-            return Err(KvError::invalid("range end is before the key"));
         } else {
             RangeEnd::Before(range_end.clone())
         };
@@ -117,8 +116,11 @@ mod tests {
     }
 
     #[test]
-    fn range_end_before_key_is_refused_and_empty_key_too() {
-        assert!(matches!(r(b"b", b"a"), Err(KvError::InvalidArgument(_))));
+    fn range_end_at_or_before_key_names_no_key_and_empty_key_is_refused() {
+        let inverted = r(b"b", b"a").unwrap();
+        assert!(inverted.is_empty());
+        assert!(!inverted.contains(b"a") && !inverted.contains(b"b") && !inverted.contains(b"ab"));
+        assert!(!inverted.intersects(&r(b"a", b"\0").unwrap()));
         assert!(matches!(r(b"", b""), Err(KvError::InvalidArgument(_))));
         assert!(r(b"b", b"b").unwrap().is_empty());
     }

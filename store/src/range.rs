@@ -39,6 +39,8 @@ pub fn range<K: Keyspace + ?Sized>(
         order = SortOrder::Ascend;
     }
     let in_key_order = target == SortTarget::Key && order != SortOrder::Descend;
+    // etcd sorts before it drops values, so a keys-only range sorted by value keeps them until then.
+    let strip_values_now = req.keys_only && (in_key_order || target != SortTarget::Value);
     let filtered = req.min_mod_revision != 0
         || req.max_mod_revision != 0
         || req.min_create_revision != 0
@@ -58,7 +60,7 @@ pub fn range<K: Keyspace + ?Sized>(
         count += 1;
         if !req.count_only && kvs.len() < keep {
             let mut kv = to_key_value(key, &v);
-            if req.keys_only {
+            if strip_values_now {
                 kv.value = Default::default();
             }
             kvs.push(kv);
@@ -79,21 +81,31 @@ pub fn range<K: Keyspace + ?Sized>(
         });
     }
     if !in_key_order {
-        match target {
-            SortTarget::Key => {}
-            SortTarget::Version => kvs.sort_by_key(|kv| kv.version),
-            SortTarget::Create => kvs.sort_by_key(|kv| kv.create_revision),
-            SortTarget::Mod => kvs.sort_by_key(|kv| kv.mod_revision),
-            SortTarget::Value => kvs.sort_by(|a, b| a.value.cmp(&b.value)),
-        }
+        // A stable sort on the (reversed) target: keys that tie keep their key order in both
+        // directions, as etcd's sort.Sort(sort.Reverse(..)) leaves them on the ranges it sorts by
+        // insertion (Go sorts up to 12 items that way; beyond that it orders ties arbitrarily).
+        let by = |a: &KeyValue, b: &KeyValue| match target {
+            SortTarget::Key => a.key.cmp(&b.key),
+            SortTarget::Version => a.version.cmp(&b.version),
+            SortTarget::Create => a.create_revision.cmp(&b.create_revision),
+            SortTarget::Mod => a.mod_revision.cmp(&b.mod_revision),
+            SortTarget::Value => a.value.cmp(&b.value),
+        };
         if order == SortOrder::Descend {
-            kvs.reverse();
+            kvs.sort_by(|a, b| by(b, a));
+        } else {
+            kvs.sort_by(by);
         }
     }
     let mut more = false;
     if req.limit > 0 && kvs.len() > req.limit as usize {
         kvs.truncate(req.limit as usize);
         more = true;
+    }
+    if req.keys_only && !strip_values_now {
+        for kv in &mut kvs {
+            kv.value = Default::default();
+        }
     }
     Ok(RangeResponse {
         revision: current,

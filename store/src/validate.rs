@@ -161,6 +161,9 @@ pub fn validate_range(r: &RangeRequest) -> KvResult<()> {
 /// Validates a watch request's shape.
 pub fn validate_watch(w: &WatchRequest) -> KvResult<KeyRange> {
     let range = KeyRange::from_request(&w.key, &w.range_end)?;
+    if range.is_empty() {
+        return Err(KvError::EmptyWatchRange);
+    }
     if w.start_revision < 0 {
         return Err(KvError::invalid("negative revision"));
     }

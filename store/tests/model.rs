@@ -169,7 +169,7 @@ fn drain(w: &mut Watcher, want_through: i64) -> (Vec<Event>, Option<i64>) {
             if seen >= want_through {
                 return (events, None);
             }
-            match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+            match tokio::time::timeout(Duration::from_secs(60), w.recv()).await {
                 Ok(Some(r)) if r.canceled => return (events, Some(r.compact_revision)),
                 Ok(Some(r)) => events.extend(r.events),
                 Ok(None) => panic!("watch closed without a cancel"),

@@ -58,7 +58,7 @@ async fn run<B: Backend>(store: Arc<Store<B>>) {
     for (start, before, after, mut w) in watchers {
         // Read until a progress notification vouches for everything up to `last`.
         let mut got: Vec<Event> = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -2,6 +2,8 @@
 //! 127.0.0.1 ports chosen by the kernel (`:0`, read back from endpoints.json), killed on drop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod etcd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,17 +175,28 @@ impl Server {
         }
     }
 
-    /// SIGTERM; returns whether it exited 0 and how long it took.
-    pub fn terminate(&mut self) -> (bool, Duration) {
+    /// SIGTERM; waits for the process to exit and returns whether it exited 0. How long a stop
+    /// takes is a figure of `bench/sigterm.sh`, not a test's concern: the deadline here only
+    /// turns a replica that never exits into a failure instead of a hung test.
+    pub fn terminate(&mut self) -> bool {
         let Some(mut c) = self.child.take() else {
-            return (false, Duration::ZERO);
+            return false;
         };
-        let t = Instant::now();
         let _ = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status();
-        let status = c.wait().unwrap();
-        (status.success(), t.elapsed())
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() >= deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("{} never exited after SIGTERM: {}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts it again on its data dir and its previous ports.
@@ -199,6 +212,16 @@ impl Server {
                 && !a.starts_with("capstan1.")
         });
         self.spawn(&client, &peer);
+    }
+
+    /// A kube-rs client of this replica's Kubernetes API, as the admin (its admin.kubeconfig).
+    pub async fn kube(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .unwrap();
+        kube::Client::try_from(cfg).unwrap()
     }
 
     /// An etcd-client connected to this replica with the admin certificate.

@@ -6,13 +6,24 @@
 set -euo pipefail
 KUBECTL=$1 KC_W=$2 KC_R=$3 NS=$4
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 W() { "$KUBECTL" --kubeconfig "$KC_W" --cache-dir "$WORK/cache-w" -n "$NS" "$@"; }
 R() { "$KUBECTL" --kubeconfig "$KC_R" --cache-dir "$WORK/cache-r" -n "$NS" "$@"; }
 step() { echo "--- $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 expect_in() { grep -qE -- "$2" <<<"$1" || fail "$3: '$2' not in: $1"; }
+# until_ok WHAT FILE COMMAND...: waits for COMMAND to succeed (the 60 s only catch what never
+# happens); shows FILE if it does not.
+until_ok() {
+  local what=$1 file=$2 end=$((SECONDS + 60)); shift 2
+  until "$@"; do
+    ((SECONDS < end)) || fail "$what: not after 60 s: $(cat "$file")"
+    sleep 0.1
+  done
+}
+# lines_at_least N PATTERN FILE: FILE has at least N lines matching PATTERN.
+lines_at_least() { [ "$(grep -cE -- "$2" "$3")" -ge "$1" ]; }
 
 step "version, cluster-info, get --raw"
 expect_in "$(W version -o json)" '"gitVersion": "v1\.33\.0\+capstan"' version
@@ -141,7 +152,7 @@ expect_eq "$(R get pod p1 -o jsonpath='{.metadata.labels.m}{.metadata.labels.j}'
 step "scale, wait --for=jsonpath"
 W scale deployment web --replicas=3 >/dev/null
 expect_eq "$(R get deploy web -o jsonpath='{.spec.replicas}')" 3 scale
-expect_in "$(R wait --for=jsonpath='{.spec.replicas}'=3 deployment/web --timeout=20s)" "condition met" "wait --for=jsonpath"
+expect_in "$(R wait --for=jsonpath='{.spec.replicas}'=3 deployment/web --timeout=60s)" "condition met" "wait --for=jsonpath"
 
 step "edit"
 KUBE_EDITOR="sed -i s/note:\ hi/note:\ edited/" W edit pod p1 >/dev/null
@@ -166,19 +177,23 @@ expect_in "$(W explain pods.spec.containers)" "image" "explain pods.spec.contain
 expect_in "$(W explain deployment.spec.replicas)" "replicas" "explain deployment.spec.replicas"
 
 step "get -w"
-timeout 6 "$KUBECTL" --kubeconfig "$KC_R" --cache-dir "$WORK/cache-r" -n "$NS" get pods -w >"$WORK/w.out" 2>&1 &
+"$KUBECTL" --kubeconfig "$KC_R" --cache-dir "$WORK/cache-r" -n "$NS" get pods -w >"$WORK/w.out" 2>&1 &
 watcher=$!
-sleep 2
+# It watches from the list it printed first: a change made after that line shows up.
+until_ok "get -w listed p1" "$WORK/w.out" lines_at_least 1 '^p1 ' "$WORK/w.out"
 W label pod p1 watched=yes >/dev/null
+until_ok "get -w saw no change" "$WORK/w.out" lines_at_least 2 '^p1 ' "$WORK/w.out"
+kill $watcher 2>/dev/null || true
 wait $watcher || true
-[ "$(grep -c '^p1 ' "$WORK/w.out")" -ge 2 ] || fail "get -w saw no change: $(cat "$WORK/w.out")"
 
 step "wait --for=delete, delete --wait"
-"$KUBECTL" --kubeconfig "$KC_R" --cache-dir "$WORK/cache-r" -n "$NS" wait --for=delete pod/p1 --timeout=30s >"$WORK/wd.out" 2>&1 &
+"$KUBECTL" --kubeconfig "$KC_R" --cache-dir "$WORK/cache-r" -n "$NS" wait --for=delete pod/p1 --timeout=60s -v=6 >"$WORK/wd.out" 2>"$WORK/wd.log" &
 waiter=$!
-sleep 1
+# It must have found the pod before it goes (else there is nothing to wait for): its request log
+# (-v=6) shows the GET of pod/p1 answered.
+until_ok "wait --for=delete found p1" "$WORK/wd.log" grep -qE '/pods/p1[" ].*200 OK' "$WORK/wd.log"
 expect_in "$(W delete pod p1 --wait)" 'pod "p1" deleted' "delete --wait"
-wait $waiter || fail "wait --for=delete: $(cat "$WORK/wd.out")"
+wait $waiter || fail "wait --for=delete: $(cat "$WORK/wd.out" "$WORK/wd.log")"
 expect_in "$(cat "$WORK/wd.out")" "condition met" "wait --for=delete"
 
 step "delete -f, NotFound"

@@ -82,7 +82,7 @@ def main():
     seen = []
     w = watch.Watch()
     for ev in w.stream(
-        core.list_namespaced_config_map, "py", resource_version=rv, timeout_seconds=10
+        core.list_namespaced_config_map, "py", resource_version=rv, timeout_seconds=60
     ):
         seen.append((ev["type"], ev["object"].metadata.name))
         if ev["object"].metadata.name == "watched":

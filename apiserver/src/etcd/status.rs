@@ -11,6 +11,7 @@ pub fn to_status(e: &KvError) -> Status {
         KvError::InvalidArgument(_)
         | KvError::DuplicateKey
         | KvError::TooManyOps
+        | KvError::EmptyWatchRange
         | KvError::RequestTooLarge
         | KvError::KeyNotFound => Status::new(Code::InvalidArgument, msg),
         // etcd prefixes the storage layer's messages: "etcdserver: mvcc: ...".

@@ -259,10 +259,10 @@ pub async fn delete_named(
     ))
 }
 
-/// The answer to a finished delete: the object for pods (as kube-apiserver returns it), a
-/// Success Status for the rest.
+/// The answer to a finished delete: the object as last stored for the resources whose
+/// registry returns it, a Success Status naming it for the rest.
 fn deleted_answer(r: &Resource, obj: Value) -> Value {
-    if r.group.is_empty() && r.plural == "pods" {
+    if r.returns_deleted_object() {
         return obj;
     }
     let mut details = json!({

@@ -139,6 +139,12 @@ fn group_entry(g: &str) -> Value {
     json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
+/// `GET /apis/`: the APIGroupList only (kube-aggregator's handler for it offers no aggregated
+/// form).
+pub async fn groups_legacy() -> Response {
+    groups(HeaderMap::new()).await
+}
+
 /// `GET /apis`.
 pub async fn groups(headers: HeaderMap) -> Response {
     let groups = resources::groups();

@@ -56,6 +56,7 @@ fn pointer(r: &Resource, field: &str) -> Option<&'static str> {
         ("", "namespaces", "status.phase") => Some("/status/phase"),
         ("", "secrets", "type") => Some("/type"),
         ("apps", "replicasets", "status.replicas") => Some("/status/replicas"),
+        ("", "replicationcontrollers", "status.replicas") => Some("/status/replicas"),
         ("batch", "jobs", "status.successful") => Some("/status/successful"),
         _ => None,
     }

@@ -47,7 +47,7 @@ pub fn has_generation(r: &Resource) -> bool {
             "deployments" | "replicasets" | "statefulsets" | "daemonsets"
         ) | ("batch", "jobs" | "cronjobs")
             | ("policy", "poddisruptionbudgets")
-            | ("", "pods")
+            | ("", "pods" | "replicationcontrollers")
     )
 }
 

@@ -96,7 +96,8 @@ impl std::fmt::Debug for KubeConfig {
 struct Inner {
     store: ObjectStore,
     config: KubeConfig,
-    schemas: OnceLock<Schemas>,
+    /// Built once per process and shared by every view ([`KubeApi::with_kv`]).
+    schemas: Arc<OnceLock<Schemas>>,
     event_lease: tokio::sync::Mutex<Option<(i64, Instant)>>,
     /// The system namespaces and the `kubernetes` service exist (bootstrap has succeeded).
     bootstrapped: std::sync::atomic::AtomicBool,
@@ -114,9 +115,23 @@ impl KubeApi {
             inner: Arc::new(Inner {
                 store: ObjectStore::new(kv),
                 config,
-                schemas: OnceLock::new(),
+                schemas: Arc::new(OnceLock::new()),
                 event_lease: tokio::sync::Mutex::new(None),
                 bootstrapped: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The same API (settings, OpenAPI schemas) over another store: leader-only work gets one
+    /// over its term's fenced store, so each of its writes applies only in that term.
+    pub fn with_kv(&self, kv: Arc<dyn Kv>) -> KubeApi {
+        KubeApi {
+            inner: Arc::new(Inner {
+                store: ObjectStore::new(kv),
+                config: self.inner.config.clone(),
+                schemas: self.inner.schemas.clone(),
+                event_lease: tokio::sync::Mutex::new(None),
+                bootstrapped: std::sync::atomic::AtomicBool::new(self.bootstrapped()),
             }),
         }
     }
@@ -131,13 +146,22 @@ impl KubeApi {
             .route("/livez/{*check}", get(health::livez_one))
             .route("/readyz", get(health::readyz))
             .route("/readyz/{*check}", get(health::readyz_one))
-            .route("/version", get(version::version));
+            .route("/version", get(version::version))
+            .route("/version/", get(version::version));
+        // Discovery answers with and without a trailing slash, as kube-apiserver's do (the
+        // Python client asks for `/version/`, `/api/v1/` and `/apis/`); health, metrics and
+        // OpenAPI answer only without one, as there.
         let api = Router::new()
             .route("/api", get(discovery::core))
+            .route("/api/", get(discovery::core))
             .route("/api/{version}", get(discovery::core_version))
+            .route("/api/{version}/", get(discovery::core_version))
             .route("/apis", get(discovery::groups))
+            .route("/apis/", get(discovery::groups_legacy))
             .route("/apis/{group}", get(discovery::group))
+            .route("/apis/{group}/", get(discovery::group))
             .route("/apis/{group}/{version}", get(discovery::group_version))
+            .route("/apis/{group}/{version}/", get(discovery::group_version))
             .route("/metrics", get(metrics::metrics))
             .route("/openapi/v2", get(openapi::v2))
             .route("/swagger-2.0.0.pb-v1", get(openapi::v2))
@@ -146,6 +170,23 @@ impl KubeApi {
             .fallback(route::dispatch)
             .layer(axum::middleware::from_fn(require_user));
         open.merge(api).with_state(self.clone())
+    }
+
+    /// The routes with every request made as `user`: an in-process client's (leader-only work
+    /// reaches the API this way, as a tower service, with no TLS or socket in between).
+    /// Requests without a User-Agent get `agent` (field managers are named after it, as
+    /// kube-controller-manager's writes are).
+    pub fn router_as(&self, user: User, agent: &'static str) -> Router {
+        self.router()
+            .layer(axum::middleware::map_request(
+                move |mut req: Request| async move {
+                    req.headers_mut()
+                        .entry(axum::http::header::USER_AGENT)
+                        .or_insert(axum::http::HeaderValue::from_static(agent));
+                    req
+                },
+            ))
+            .layer(axum::Extension(user))
     }
 
     pub(crate) fn store(&self) -> &ObjectStore {

@@ -84,6 +84,25 @@ impl Resource {
         }
     }
 
+    /// Whether a finished DELETE answers with the deleted object (the registries that set
+    /// `ReturnDeletedObject` in kube-apiserver 1.33) rather than a Success Status.
+    pub fn returns_deleted_object(&self) -> bool {
+        matches!(
+            (self.group, self.plural),
+            (
+                "",
+                "namespaces"
+                    | "pods"
+                    | "services"
+                    | "serviceaccounts"
+                    | "resourcequotas"
+                    | "persistentvolumes"
+                    | "persistentvolumeclaims"
+                    | "podtemplates"
+            ) | ("storage.k8s.io", "storageclasses")
+        )
+    }
+
     pub fn has_subresource(&self, name: &str) -> bool {
         self.subresources.iter().any(|s| s.name == name)
     }
@@ -294,6 +313,18 @@ pub static RESOURCES: &[Resource] = &[
             status!("", "Pod"),
         ],
         "io.k8s.api.core.v1.Pod"
+    ),
+    resource!(
+        core::v1::ReplicationController,
+        "",
+        "replicationcontrollers",
+        "replicationcontroller",
+        "ReplicationController",
+        true,
+        &["rc"],
+        ALL,
+        &[SCALE, status!("", "ReplicationController")],
+        "io.k8s.api.core.v1.ReplicationController"
     ),
     resource!(
         core::v1::ResourceQuota,

@@ -171,6 +171,12 @@ impl ApiError {
         e
     }
 
+    /// An error apimachinery cannot classify (a plain Go error a registry returns): 500 with no
+    /// reason and the error's text as the message, as `ErrorToAPIStatus` writes it.
+    pub fn unclassified(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "", message)
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(
             500,
@@ -190,6 +196,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // An error of no known kind has no reason (Go's omitempty drops StatusReasonUnknown).
+        if self.reason.is_empty() {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("reason");
+            }
+        }
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }
@@ -240,7 +252,21 @@ impl From<KvError> for ApiError {
             ),
             KvError::Unavailable(m) => ApiError::unavailable(format!("etcdserver: {m}")),
             KvError::RequestTooLarge => ApiError::too_large(capstan_store::MAX_REQUEST_BYTES),
-            other => ApiError::internal(other.to_string()),
+            // Leader-only work whose term has ended: its writes change nothing, and it is told
+            // so (it stops with its term); no retry helps, so no Retry-After.
+            KvError::Fenced { expected, actual } => ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!(
+                    "leader-only write refused: the leadership term {expected} it was made in has ended (term {actual} now)"
+                ),
+            ),
+            // The rest are the server's own faults (a request it built badly, a storage
+            // failure): logged in full here, and told the client without the internals.
+            other => {
+                tracing::error!(error = %other, "store error answered as 500");
+                ApiError::internal("the storage layer failed; the replica's log has the details")
+            }
         }
     }
 }

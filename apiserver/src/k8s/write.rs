@@ -301,7 +301,13 @@ pub async fn guaranteed_update(
             &mut new,
             &now,
         )?;
-        let errors = validation::validate_update(r.group, r.plural, &new, &cur.object);
+        // A binding is the server's own write of what an update may not change (spec.nodeName),
+        // straight to storage as kube-apiserver's BindingREST does: no update validation.
+        let errors = if sub == Some("binding") {
+            Vec::new()
+        } else {
+            validation::validate_update(r.group, r.plural, &new, &cur.object)
+        };
         if !errors.is_empty() {
             return Err(invalid(r, &new, &errors));
         }

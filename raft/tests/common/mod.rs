@@ -147,7 +147,7 @@ impl TestCluster {
             replicas,
             links,
         };
-        c.wait_leader(Duration::from_secs(10)).await;
+        c.wait_leader(Duration::from_secs(60)).await;
         c
     }
 
@@ -252,7 +252,7 @@ impl TestCluster {
 
     /// A running replica that is not the leader.
     pub async fn follower(&self) -> NodeId {
-        let leader = self.wait_leader(Duration::from_secs(10)).await;
+        let leader = self.wait_leader(Duration::from_secs(60)).await;
         self.replicas
             .iter()
             .find(|r| r.id != leader && r.node.is_some())

@@ -1,0 +1,232 @@
+//! `WorkQueue`: client-go's rate-limited work queue. A key added while it waits is queued once;
+//! a key added while a worker processes it is queued again only after `done`, so no two workers
+//! ever hold one key; failed keys come back after client-go's default controller backoff (per
+//! key 5 ms doubling to 1000 s, and all keys together at 10 per second with a burst of 100,
+//! whichever is later); `forget` resets a key's failures.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Per-key exponential back-off: the first retry after this.
+const BASE_DELAY: Duration = Duration::from_millis(5);
+/// And never later than this.
+const MAX_DELAY: Duration = Duration::from_secs(1000);
+/// The overall token bucket: this many retries per second...
+const BUCKET_QPS: f64 = 10.0;
+/// ...after a burst of this many.
+const BUCKET_BURST: f64 = 100.0;
+
+struct State<K> {
+    queue: VecDeque<K>,
+    dirty: HashSet<K>,
+    processing: HashSet<K>,
+    failures: HashMap<K, u32>,
+    /// The token bucket: tokens left and when it was last refilled.
+    tokens: f64,
+    refilled: Instant,
+}
+
+/// A queue of keys to reconcile, shared by a controller's event handlers and its workers.
+pub struct WorkQueue<K> {
+    state: Mutex<State<K>>,
+    ready: Notify,
+    shutdown: CancellationToken,
+}
+
+impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
+    /// A queue that stops handing out keys once `shutdown` is cancelled.
+    pub fn new(shutdown: CancellationToken) -> Arc<WorkQueue<K>> {
+        Arc::new(WorkQueue {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                dirty: HashSet::new(),
+                processing: HashSet::new(),
+                failures: HashMap::new(),
+                tokens: BUCKET_BURST,
+                refilled: Instant::now(),
+            }),
+            ready: Notify::new(),
+            shutdown,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State<K>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `key` unless it is already waiting.
+    pub fn add(&self, key: K) {
+        let mut s = self.state();
+        if !s.dirty.insert(key.clone()) {
+            return;
+        }
+        if !s.processing.contains(&key) {
+            s.queue.push_back(key);
+            drop(s);
+            self.ready.notify_one();
+        }
+    }
+
+    /// The next key to process (the caller must call [`WorkQueue::done`] with it), or `None`
+    /// once the queue is shut down.
+    pub async fn get(&self) -> Option<K> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut s = self.state();
+                if self.shutdown.is_cancelled() {
+                    return None;
+                }
+                if let Some(key) = s.queue.pop_front() {
+                    s.dirty.remove(&key);
+                    s.processing.insert(key.clone());
+                    return Some(key);
+                }
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = self.shutdown.cancelled() => return None,
+            }
+        }
+    }
+
+    /// `key` is processed; if it was added meanwhile, it is queued again now.
+    pub fn done(&self, key: &K) {
+        let mut s = self.state();
+        s.processing.remove(key);
+        if s.dirty.contains(key) {
+            s.queue.push_back(key.clone());
+            drop(s);
+            self.ready.notify_one();
+        }
+    }
+
+    /// Queues `key` again after its back-off (a failed reconcile).
+    pub fn add_rate_limited(self: &Arc<Self>, key: K) {
+        let delay = self.when(&key);
+        self.add_after(key, delay);
+    }
+
+    /// Queues `key` after `delay`.
+    pub fn add_after(self: &Arc<Self>, key: K, delay: Duration) {
+        if delay.is_zero() {
+            self.add(key);
+            return;
+        }
+        let queue = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => queue.add(key),
+                _ = queue.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// Clears `key`'s failures (it reconciled).
+    pub fn forget(&self, key: &K) {
+        self.state().failures.remove(key);
+    }
+
+    /// How many times `key` has failed since it was last forgotten.
+    pub fn failures(&self, key: &K) -> u32 {
+        self.state().failures.get(key).copied().unwrap_or(0)
+    }
+
+    /// The back-off for `key`'s next retry, counting this failure: the later of the per-key
+    /// exponential delay and the overall bucket's.
+    fn when(&self, key: &K) -> Duration {
+        let mut s = self.state();
+        let n = s.failures.entry(key.clone()).or_insert(0);
+        let exp = BASE_DELAY
+            .checked_mul(1u32.checked_shl(*n).unwrap_or(u32::MAX))
+            .unwrap_or(MAX_DELAY)
+            .min(MAX_DELAY);
+        *n = n.saturating_add(1);
+        let now = Instant::now();
+        let elapsed = now.duration_since(s.refilled).as_secs_f64();
+        s.tokens = (s.tokens + elapsed * BUCKET_QPS).min(BUCKET_BURST);
+        s.refilled = now;
+        s.tokens -= 1.0;
+        let bucket = if s.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-s.tokens / BUCKET_QPS)
+        };
+        exp.max(bucket)
+    }
+
+    /// How many keys wait (not counting those being processed).
+    pub fn len(&self) -> usize {
+        self.state().queue.len()
+    }
+
+    /// Whether no key waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_key_waits_once_and_is_never_held_by_two_workers() {
+        let q = WorkQueue::new(CancellationToken::new());
+        q.add("a");
+        q.add("a");
+        q.add("b");
+        assert_eq!(q.len(), 2);
+        let first = q.get().await;
+        assert_eq!(first, Some("a"));
+        // Added while processed: not handed out until done.
+        q.add("a");
+        assert_eq!(q.get().await, Some("b"));
+        assert!(q.is_empty());
+        q.done(&"a");
+        assert_eq!(q.get().await, Some("a"));
+    }
+
+    #[tokio::test]
+    async fn failures_back_off_exponentially_until_forgotten() {
+        let q: Arc<WorkQueue<&str>> = WorkQueue::new(CancellationToken::new());
+        let delays: Vec<Duration> = (0..4).map(|_| q.when(&"k")).collect();
+        assert_eq!(delays, [5, 10, 20, 40].map(Duration::from_millis).to_vec());
+        assert_eq!(q.failures(&"k"), 4);
+        q.forget(&"k");
+        assert_eq!(q.when(&"k"), Duration::from_millis(5));
+        // Far along, the per-key delay stops at its maximum.
+        for _ in 0..40 {
+            q.when(&"far");
+        }
+        assert_eq!(q.when(&"far"), MAX_DELAY);
+    }
+
+    #[tokio::test]
+    async fn past_the_burst_the_bucket_spaces_retries() {
+        let q: Arc<WorkQueue<u32>> = WorkQueue::new(CancellationToken::new());
+        let mut last = Duration::ZERO;
+        for k in 0..(BUCKET_BURST as u32 + 10) {
+            last = q.when(&k);
+        }
+        // 10 keys beyond the burst at 10 per second: about a second out.
+        assert!(last > Duration::from_millis(900), "{last:?}");
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_waiting_workers() {
+        let stop = CancellationToken::new();
+        let q: Arc<WorkQueue<u32>> = WorkQueue::new(stop.clone());
+        let worker = {
+            let q = q.clone();
+            tokio::spawn(async move { q.get().await })
+        };
+        stop.cancel();
+        assert_eq!(worker.await.ok().flatten(), None);
+    }
+}

@@ -1,0 +1,277 @@
+//! Leader-only work scoped by raft term. When this replica becomes leader of term T, and a
+//! quorum has acknowledged it, each piece of leader-only work starts with a cancellation token
+//! for T; when T ends (leadership lost, a newer term, shutdown) the token is cancelled and every
+//! piece is awaited before anything else happens (the next term's work, or the leadership
+//! handover of a shutdown). A term starts its work at most once: `is_leader` flapping within one
+//! term never starts a second copy. Writes of the work go through the store fenced at T, so even
+//! a deposed leader's work that has not noticed yet changes nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_raft::Leadership;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// One term this replica leads, as leader-only work sees it.
+#[derive(Clone, Debug)]
+pub struct LeaderTerm {
+    /// The raft term: the fence every write of the work carries.
+    pub term: u64,
+    /// Cancelled when the term ends for this replica.
+    pub ended: CancellationToken,
+}
+
+/// A piece of leader-only work: started once per led term, it must return soon after
+/// `ended` is cancelled.
+pub type TermWork =
+    Arc<dyn Fn(LeaderTerm) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How a term is confirmed before its work starts: true once a quorum has acknowledged this
+/// replica as leader of it (a read index round), false if it could not be.
+pub type ConfirmTerm = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// What happened to terms, for metrics and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TermCounts {
+    /// Terms whose work was started here.
+    pub gained: u64,
+    /// Terms whose work was stopped here (leadership lost, a newer term, or shutdown).
+    pub lost: u64,
+}
+
+/// How long to wait before asking a quorum again when a confirmation failed while this
+/// replica still believes it leads the term.
+const CONFIRM_RETRY: Duration = Duration::from_millis(100);
+
+/// Runs `works` once per term this replica leads until `stop` is cancelled; returns after the
+/// last term's work has stopped. `counts` is updated as terms are gained and lost.
+pub async fn run(
+    mut leadership: watch::Receiver<Leadership>,
+    confirm: ConfirmTerm,
+    works: Vec<TermWork>,
+    stop: CancellationToken,
+    counts: watch::Sender<TermCounts>,
+) {
+    let mut last_started = 0u64;
+    loop {
+        let leads_new_term = |l: &Leadership| l.is_leader && l.term > last_started;
+        let term = tokio::select! {
+            _ = stop.cancelled() => return,
+            l = leadership.wait_for(leads_new_term) => match l {
+                Ok(l) => l.term,
+                // The raft node is gone: nothing will lead here again.
+                Err(_) => return,
+            },
+        };
+        let confirmed = tokio::select! {
+            _ = stop.cancelled() => return,
+            ok = confirm(term) => ok,
+        };
+        let still = {
+            let l = *leadership.borrow();
+            l.is_leader && l.term == term
+        };
+        if !confirmed || !still {
+            if still {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(CONFIRM_RETRY) => {}
+                }
+            }
+            continue;
+        }
+        last_started = term;
+        let ended = stop.child_token();
+        let mut running = JoinSet::new();
+        for work in &works {
+            running.spawn(work(LeaderTerm {
+                term,
+                ended: ended.clone(),
+            }));
+        }
+        counts.send_modify(|c| c.gained += 1);
+        tracing::info!(term, "leading: leader-only work started");
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = leadership.wait_for(|l| !(l.is_leader && l.term == term)) => {}
+        }
+        ended.cancel();
+        while let Some(done) = running.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(term, error = %e, "leader-only work failed");
+            }
+        }
+        counts.send_modify(|c| c.lost += 1);
+        tracing::info!(term, "leader-only work of the term stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tokio::sync::Mutex;
+
+    /// A leadership channel the test drives, and a log of what the work did.
+    struct Harness {
+        lead: watch::Sender<Leadership>,
+        log: Arc<Mutex<Vec<String>>>,
+        counts: watch::Receiver<TermCounts>,
+        stop: CancellationToken,
+        task: Option<tokio::task::JoinHandle<()>>,
+        confirms: Arc<AtomicU64>,
+    }
+
+    fn leader(term: u64) -> Leadership {
+        Leadership {
+            term,
+            is_leader: true,
+            leader: Some(1),
+        }
+    }
+
+    fn follower(term: u64) -> Leadership {
+        Leadership {
+            term,
+            is_leader: false,
+            leader: Some(2),
+        }
+    }
+
+    fn start() -> Harness {
+        let (lead, rx) = watch::channel(Leadership::default());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let confirms = Arc::new(AtomicU64::new(0));
+        let seen = confirms.clone();
+        let confirm: ConfirmTerm = Arc::new(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { true })
+        });
+        let work_log = log.clone();
+        // The work records its start, and its stop only after a pause, so a next term that
+        // started before the previous one stopped would show in the log's order.
+        let work: TermWork = Arc::new(move |t: LeaderTerm| {
+            let log = work_log.clone();
+            Box::pin(async move {
+                log.lock().await.push(format!("start {}", t.term));
+                t.ended.cancelled().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.lock().await.push(format!("stop {}", t.term));
+            })
+        });
+        let (counts_tx, counts) = watch::channel(TermCounts::default());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(rx, confirm, vec![work], stop.clone(), counts_tx));
+        Harness {
+            lead,
+            log,
+            counts,
+            stop,
+            task: Some(task),
+            confirms,
+        }
+    }
+
+    impl Harness {
+        async fn counts_reach(&mut self, gained: u64, lost: u64) {
+            self.counts
+                .wait_for(|c| c.gained >= gained && c.lost >= lost)
+                .await
+                .unwrap();
+        }
+
+        /// Shuts down and waits for `run` to return.
+        async fn stop(&mut self) {
+            self.stop.cancel();
+            if let Some(t) = self.task.take() {
+                t.await.unwrap();
+            }
+        }
+
+        async fn log(&self) -> Vec<String> {
+            self.log.lock().await.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn work_starts_once_per_led_term_and_stops_before_the_next_starts() {
+        let mut h = start();
+        h.lead.send_replace(leader(3));
+        h.counts_reach(1, 0).await;
+        // Flapping within term 3 stops the work, and never starts it again for term 3.
+        h.lead.send_replace(follower(3));
+        h.counts_reach(1, 1).await;
+        h.lead.send_replace(leader(3));
+        h.lead.send_replace(follower(3));
+        h.lead.send_replace(leader(3));
+        // A newer term led here: its work starts only after term 3's has stopped.
+        h.lead.send_replace(leader(5));
+        h.counts_reach(2, 1).await;
+        h.lead.send_replace(leader(6));
+        h.counts_reach(3, 2).await;
+        h.stop().await;
+        assert_eq!(
+            h.log().await,
+            ["start 3", "stop 3", "start 5", "stop 5", "start 6", "stop 6"]
+        );
+        assert_eq!(*h.counts.borrow(), TermCounts { gained: 3, lost: 3 });
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_the_work_to_stop() {
+        let mut h = start();
+        h.lead.send_replace(leader(1));
+        h.counts_reach(1, 0).await;
+        h.stop().await;
+        // `run` returned only after the work recorded its stop.
+        assert_eq!(h.log().await, ["start 1", "stop 1"]);
+    }
+
+    #[tokio::test]
+    async fn a_term_a_quorum_does_not_confirm_starts_nothing() {
+        let (lead, rx) = watch::channel(Leadership::default());
+        let started = Arc::new(AtomicU64::new(0));
+        let seen = started.clone();
+        let work: TermWork = Arc::new(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {})
+        });
+        let asked = Arc::new(AtomicU64::new(0));
+        let a = asked.clone();
+        let (lost_tx, mut lost_rx) = watch::channel(0u64);
+        // The quorum never confirms; each refusal is counted.
+        let confirm: ConfirmTerm = Arc::new(move |_| {
+            a.fetch_add(1, Ordering::SeqCst);
+            lost_tx.send_modify(|n| *n += 1);
+            Box::pin(async { false })
+        });
+        let (counts_tx, counts) = watch::channel(TermCounts::default());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(rx, confirm, vec![work], stop.clone(), counts_tx));
+        lead.send_replace(leader(2));
+        // It keeps asking while it believes it leads, and starts nothing.
+        lost_rx.wait_for(|n| *n >= 3).await.unwrap();
+        lead.send_replace(follower(4));
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(started.load(Ordering::SeqCst), 0);
+        assert_eq!(*counts.borrow(), TermCounts::default());
+        assert!(asked.load(Ordering::SeqCst) >= 3);
+    }
+
+    #[tokio::test]
+    async fn the_confirmation_is_asked_for_each_new_term() {
+        let mut h = start();
+        h.lead.send_replace(leader(7));
+        h.counts_reach(1, 0).await;
+        h.lead.send_replace(leader(8));
+        h.counts_reach(2, 1).await;
+        h.stop().await;
+        assert_eq!(h.confirms.load(Ordering::SeqCst), 2);
+    }
+}
