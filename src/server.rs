@@ -491,12 +491,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     });
 
+    let (term_counts, term_counts_rx) = tokio::sync::watch::channel(TermCounts::default());
     let kube = KubeApi::new(
         kv.clone(),
         KubeConfig {
             ranges,
             advertise: Some(advertised_api(&args, api_bound)),
-            telemetry: Arc::new(crate::telemetry::telemetry(node.clone())),
+            telemetry: Arc::new(crate::telemetry::telemetry(node.clone(), term_counts_rx)),
             health: Some(Arc::new(crate::telemetry::ReplicaHealth::start(
                 node.clone(),
             ))),
@@ -575,7 +576,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 && node.kv().leadership().borrow().term == term
         })
     });
-    let (term_counts, _) = tokio::sync::watch::channel(TermCounts::default());
     let leader_task = tokio::spawn(crate::leader_terms::run(
         node.kv().leadership(),
         confirm,

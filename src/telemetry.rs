@@ -14,6 +14,9 @@ use capstan_store::Backend;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::leader_terms::TermCounts;
 
 /// The gauges refreshed before each scrape.
 #[derive(Default)]
@@ -149,8 +152,9 @@ impl Gauges {
     }
 }
 
-/// The replica's metrics registry, with the API's request metrics and the gauges above.
-pub fn telemetry(node: Arc<RaftNode>) -> Telemetry {
+/// The replica's metrics registry, with the API's request metrics and the gauges above; `terms`
+/// counts the terms whose leader-only work started and stopped here.
+pub fn telemetry(node: Arc<RaftNode>, terms: watch::Receiver<TermCounts>) -> Telemetry {
     let mut registry = Registry::default();
     let gauges = Arc::new(Gauges::default());
     gauges.register(&mut registry);
@@ -166,6 +170,19 @@ pub fn telemetry(node: Arc<RaftNode>) -> Telemetry {
         leader_changes.clone(),
     );
     tokio::spawn(count_leader_changes(node.clone(), leader_changes));
+    let gained = Counter::<u64, AtomicU64>::default();
+    let lost = Counter::<u64, AtomicU64>::default();
+    registry.register(
+        "capstan_leader_terms_gained",
+        "Raft terms whose leader-only work (controllers, scheduled backups) started on this replica.",
+        gained.clone(),
+    );
+    registry.register(
+        "capstan_leader_terms_lost",
+        "Raft terms whose leader-only work stopped on this replica (leadership lost, a newer term, shutdown).",
+        lost.clone(),
+    );
+    tokio::spawn(count_terms(terms, gained, lost));
     Telemetry::new(
         registry,
         Some(Box::new(move || {
@@ -173,6 +190,23 @@ pub fn telemetry(node: Arc<RaftNode>) -> Telemetry {
             Box::pin(async move { gauges.refresh(&node) })
         })),
     )
+}
+
+async fn count_terms(
+    mut terms: watch::Receiver<TermCounts>,
+    gained: Counter<u64, AtomicU64>,
+    lost: Counter<u64, AtomicU64>,
+) {
+    let mut seen = TermCounts::default();
+    loop {
+        let now = terms.borrow_and_update().clone();
+        gained.inc_by(now.gained.saturating_sub(seen.gained));
+        lost.inc_by(now.lost.saturating_sub(seen.lost));
+        seen = now;
+        if terms.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn count_leader_changes(node: Arc<RaftNode>, changes: Counter<u64, AtomicU64>) {

@@ -18,7 +18,6 @@ use common::{
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
 fn capstan(args: &[&str]) -> Output {
@@ -41,14 +40,6 @@ fn refused(out: &Output, why: &str) {
     assert!(err.contains(why), "expected {why:?} in: {err}");
 }
 
-async fn kube(s: &Server) -> kube::Client {
-    let kc = Kubeconfig::read_from(s.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(cfg).unwrap()
-}
-
 fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({"metadata": {"name": name},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
@@ -67,7 +58,7 @@ async fn backup_under_load_restores_on_three_replicas() {
     let dir = tempfile::tempdir().unwrap();
     let old = start_static(&dir.path().join("old"), "b", 3).await;
     wait_api_ready(&old[0], Duration::from_secs(60)).await;
-    let pods: Api<Pod> = Api::namespaced(kube(&old[0]).await, "default");
+    let pods: Api<Pod> = Api::namespaced(old[0].kube().await, "default");
     for name in ["p1", "p2"] {
         pods.create(&PostParams::default(), &pod(name))
             .await
@@ -216,7 +207,7 @@ async fn backup_under_load_restores_on_three_replicas() {
 
     // A Kubernetes watcher resuming from its old resourceVersion gets 410 and re-lists.
     wait_api_ready(&restored[2], Duration::from_secs(60)).await;
-    let new_pods: Api<Pod> = Api::namespaced(kube(&restored[2]).await, "default");
+    let new_pods: Api<Pod> = Api::namespaced(restored[2].kube().await, "default");
     let mut raw = new_pods
         .watch(&WatchParams::default(), &old_rv)
         .await

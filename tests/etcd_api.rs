@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::etcdctl::Etcdctl;
 use common::{wait_cluster, Server};
 use etcd_client::{
     Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
@@ -52,61 +53,6 @@ impl Cluster {
             .iter()
             .find(|s| s.member_id != leader)
             .unwrap_or(&self.servers[0])
-    }
-}
-
-struct Etcdctl {
-    args: Vec<String>,
-}
-
-impl Etcdctl {
-    fn for_server(s: &Server) -> Etcdctl {
-        let pki = s.data_dir.join("pki");
-        Etcdctl {
-            args: vec![
-                format!("--endpoints={}", s.client_url),
-                format!("--cacert={}", pki.join("ca.crt").display()),
-                format!("--cert={}", pki.join("admin.crt").display()),
-                format!("--key={}", pki.join("admin.key").display()),
-                "--command-timeout=10s".into(),
-            ],
-        }
-    }
-
-    /// The same client, talking to `endpoints` instead.
-    fn to(&self, endpoints: &[String]) -> Etcdctl {
-        let mut args = self.args.clone();
-        args[0] = format!("--endpoints={}", endpoints.join(","));
-        Etcdctl { args }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("etcdctl");
-        c.env("ETCDCTL_API", "3").args(&self.args).args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = self.command(args).output().expect("etcdctl is installed");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args);
-        assert!(ok, "etcdctl {args:?} failed: {err}");
-        out
-    }
-
-    fn fails_with(&self, args: &[&str], message: &str) {
-        let (ok, _, err) = self.run(args);
-        assert!(
-            !ok && err.contains(message),
-            "etcdctl {args:?}: want {message:?}, got {err}"
-        );
     }
 }
 

@@ -6,77 +6,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::etcd::start_etcd;
+use common::etcdctl::{Etcdctl, Printed};
 use common::Server;
-
-/// etcdctl pointed at one endpoint, with whatever credentials it needs.
-struct Etcdctl {
-    args: Vec<String>,
-}
-
-/// What one etcdctl run printed.
-#[derive(Debug, PartialEq, Eq)]
-struct Printed {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Etcdctl {
-    fn plain(url: &str) -> Etcdctl {
-        Etcdctl {
-            args: vec![format!("--endpoints={url}"), "--command-timeout=10s".into()],
-        }
-    }
-
-    fn for_server(s: &Server) -> Etcdctl {
-        let pki = s.pki_dir();
-        Etcdctl {
-            args: vec![
-                format!("--endpoints={}", s.client_url),
-                format!("--cacert={}", pki.join("ca.crt").display()),
-                format!("--cert={}", pki.join("admin.crt").display()),
-                format!("--key={}", pki.join("admin.key").display()),
-                "--command-timeout=10s".into(),
-            ],
-        }
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Printed {
-        // `timeout`: a watch the server fails to cancel ends the run (and fails the comparison)
-        // instead of hanging the test.
-        let mut child = Command::new("timeout")
-            .args(["60", "etcdctl"])
-            .env("ETCDCTL_API", "3")
-            .args(&self.args)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("etcdctl (Debian's etcd-client) is installed");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Printed {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let p = self.run(args, "");
-        assert!(p.ok, "etcdctl {args:?}: {p:?}");
-    }
-}
 
 /// The same history on both: keys whose key, create, modify, version and value orders all
 /// differ, with ties in version and in value.
@@ -109,16 +41,22 @@ fn session(e: &Etcdctl) -> Vec<(String, Printed)> {
                 &format!("--sort-by={target}"),
                 &format!("--order={order}"),
             ];
-            record(format!("{target} {order}"), e.run(&sort, ""));
+            record(format!("{target} {order}"), e.run_with_input(&sort, ""));
             let mut keys_only = sort.to_vec();
             keys_only.push("--keys-only");
-            record(format!("{target} {order} keys-only"), e.run(&keys_only, ""));
+            record(
+                format!("{target} {order} keys-only"),
+                e.run_with_input(&keys_only, ""),
+            );
             let mut limited = sort.to_vec();
             limited.push("--limit=3");
-            record(format!("{target} {order} limit 3"), e.run(&limited, ""));
+            record(
+                format!("{target} {order} limit 3"),
+                e.run_with_input(&limited, ""),
+            );
         }
         // A target with no order: ascending.
-        let p = e.run(
+        let p = e.run_with_input(
             &["get", "/cmp/", "--prefix", &format!("--sort-by={target}")],
             "",
         );
@@ -126,32 +64,41 @@ fn session(e: &Etcdctl) -> Vec<(String, Printed)> {
     }
     // Ranges that name no key: end before the key, and end equal to it.
     for (key, end) in [("/cmp/c", "/cmp/a"), ("/cmp/c", "/cmp/c")] {
-        record(format!("get {key} {end}"), e.run(&["get", key, end], ""));
+        record(
+            format!("get {key} {end}"),
+            e.run_with_input(&["get", key, end], ""),
+        );
         record(
             format!("get {key} {end} keys-only"),
-            e.run(&["get", key, end, "--keys-only"], ""),
+            e.run_with_input(&["get", key, end, "--keys-only"], ""),
         );
-        record(format!("del {key} {end}"), e.run(&["del", key, end], ""));
+        record(
+            format!("del {key} {end}"),
+            e.run_with_input(&["del", key, end], ""),
+        );
         record(
             format!("del {key} {end} prev-kv"),
-            e.run(&["del", key, end, "--prev-kv"], ""),
+            e.run_with_input(&["del", key, end, "--prev-kv"], ""),
         );
         let txn = format!("\nget {key} {end}\ndel {key} {end}\nput /cmp/txn x\n\n\n");
-        record(format!("txn {key} {end}"), e.run(&["txn"], &txn));
+        record(format!("txn {key} {end}"), e.run_with_input(&["txn"], &txn));
         // A compare over such a range sees no key: version 0 holds.
         let compare =
             format!("version(\"{key}\") = \"0\"\n\nget {key} {end}\n\nput /cmp/else y\n\n");
-        record(format!("txn compare {key}"), e.run(&["txn"], &compare));
+        record(
+            format!("txn compare {key}"),
+            e.run_with_input(&["txn"], &compare),
+        );
         // etcd refuses only a watch of such a range: created and at once canceled.
         record(
             format!("watch {key} {end}"),
-            e.run(&["watch", key, end], ""),
+            e.run_with_input(&["watch", key, end], ""),
         );
     }
     // Nothing above changed the keys, except the two txn puts.
     record(
         "final keys".into(),
-        e.run(&["get", "/cmp/", "--prefix", "--keys-only"], ""),
+        e.run_with_input(&["get", "/cmp/", "--prefix", "--keys-only"], ""),
     );
     seen
 }

@@ -17,14 +17,6 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use serde_json::json;
 
-async fn client(s: &Server) -> kube::Client {
-    let kc = Kubeconfig::read_from(s.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(cfg).unwrap()
-}
-
 fn pod(name: &str) -> Pod {
     serde_json::from_value(
         json!({"metadata": {"name": name, "labels": {"app": "kube-rs"}},
@@ -213,7 +205,7 @@ async fn kube_rs_on_one_replica() {
     let s = Server::first(root.path(), "one");
     wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
     wait_api_ready(&s, Duration::from_secs(60)).await;
-    let c = client(&s).await;
+    let c = s.kube().await;
     typed_api_calls(c.clone(), c.clone()).await;
     reflector_recovers_from_410(c.clone(), c, &s).await;
 }
@@ -225,8 +217,8 @@ async fn kube_rs_on_three_replicas() {
     for s in &servers {
         wait_api_ready(s, Duration::from_secs(60)).await;
     }
-    let w = client(&servers[0]).await;
-    let r = client(&servers[1]).await;
+    let w = servers[0].kube().await;
+    let r = servers[1].kube().await;
     typed_api_calls(w.clone(), r.clone()).await;
     reflector_recovers_from_410(w, r, &servers[2]).await;
 }

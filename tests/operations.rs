@@ -9,16 +9,7 @@ use std::time::{Duration, Instant};
 use common::{api_get as get, start_static, Server};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use prometheus_parse::{Scrape, Value};
-
-async fn kube(s: &Server) -> kube::Client {
-    let kc = Kubeconfig::read_from(s.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(cfg).unwrap()
-}
 
 /// `GET path` on `s`'s API with its admin certificate (curl, so every byte of the body is kept).
 fn scrape(s: &Server) -> Scrape {
@@ -48,6 +39,10 @@ async fn metrics_on_one_replica() {
         &["--advertise-address".into(), "127.0.0.9".into()],
     );
     metrics_name_what_operators_chart(&s).await;
+    // The one replica leads its term, and its leader-only work started once and runs.
+    let m = scrape(&s);
+    assert_eq!(gauge(&m, "capstan_leader_terms_gained_total"), 1.0);
+    assert_eq!(gauge(&m, "capstan_leader_terms_lost_total"), 0.0);
     // The `kubernetes` service sends clients to the advertised address.
     let (code, body) = get(&s, "/api/v1/namespaces/default/endpoints/kubernetes");
     assert_eq!(code, 200, "{body}");
@@ -61,10 +56,16 @@ async fn metrics_on_a_follower_of_three() {
     let leader = servers[0].client().await.status().await.unwrap().leader();
     let follower = servers.iter().find(|s| s.member_id != leader).unwrap();
     metrics_name_what_operators_chart(follower).await;
+    // A follower runs no leader-only work (if it led an earlier term, that work has stopped).
+    let m = scrape(follower);
+    assert_eq!(
+        gauge(&m, "capstan_leader_terms_gained_total"),
+        gauge(&m, "capstan_leader_terms_lost_total")
+    );
 }
 
 async fn metrics_name_what_operators_chart(server: &Server) {
-    let client = kube(server).await;
+    let client = server.kube().await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     // The bootstrap namespaces exist once the replica takes writes.
     let deadline = Instant::now() + Duration::from_secs(60);
