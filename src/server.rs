@@ -91,6 +91,9 @@ pub struct ServerArgs {
     /// How many namespaces the serviceaccount controller syncs at once.
     #[arg(long, default_value_t = 1)]
     pub concurrent_serviceaccount_syncs: usize,
+    /// How many ReplicaSets the replicaset controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_replicaset_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -547,6 +550,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let manager = ManagerConfig {
         controllers: args.controllers.clone(),
         serviceaccount_workers: args.concurrent_serviceaccount_syncs,
+        replicaset_workers: args.concurrent_replicaset_syncs,
     };
     let manager_kube = kube.clone();
     let manager_node = node.clone();

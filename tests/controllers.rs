@@ -124,3 +124,131 @@ async fn an_unknown_controller_name_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// Waits until `pred` holds for the pods labelled `app=<app>` in `default`; returns them.
+async fn pods_until(
+    client: &kube::Client,
+    app: &str,
+    what: &str,
+    pred: impl Fn(&[k8s_openapi::api::core::v1::Pod]) -> bool,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let pods = api
+            .list(&kube::api::ListParams::default().labels(&format!("app={app}")))
+            .await
+            .unwrap()
+            .items;
+        if pred(&pods) {
+            return pods;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what} (pods now: {})",
+            pods.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicaset_keeps_as_many_pods_as_its_replicas() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    use kube::api::{ListParams, Patch, PatchParams};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::first(dir.path(), "rs");
+    common::wait_api_ready(&s, Duration::from_secs(60)).await;
+    let client = s.kube().await;
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let rs: ReplicaSet = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}))
+    .unwrap();
+    let rs = sets.create(&PostParams::default(), &rs).await.unwrap();
+    let uid = rs.metadata.uid.clone().unwrap();
+    let owned_by_rs = |p: &Pod| {
+        p.metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|r| r.uid == uid && r.controller == Some(true)))
+    };
+    let pods = pods_until(&client, "web", "3 pods", |p| p.len() == 3).await;
+    assert!(pods.iter().all(owned_by_rs));
+    assert!(pods
+        .iter()
+        .all(|p| p.metadata.name.as_deref().unwrap().starts_with("web-")));
+    // Status follows.
+    let deadline = Instant::now() + PATIENCE;
+    while sets
+        .get_status("web")
+        .await
+        .unwrap()
+        .status
+        .map(|s| s.replicas)
+        != Some(3)
+    {
+        assert!(Instant::now() < deadline, "status.replicas never reached 3");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Scaled down to 1: two go.
+    sets.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .unwrap();
+    let left = pods_until(&client, "web", "1 pod", |p| p.len() == 1).await;
+    // A deleted pod is replaced.
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let gone = left[0].metadata.name.clone().unwrap();
+    pods_api
+        .delete(&gone, &DeleteParams::default())
+        .await
+        .unwrap();
+    pods_until(&client, "web", "a replacement", |p| {
+        p.len() == 1 && p[0].metadata.name.as_deref() != Some(gone.as_str())
+    })
+    .await;
+
+    // An orphan the selector matches is adopted, then the surplus pod deleted.
+    let orphan: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "stray", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods_api
+        .create(&PostParams::default(), &orphan)
+        .await
+        .unwrap();
+    let settled = pods_until(&client, "web", "one owned pod after adoption", |p| {
+        p.len() == 1 && p.iter().all(owned_by_rs)
+    })
+    .await;
+    assert_eq!(settled.len(), 1);
+
+    // The events kube-controller-manager writes.
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("web"))
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "SuccessfulCreate"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r == "SuccessfulDelete"),
+        "{reasons:?}"
+    );
+}

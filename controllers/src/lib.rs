@@ -5,7 +5,10 @@
 //! resource type), client-go's rate-limited work queues, and one controller per module. It must
 //! not depend on the store, raft or the API server's internals (`scripts/check-deps.sh` checks).
 
+pub mod events;
+pub mod expectations;
 pub mod informers;
+pub mod replicaset;
 pub mod serviceaccount;
 pub mod workqueue;
 
@@ -29,6 +32,8 @@ pub struct ManagerConfig {
     pub controllers: Vec<String>,
     /// `--concurrent-serviceaccount-token-syncs`' sibling for the serviceaccount controller.
     pub serviceaccount_workers: usize,
+    /// `--concurrent-replicaset-syncs`.
+    pub replicaset_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -36,12 +41,13 @@ impl Default for ManagerConfig {
         ManagerConfig {
             controllers: vec!["*".into()],
             serviceaccount_workers: 1,
+            replicaset_workers: 5,
         }
     }
 }
 
 /// Every controller this manager knows, by kube-controller-manager's name.
-pub const CONTROLLERS: &[&str] = &["serviceaccount"];
+pub const CONTROLLERS: &[&str] = &["replicaset", "serviceaccount"];
 
 impl ManagerConfig {
     /// Whether `name` runs, as kube-controller-manager reads `--controllers`: an explicit
@@ -75,6 +81,14 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.serviceaccount_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("replicaset") {
+        controllers.push(tokio::spawn(replicaset::register(
+            client.clone(),
+            &informers,
+            config.replicaset_workers,
             ended.clone(),
         )));
     }

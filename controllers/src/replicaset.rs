@@ -1,0 +1,561 @@
+//! The replicaset controller (kube-controller-manager's `replicaset`): keeps as many pods as a
+//! ReplicaSet's `spec.replicas`, made from its template with a controller ownerReference;
+//! adopts orphan pods its selector matches and releases owned pods it no longer matches;
+//! creates in slow-start batches (1, 2, 4, … up to 500 a sync) and deletes the pods upstream's
+//! ranking puts first (unscheduled, pending, not ready, restarted most, newest); reports
+//! `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+//! observedGeneration) and the SuccessfulCreate / SuccessfulDelete / FailedCreate events.
+//! Expectations keep a lagging cache from creating or deleting twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::core::{Selector, SelectorExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::Recorder;
+use crate::expectations::Expectations;
+use crate::informers::{Change, Informer, Informers};
+use crate::workqueue::WorkQueue;
+use crate::ControllerError;
+
+/// The most pods one sync creates or deletes (upstream's burstReplicas).
+const BURST: usize = 500;
+/// The first slow-start batch.
+const SLOW_START: usize = 1;
+
+/// `namespace/name`, the queue's key.
+fn key_of(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
+/// The pod's controller ownerReference, if it names a ReplicaSet.
+fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
+    pod.owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .filter(|o| o.kind == "ReplicaSet" && o.api_version.starts_with("apps/"))
+}
+
+fn selector_of(rs: &ReplicaSet) -> Option<Selector> {
+    let sel = rs.spec.as_ref()?.selector.clone();
+    let selector = Selector::try_from(sel).ok()?;
+    // An empty selector selects nothing for a controller (validation refuses one anyway).
+    (!selector.selects_all()).then_some(selector)
+}
+
+struct ReplicaSetController {
+    client: Client,
+    sets: Arc<Informer<ReplicaSet>>,
+    pods: Arc<Informer<Pod>>,
+    queue: Arc<WorkQueue<String>>,
+    expectations: Arc<Expectations>,
+    events: Recorder,
+}
+
+/// Registers the controller's handlers; its workers run once the informers have synced.
+pub fn register(
+    client: Client,
+    informers: &Informers,
+    workers: usize,
+    ended: CancellationToken,
+) -> impl std::future::Future<Output = ()> + Send {
+    let sets = informers.get::<ReplicaSet>();
+    let pods = informers.get::<Pod>();
+    let queue: Arc<WorkQueue<String>> = WorkQueue::new(ended);
+    let expectations = Arc::new(Expectations::default());
+    let q = queue.clone();
+    let e = expectations.clone();
+    sets.on_change(move |c| match c {
+        Change::Applied(rs) => q.add(key_of(&rs.namespace().unwrap_or_default(), &rs.name_any())),
+        Change::Deleted(rs) => {
+            let k = key_of(&rs.namespace().unwrap_or_default(), &rs.name_any());
+            e.forget(&k);
+            q.add(k);
+        }
+    });
+    let (q, e, s) = (queue.clone(), expectations.clone(), sets.clone());
+    pods.on_change(move |c| {
+        let (pod, deleted) = match c {
+            Change::Applied(p) => (p, false),
+            Change::Deleted(p) => (p, true),
+        };
+        let ns = pod.namespace().unwrap_or_default();
+        match controller_of(pod) {
+            Some(owner) => {
+                let k = key_of(&ns, &owner.name);
+                if deleted {
+                    e.deleted(&k);
+                } else if pod.metadata.deletion_timestamp.is_none() {
+                    e.created(&k);
+                }
+                q.add(k);
+            }
+            // An orphan: every ReplicaSet that might adopt it looks.
+            None if !deleted => {
+                let labels = pod.labels().clone();
+                for rs in s.store().state() {
+                    if rs.namespace().as_deref() == Some(ns.as_str())
+                        && selector_of(&rs).is_some_and(|sel| sel.matches(&labels))
+                    {
+                        q.add(key_of(&ns, &rs.name_any()));
+                    }
+                }
+            }
+            None => {}
+        }
+    });
+    let ctl = Arc::new(ReplicaSetController {
+        events: Recorder::new(client.clone(), "replicaset-controller"),
+        client,
+        sets,
+        pods,
+        queue,
+        expectations,
+    });
+    async move {
+        ctl.sets.synced().await;
+        ctl.pods.synced().await;
+        let mut tasks = Vec::new();
+        for _ in 0..workers.max(1) {
+            let ctl = ctl.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(key) = ctl.queue.get().await {
+                    match ctl.sync(&key).await {
+                        Ok(()) => ctl.queue.forget(&key),
+                        Err(e) => {
+                            tracing::debug!(replicaset = %key, error = %e, "replicaset sync failed; retrying");
+                            ctl.queue.add_rate_limited(key.clone());
+                        }
+                    }
+                    ctl.queue.done(&key);
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+impl ReplicaSetController {
+    async fn sync(&self, key: &str) -> Result<(), ControllerError> {
+        let Some((ns, name)) = key.split_once('/') else {
+            return Ok(());
+        };
+        let Some(rs) = self.sets.store().get(&ObjectRef::new(name).within(ns)) else {
+            self.expectations.forget(key);
+            return Ok(());
+        };
+        let Some(selector) = selector_of(&rs) else {
+            return Ok(());
+        };
+        let uid = rs.uid().unwrap_or_default();
+        // Pods this ReplicaSet owns, and orphans it may adopt.
+        let mut owned: Vec<Arc<Pod>> = Vec::new();
+        for pod in self.pods.store().state() {
+            if pod.namespace().as_deref() != Some(ns) {
+                continue;
+            }
+            let matches = selector.matches(pod.labels());
+            let live = rs.metadata.deletion_timestamp.is_none();
+            let mine = match controller_of(&pod) {
+                Some(o) if o.uid == uid && matches => true,
+                Some(o) if o.uid == uid && live => {
+                    self.release(&pod, &uid).await?;
+                    false
+                }
+                None if matches && live && pod.metadata.deletion_timestamp.is_none() => {
+                    self.adopt(&rs, &pod).await?
+                }
+                _ => false,
+            };
+            if mine {
+                owned.push(pod);
+            }
+        }
+        let active: Vec<Arc<Pod>> = owned.iter().filter(|p| is_active(p)).cloned().collect();
+        if self.expectations.satisfied(key) && rs.metadata.deletion_timestamp.is_none() {
+            self.manage(&rs, key, &active).await?;
+        }
+        self.update_status(&rs, &owned, &active).await
+    }
+
+    /// Creates or deletes pods to reach `spec.replicas`.
+    async fn manage(
+        &self,
+        rs: &ReplicaSet,
+        key: &str,
+        active: &[Arc<Pod>],
+    ) -> Result<(), ControllerError> {
+        let want = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1)
+            .max(0) as usize;
+        let ns = rs.namespace().unwrap_or_default();
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        if active.len() < want {
+            let diff = (want - active.len()).min(BURST);
+            self.expectations.expect(key, diff as i64, 0);
+            let mut made = 0;
+            let mut batch = SLOW_START.min(diff);
+            let mut failure = None;
+            while made < diff && failure.is_none() {
+                let (post, template) = (PostParams::default(), pod_for(rs));
+                let results = futures_util::future::join_all(
+                    (0..batch).map(|_| pods.create(&post, &template)),
+                )
+                .await;
+                for r in results {
+                    match r {
+                        Ok(p) => {
+                            self.events
+                                .normal(
+                                    rs,
+                                    "SuccessfulCreate",
+                                    format!("Created pod: {}", p.name_any()),
+                                )
+                                .await;
+                        }
+                        Err(e) => {
+                            // Never to be seen: expected no longer.
+                            self.expectations.created(key);
+                            self.events
+                                .warning(rs, "FailedCreate", format!("Error creating: {e}"))
+                                .await;
+                            failure = Some(e);
+                        }
+                    }
+                }
+                made += batch;
+                batch = (batch * 2).min(diff - made);
+            }
+            // The batches never started are not expected either.
+            for _ in made..diff {
+                self.expectations.created(key);
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        } else if active.len() > want {
+            let diff = (active.len() - want).min(BURST);
+            let mut ranked: Vec<&Arc<Pod>> = active.iter().collect();
+            ranked.sort_by_key(|p| deletion_rank(p));
+            let victims = &ranked[..diff];
+            self.expectations.expect(key, 0, diff as i64);
+            let (params, names): (DeleteParams, Vec<String>) = (
+                DeleteParams::default(),
+                victims.iter().map(|p| p.name_any()).collect(),
+            );
+            let results =
+                futures_util::future::join_all(names.iter().map(|n| pods.delete(n, &params))).await;
+            let mut failure = None;
+            for (p, r) in victims.iter().zip(results) {
+                match r {
+                    Ok(_) => {
+                        self.events
+                            .normal(
+                                rs,
+                                "SuccessfulDelete",
+                                format!("Deleted pod: {}", p.name_any()),
+                            )
+                            .await;
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 404 => self.expectations.deleted(key),
+                    Err(e) => {
+                        self.expectations.deleted(key);
+                        self.events
+                            .warning(rs, "FailedDelete", format!("Error deleting: {e}"))
+                            .await;
+                        failure = Some(e);
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes an orphan this ReplicaSet's (a patch guarded by the pod's uid); whether it took.
+    async fn adopt(&self, rs: &ReplicaSet, pod: &Pod) -> Result<bool, ControllerError> {
+        let patch = json!({"metadata": {
+            "ownerReferences": [owner_ref(rs)],
+            "uid": pod.uid(),
+        }});
+        let api: Api<Pod> =
+            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+        match api
+            .patch(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 || s.code == 422 => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Drops this ReplicaSet's ownerReference from a pod its selector no longer matches.
+    async fn release(&self, pod: &Pod, uid: &str) -> Result<(), ControllerError> {
+        let patch = json!({"metadata": {
+            "ownerReferences": [{"$patch": "delete", "uid": uid}],
+            "uid": pod.uid(),
+        }});
+        let api: Api<Pod> =
+            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+        match api
+            .patch(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 422 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn update_status(
+        &self,
+        rs: &ReplicaSet,
+        owned: &[Arc<Pod>],
+        active: &[Arc<Pod>],
+    ) -> Result<(), ControllerError> {
+        let template_labels: BTreeMap<String, String> = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        let min_ready = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .unwrap_or(0);
+        let fully_labeled = owned
+            .iter()
+            .filter(|p| is_active(p))
+            .filter(|p| {
+                template_labels
+                    .iter()
+                    .all(|(k, v)| p.labels().get(k) == Some(v))
+            })
+            .count();
+        let ready = active.iter().filter(|p| is_ready(p)).count();
+        let available = active.iter().filter(|p| is_available(p, min_ready)).count();
+        let status = json!({
+            "replicas": active.len(),
+            "fullyLabeledReplicas": fully_labeled,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "observedGeneration": rs.metadata.generation,
+        });
+        let current = rs.status.as_ref();
+        let same = current.is_some_and(|s| {
+            s.replicas as usize == active.len()
+                && s.fully_labeled_replicas.unwrap_or(0) as usize == fully_labeled
+                && s.ready_replicas.unwrap_or(0) as usize == ready
+                && s.available_replicas.unwrap_or(0) as usize == available
+                && s.observed_generation == rs.metadata.generation
+        });
+        if same {
+            return Ok(());
+        }
+        let api: Api<ReplicaSet> =
+            Api::namespaced(self.client.clone(), &rs.namespace().unwrap_or_default());
+        match api
+            .patch_status(
+                &rs.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The controller ownerReference a ReplicaSet puts on its pods.
+fn owner_ref(rs: &ReplicaSet) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ReplicaSet".into(),
+        name: rs.name_any(),
+        uid: rs.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// A new pod from the template: `<name>-` plus the server's suffix, the template's labels and
+/// annotations, the controller reference.
+fn pod_for(rs: &ReplicaSet) -> Pod {
+    let template = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.clone())
+        .unwrap_or_default();
+    let meta = template.metadata.unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", rs.name_any())),
+            namespace: rs.namespace(),
+            labels: meta.labels,
+            annotations: meta.annotations,
+            finalizers: meta.finalizers,
+            owner_references: Some(vec![owner_ref(rs)]),
+            ..ObjectMeta::default()
+        },
+        spec: template.spec,
+        status: None,
+    }
+}
+
+/// Not finished and not being deleted (upstream's FilterActivePods).
+fn is_active(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+    !matches!(phase, Some("Succeeded" | "Failed")) && p.metadata.deletion_timestamp.is_none()
+}
+
+fn ready_since(p: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map(|t| t.0)
+                .unwrap_or_default()
+        })
+}
+
+fn is_ready(p: &Pod) -> bool {
+    ready_since(p).is_some()
+}
+
+/// Ready for at least `min_ready` seconds.
+fn is_available(p: &Pod, min_ready: i32) -> bool {
+    match ready_since(p) {
+        None => false,
+        Some(_) if min_ready <= 0 => true,
+        Some(t) => {
+            let age = k8s_openapi::jiff::Timestamp::now().duration_since(t);
+            age.as_secs() >= i64::from(min_ready)
+        }
+    }
+}
+
+/// Sorts the pods to delete first to the front, as upstream's ActivePods ranking: unscheduled
+/// before scheduled, pending before unknown before running, not ready before ready, more
+/// restarts before fewer, newer before older.
+fn deletion_rank(p: &Pod) -> (u8, u8, u8, i64, i64) {
+    let scheduled = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
+    let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Pending") | None => 0,
+        Some("Unknown") => 1,
+        _ => 2,
+    };
+    let restarts: i64 = p
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| cs.iter().map(|c| i64::from(c.restart_count)).sum())
+        .unwrap_or(0);
+    let created = p
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .unwrap_or(0);
+    (
+        u8::from(scheduled),
+        phase,
+        u8::from(is_ready(p)),
+        -restarts,
+        -created,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(node: Option<&str>, phase: &str, ready: bool, restarts: i32, created: i64) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "creationTimestamp": k8s_openapi::jiff::Timestamp::from_second(created).unwrap().to_string()},
+            "spec": {"containers": [{"name": "c"}], "nodeName": node},
+            "status": {"phase": phase,
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": ready, "restartCount": restarts}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pods_to_delete_rank_as_upstream_ranks_them() {
+        let unscheduled = pod(None, "Pending", false, 0, 100);
+        let pending = pod(Some("n"), "Pending", false, 0, 100);
+        let not_ready = pod(Some("n"), "Running", false, 0, 100);
+        let restarted = pod(Some("n"), "Running", true, 5, 100);
+        let newer = pod(Some("n"), "Running", true, 0, 200);
+        let older = pod(Some("n"), "Running", true, 0, 100);
+        let mut all = [
+            &older,
+            &newer,
+            &restarted,
+            &not_ready,
+            &pending,
+            &unscheduled,
+        ];
+        all.sort_by_key(|p| deletion_rank(p));
+        let order: Vec<(u8, u8, u8, i64, i64)> = all.iter().map(|p| deletion_rank(p)).collect();
+        let expected: Vec<(u8, u8, u8, i64, i64)> = [
+            &unscheduled,
+            &pending,
+            &not_ready,
+            &restarted,
+            &newer,
+            &older,
+        ]
+        .iter()
+        .map(|p| deletion_rank(p))
+        .collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn finished_or_deleted_pods_are_not_active() {
+        assert!(is_active(&pod(Some("n"), "Running", true, 0, 1)));
+        assert!(!is_active(&pod(Some("n"), "Succeeded", false, 0, 1)));
+        assert!(!is_active(&pod(Some("n"), "Failed", false, 0, 1)));
+    }
+}
