@@ -74,7 +74,7 @@ async fn metrics_name_what_operators_chart(server: &Server) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let before = scrape(server);
-    let lists_before = requests(&before, "LIST", "200");
+    let lists_before = requests(&before, "LIST", "namespace", "200");
     for _ in 0..3 {
         pods.list(&ListParams::default()).await.unwrap();
     }
@@ -92,8 +92,8 @@ async fn metrics_name_what_operators_chart(server: &Server) {
     gauge(&s, "capstan_store_leases");
 
     // Requests by verb, resource and code; latencies as a histogram.
-    assert_eq!(requests(&s, "LIST", "200") - lists_before, 3.0);
-    assert_eq!(requests(&s, "GET", "404"), 1.0);
+    assert_eq!(requests(&s, "LIST", "namespace", "200") - lists_before, 3.0);
+    assert_eq!(requests(&s, "GET", "resource", "404"), 1.0);
     let hist = s
         .samples
         .iter()
@@ -101,6 +101,7 @@ async fn metrics_name_what_operators_chart(server: &Server) {
             x.metric == "apiserver_request_duration_seconds"
                 && x.labels.get("verb") == Some("LIST")
                 && x.labels.get("resource") == Some("pods")
+                && x.labels.get("scope") == Some("namespace")
         })
         .expect("no request duration histogram");
     match &hist.value {
@@ -129,14 +130,16 @@ async fn metrics_name_what_operators_chart(server: &Server) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
 }
 
-/// `apiserver_request_total` for pods with `verb` and `code`.
-fn requests(s: &Scrape, verb: &str, code: &str) -> f64 {
+/// `apiserver_request_total` for pods with `verb`, `scope` and `code` (the test's own requests
+/// are in a namespace or of one pod; the controller manager's informers list pods cluster-wide).
+fn requests(s: &Scrape, verb: &str, scope: &str, code: &str) -> f64 {
     s.samples
         .iter()
         .filter(|x| {
             x.metric == "apiserver_request_total"
                 && x.labels.get("verb") == Some(verb)
                 && x.labels.get("resource") == Some("pods")
+                && x.labels.get("scope") == Some(scope)
                 && x.labels.get("code") == Some(code)
         })
         .map(|x| match x.value {

@@ -123,25 +123,12 @@ pub fn register(
     async move {
         ctl.sets.synced().await;
         ctl.pods.synced().await;
-        let mut tasks = Vec::new();
-        for _ in 0..workers.max(1) {
+        let queue = ctl.queue.clone();
+        crate::workqueue::run_workers(queue, workers, "replicaset", move |key| {
             let ctl = ctl.clone();
-            tasks.push(tokio::spawn(async move {
-                while let Some(key) = ctl.queue.get().await {
-                    match ctl.sync(&key).await {
-                        Ok(()) => ctl.queue.forget(&key),
-                        Err(e) => {
-                            tracing::debug!(replicaset = %key, error = %e, "replicaset sync failed; retrying");
-                            ctl.queue.add_rate_limited(key.clone());
-                        }
-                    }
-                    ctl.queue.done(&key);
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
+            async move { ctl.sync(&key).await }
+        })
+        .await;
     }
 }
 
@@ -287,12 +274,26 @@ impl ReplicaSetController {
         Ok(())
     }
 
-    /// Makes an orphan this ReplicaSet's (a patch guarded by the pod's uid); whether it took.
+    /// Makes an orphan this ReplicaSet's; whether it took (the pod may be gone or taken).
     async fn adopt(&self, rs: &ReplicaSet, pod: &Pod) -> Result<bool, ControllerError> {
-        let patch = json!({"metadata": {
-            "ownerReferences": [owner_ref(rs)],
-            "uid": pod.uid(),
-        }});
+        self.patch_owners(pod, json!([owner_ref(rs)])).await
+    }
+
+    /// Drops this ReplicaSet's ownerReference from a pod its selector no longer matches.
+    async fn release(&self, pod: &Pod, uid: &str) -> Result<(), ControllerError> {
+        self.patch_owners(pod, json!([{"$patch": "delete", "uid": uid}]))
+            .await
+            .map(|_| ())
+    }
+
+    /// A strategic merge of `owners` into the pod's ownerReferences, guarded by its uid (a pod
+    /// deleted and made again under the name is not touched); whether it applied.
+    async fn patch_owners(
+        &self,
+        pod: &Pod,
+        owners: serde_json::Value,
+    ) -> Result<bool, ControllerError> {
+        let patch = json!({"metadata": {"ownerReferences": owners, "uid": pod.uid()}});
         let api: Api<Pod> =
             Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
         match api
@@ -307,28 +308,6 @@ impl ReplicaSetController {
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 || s.code == 422 => {
                 Ok(false)
             }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Drops this ReplicaSet's ownerReference from a pod its selector no longer matches.
-    async fn release(&self, pod: &Pod, uid: &str) -> Result<(), ControllerError> {
-        let patch = json!({"metadata": {
-            "ownerReferences": [{"$patch": "delete", "uid": uid}],
-            "uid": pod.uid(),
-        }});
-        let api: Api<Pod> =
-            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
-        match api
-            .patch(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Strategic(patch),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 422 => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

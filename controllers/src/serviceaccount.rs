@@ -46,26 +46,12 @@ pub fn register(
     async move {
         namespaces.synced().await;
         accounts.synced().await;
-        let mut tasks = Vec::new();
-        for _ in 0..workers.max(1) {
-            let (queue, client) = (queue.clone(), client.clone());
-            let (namespaces, accounts) = (namespaces.clone(), accounts.clone());
-            tasks.push(tokio::spawn(async move {
-                while let Some(ns) = queue.get().await {
-                    match sync(&client, &namespaces, &accounts, &ns).await {
-                        Ok(()) => queue.forget(&ns),
-                        Err(e) => {
-                            tracing::debug!(namespace = %ns, error = %e, "serviceaccount sync failed; retrying");
-                            queue.add_rate_limited(ns.clone());
-                        }
-                    }
-                    queue.done(&ns);
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
+        crate::workqueue::run_workers(queue, workers, "serviceaccount", move |ns| {
+            let (client, namespaces, accounts) =
+                (client.clone(), namespaces.clone(), accounts.clone());
+            async move { sync(&client, &namespaces, &accounts, &ns).await }
+        })
+        .await;
     }
 }
 

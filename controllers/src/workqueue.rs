@@ -171,6 +171,41 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 }
 
+/// Runs `workers` workers over `queue` until it shuts down: each takes a key, reconciles it
+/// with `sync`, forgets its failures on success or queues it again after its back-off, and
+/// marks it done.
+pub async fn run_workers<K, F, Fut, E>(
+    queue: Arc<WorkQueue<K>>,
+    workers: usize,
+    controller: &'static str,
+    sync: F,
+) where
+    K: Clone + Eq + Hash + Send + Sync + std::fmt::Display + 'static,
+    F: Fn(K) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + 'static,
+{
+    let mut tasks = Vec::new();
+    for _ in 0..workers.max(1) {
+        let (queue, sync) = (queue.clone(), sync.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(key) = queue.get().await {
+                match sync(key.clone()).await {
+                    Ok(()) => queue.forget(&key),
+                    Err(e) => {
+                        tracing::debug!(controller, %key, error = %e, "sync failed; retrying");
+                        queue.add_rate_limited(key.clone());
+                    }
+                }
+                queue.done(&key);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
