@@ -2,8 +2,9 @@
 //! quorum has acknowledged it, each piece of leader-only work starts with a cancellation token
 //! for T; when T ends (leadership lost, a newer term, shutdown) the token is cancelled and every
 //! piece is awaited before anything else happens (the next term's work, or the leadership
-//! handover of a shutdown). A term starts its work at most once: `is_leader` flapping within one
-//! term never starts a second copy. Writes of the work go through the store fenced at T, so even
+//! handover of a shutdown). A term starts its work at most once, and `is_leader` flickering
+//! within the term (while this replica is still the known leader) neither stops it nor starts a
+//! second copy. Writes of the work go through the store fenced at T, so even
 //! a deposed leader's work that has not noticed yet changes nothing.
 
 use std::future::Future;
@@ -95,9 +96,13 @@ pub async fn run(
         }
         counts.send_modify(|c| c.gained += 1);
         tracing::info!(term, "leading: leader-only work started");
+        // The term ends for this replica when a newer term begins or another replica (or none)
+        // is known to lead; `is_leader` flickering within the term (a lease refreshed late)
+        // neither stops the work nor starts a second copy: its writes are fenced by the term.
+        let me = leadership.borrow().leader;
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = leadership.wait_for(|l| !(l.is_leader && l.term == term)) => {}
+            _ = leadership.wait_for(|l| l.term != term || (!l.is_leader && l.leader != me)) => {}
         }
         ended.cancel();
         while let Some(done) = running.join_next().await {
@@ -131,6 +136,15 @@ mod tests {
         Leadership {
             term,
             is_leader: true,
+            leader: Some(1),
+        }
+    }
+
+    /// This replica, still the known leader, whose lease is not fresh (`is_leader` false).
+    fn stale_leader(term: u64) -> Leadership {
+        Leadership {
+            term,
+            is_leader: false,
             leader: Some(1),
         }
     }
@@ -203,7 +217,14 @@ mod tests {
         let mut h = start();
         h.lead.send_replace(leader(3));
         h.counts_reach(1, 0).await;
-        // Flapping within term 3 stops the work, and never starts it again for term 3.
+        // `is_leader` flickering within term 3 while still the known leader: nothing stops or
+        // starts.
+        h.lead.send_replace(stale_leader(3));
+        h.lead.send_replace(leader(3));
+        h.lead.send_replace(stale_leader(3));
+        h.lead.send_replace(leader(3));
+        // Another replica is known to lead term 3: the work stops, and never starts again
+        // for term 3 even if this replica looks like its leader once more.
         h.lead.send_replace(follower(3));
         h.counts_reach(1, 1).await;
         h.lead.send_replace(leader(3));

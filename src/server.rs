@@ -576,8 +576,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let node = confirm_node.clone();
         Box::pin(async move {
             // A read index round: a quorum still follows this leader, in this term.
-            node.kv().raft().ensure_linearizable().await.is_ok()
-                && node.kv().leadership().borrow().term == term
+            let round = node.kv().raft().ensure_linearizable();
+            matches!(
+                tokio::time::timeout(TERM_CONFIRM_TIMEOUT, round).await,
+                Ok(Ok(_))
+            ) && node.kv().leadership().borrow().term == term
         })
     });
     let leader_task = tokio::spawn(crate::leader_terms::run(
@@ -623,9 +626,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
-    // Leader-only work stops (and is waited for) before leadership is handed over.
+    // Leader-only work stops (and is waited for) before leadership is handed over; work that
+    // does not stop in time is left behind (its writes are fenced by its term anyway).
     leader_stop.cancel();
-    let _ = leader_task.await;
+    if tokio::time::timeout(LEADER_WORK_STOP, leader_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "leader-only work did not stop within {LEADER_WORK_STOP:?}; shutting down anyway"
+        );
+    }
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;
@@ -635,6 +646,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a new term's read-index round may take before it is asked again.
+const TERM_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a shutdown waits for leader-only work to stop before handing leadership over.
+const LEADER_WORK_STOP: Duration = Duration::from_secs(10);
 
 async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};

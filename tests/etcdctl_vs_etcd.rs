@@ -61,6 +61,18 @@ fn session(e: &Etcdctl) -> Vec<(String, Printed)> {
             "",
         );
         record(format!("{target} default order"), p);
+        // No order and a limit: etcd sorts only the first limit + 1 keys it reads.
+        let p = e.run_with_input(
+            &[
+                "get",
+                "/cmp/",
+                "--prefix",
+                &format!("--sort-by={target}"),
+                "--limit=2",
+            ],
+            "",
+        );
+        record(format!("{target} default order limit 2"), p);
     }
     // Ranges that name no key: end before the key, and end equal to it.
     for (key, end) in [("/cmp/c", "/cmp/a"), ("/cmp/c", "/cmp/c")] {

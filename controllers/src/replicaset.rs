@@ -1,8 +1,9 @@
 //! The replicaset controller (kube-controller-manager's `replicaset`): keeps as many pods as a
 //! ReplicaSet's `spec.replicas`, made from its template with a controller ownerReference;
 //! adopts orphan pods its selector matches and releases owned pods it no longer matches;
-//! creates in slow-start batches (1, 2, 4, … up to 500 a sync) and deletes the pods upstream's
-//! ranking puts first (unscheduled, pending, not ready, restarted most, newest); reports
+//! creates in slow-start batches (1, 2, 4, … up to 500 a sync) and deletes the pods the main
+//! keys of upstream's ranking put first (unscheduled, pending, not ready, restarted most,
+//! newest); reports
 //! `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 //! observedGeneration) and the SuccessfulCreate / SuccessfulDelete / FailedCreate events.
 //! Expectations keep a lagging cache from creating or deleting twice.
@@ -51,6 +52,13 @@ fn selector_of(rs: &ReplicaSet) -> Option<Selector> {
     (!selector.selects_all()).then_some(selector)
 }
 
+/// Pod uids the handler has seen, and those it has seen terminating.
+#[derive(Default)]
+struct PodsSeen {
+    live: std::collections::HashSet<String>,
+    terminating: std::collections::HashSet<String>,
+}
+
 struct ReplicaSetController {
     client: Client,
     sets: Arc<Informer<ReplicaSet>>,
@@ -82,18 +90,39 @@ pub fn register(
         }
     });
     let (q, e, s) = (queue.clone(), expectations.clone(), sets.clone());
+    // Which pods have been seen, and which seen terminating: an expected create is met the
+    // first time its pod shows up (not on every update of it), an expected delete the first
+    // time its pod shows a deletionTimestamp or goes, as upstream's addPod/updatePod/deletePod.
+    let seen = std::sync::Mutex::new(PodsSeen::default());
     pods.on_change(move |c| {
         let (pod, deleted) = match c {
             Change::Applied(p) => (p, false),
             Change::Deleted(p) => (p, true),
         };
         let ns = pod.namespace().unwrap_or_default();
+        let uid = pod.uid().unwrap_or_default();
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first_sight = !deleted && seen.live.insert(uid.clone());
+        let first_terminating = if deleted {
+            seen.live.remove(&uid);
+            !seen.terminating.remove(&uid)
+        } else {
+            pod.metadata.deletion_timestamp.is_some() && seen.terminating.insert(uid.clone())
+        };
+        drop(seen);
         match controller_of(pod) {
             Some(owner) => {
+                // Only the ReplicaSet the reference names (by uid), not a newer one of the name.
+                let rs = s.store().get(&ObjectRef::new(&owner.name).within(&ns));
+                if rs.as_ref().and_then(|r| r.uid()).as_deref() != Some(owner.uid.as_str()) {
+                    return;
+                }
                 let k = key_of(&ns, &owner.name);
-                if deleted {
+                if first_terminating {
                     e.deleted(&k);
-                } else if pod.metadata.deletion_timestamp.is_none() {
+                } else if first_sight && pod.metadata.deletion_timestamp.is_none() {
                     e.created(&k);
                 }
                 q.add(k);
@@ -449,9 +478,10 @@ fn is_available(p: &Pod, min_ready: i32) -> bool {
     }
 }
 
-/// Sorts the pods to delete first to the front, as upstream's ActivePods ranking: unscheduled
-/// before scheduled, pending before unknown before running, not ready before ready, more
-/// restarts before fewer, newer before older.
+/// Sorts the pods to delete first to the front, by the main keys of upstream's ActivePods
+/// ranking: unscheduled before scheduled, pending before unknown before running, not ready
+/// before ready, more restarts before fewer, newer before older. (Upstream also weighs the
+/// pod-deletion-cost annotation, pods sharing a node and time since ready; not yet here.)
 fn deletion_rank(p: &Pod) -> (u8, u8, u8, i64, i64) {
     let scheduled = p
         .spec

@@ -35,6 +35,9 @@ pub fn range<K: Keyspace + ?Sized>(
     }
     let target = SortTarget::try_from(req.sort_target).unwrap_or(SortTarget::Key);
     let mut order = SortOrder::try_from(req.sort_order).unwrap_or(SortOrder::None);
+    // etcd reads the whole range before sorting only when an order is given; with none (what
+    // etcdctl sends for `--sort-by` alone) it reads limit + 1 keys in key order and sorts those.
+    let sorts_what_it_reads = order == SortOrder::None;
     if order == SortOrder::None && target != SortTarget::Key {
         order = SortOrder::Ascend;
     }
@@ -46,7 +49,7 @@ pub fn range<K: Keyspace + ?Sized>(
         || req.min_create_revision != 0
         || req.max_create_revision != 0;
     // Without sorting or filters, one key past the limit is enough to know whether there is more.
-    let keep = if req.limit > 0 && in_key_order && !filtered {
+    let keep = if req.limit > 0 && (in_key_order || sorts_what_it_reads) && !filtered {
         req.limit as usize + 1
     } else {
         usize::MAX

@@ -627,6 +627,25 @@ pub async fn sort_by_each_target_and_order(kv: &dyn Kv) {
         vec!["s/a", "s/b", "s/c"],
         "NONE with a target sorts ascending"
     );
+    // NONE with a limit sorts only the first limit + 1 keys it reads in key order, as etcd
+    // does; an explicit order sorts the whole range.
+    put(kv, "n/a", "9").await;
+    put(kv, "n/b", "8").await;
+    put(kv, "n/c", "1").await;
+    let n = |o: O| RangeRequest {
+        key: b("n/"),
+        range_end: b("n0"),
+        sort_order: o as i32,
+        sort_target: T::Value as i32,
+        limit: 1,
+        ..Default::default()
+    };
+    let r = kv.range(n(O::None)).await.unwrap();
+    assert_eq!(
+        (keys(r.clone()), r.more, r.count),
+        (vec!["n/b".to_string()], true, 3)
+    );
+    assert_eq!(keys(kv.range(n(O::Ascend)).await.unwrap()), vec!["n/c"]);
     let r = kv.range(q(O::Descend, T::Key, 2)).await.unwrap();
     assert_eq!(
         (keys(r.clone()), r.more, r.count),
