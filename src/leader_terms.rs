@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use capstan_raft::Leadership;
+use capstan_raft::{Leadership, RaftNode};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,24 @@ pub type TermWork =
 /// How a term is confirmed before its work starts: true once a quorum has acknowledged this
 /// replica as leader of it (a read index round), false if it could not be.
 pub type ConfirmTerm = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// How long a new term's read-index round may take before it is asked again.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The confirmation the server uses: a read-index round of `node`'s raft (a quorum still
+/// follows this leader), and the term unchanged after it.
+pub fn confirm_by_read_index(node: Arc<RaftNode>) -> ConfirmTerm {
+    Arc::new(move |term| {
+        let node = node.clone();
+        Box::pin(async move {
+            let round = node.kv().raft().ensure_linearizable();
+            matches!(
+                tokio::time::timeout(CONFIRM_TIMEOUT, round).await,
+                Ok(Ok(_))
+            ) && node.kv().leadership().borrow().term == term
+        })
+    })
+}
 
 /// What happened to terms, for metrics and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -118,7 +136,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     use tokio::sync::Mutex;
 
@@ -129,7 +146,8 @@ mod tests {
         counts: watch::Receiver<TermCounts>,
         stop: CancellationToken,
         task: Option<tokio::task::JoinHandle<()>>,
-        confirms: Arc<AtomicU64>,
+        /// How many times a term's confirmation was asked for.
+        confirms: watch::Receiver<u64>,
     }
 
     fn leader(term: u64) -> Leadership {
@@ -158,13 +176,17 @@ mod tests {
     }
 
     fn start() -> Harness {
+        start_with(true)
+    }
+
+    /// A harness whose quorum answers every confirmation with `confirmed`.
+    fn start_with(confirmed: bool) -> Harness {
         let (lead, rx) = watch::channel(Leadership::default());
         let log = Arc::new(Mutex::new(Vec::new()));
-        let confirms = Arc::new(AtomicU64::new(0));
-        let seen = confirms.clone();
+        let (asked, confirms) = watch::channel(0u64);
         let confirm: ConfirmTerm = Arc::new(move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { true })
+            asked.send_modify(|n| *n += 1);
+            Box::pin(async move { confirmed })
         });
         let work_log = log.clone();
         // The work records its start, and its stop only after a pause, so a next term that
@@ -255,34 +277,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_term_a_quorum_does_not_confirm_starts_nothing() {
-        let (lead, rx) = watch::channel(Leadership::default());
-        let started = Arc::new(AtomicU64::new(0));
-        let seen = started.clone();
-        let work: TermWork = Arc::new(move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async {})
-        });
-        let asked = Arc::new(AtomicU64::new(0));
-        let a = asked.clone();
-        let (lost_tx, mut lost_rx) = watch::channel(0u64);
-        // The quorum never confirms; each refusal is counted.
-        let confirm: ConfirmTerm = Arc::new(move |_| {
-            a.fetch_add(1, Ordering::SeqCst);
-            lost_tx.send_modify(|n| *n += 1);
-            Box::pin(async { false })
-        });
-        let (counts_tx, counts) = watch::channel(TermCounts::default());
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(run(rx, confirm, vec![work], stop.clone(), counts_tx));
-        lead.send_replace(leader(2));
+        let mut h = start_with(false);
+        h.lead.send_replace(leader(2));
         // It keeps asking while it believes it leads, and starts nothing.
-        lost_rx.wait_for(|n| *n >= 3).await.unwrap();
-        lead.send_replace(follower(4));
-        stop.cancel();
-        task.await.unwrap();
-        assert_eq!(started.load(Ordering::SeqCst), 0);
-        assert_eq!(*counts.borrow(), TermCounts::default());
-        assert!(asked.load(Ordering::SeqCst) >= 3);
+        h.confirms.wait_for(|n| *n >= 3).await.unwrap();
+        h.lead.send_replace(follower(4));
+        h.stop().await;
+        assert!(h.log().await.is_empty());
+        assert_eq!(*h.counts.borrow(), TermCounts::default());
     }
 
     #[tokio::test]
@@ -293,6 +295,6 @@ mod tests {
         h.lead.send_replace(leader(8));
         h.counts_reach(2, 1).await;
         h.stop().await;
-        assert_eq!(h.confirms.load(Ordering::SeqCst), 2);
+        assert_eq!(*h.confirms.borrow(), 2);
     }
 }

@@ -5,6 +5,7 @@
 
 mod backup_cmd;
 mod cluster_view;
+mod controller_manager;
 mod identity;
 mod join;
 mod kubeconfig;

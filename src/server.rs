@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use capstan_apiserver::etcd::{EtcdApi, EtcdIdentity};
-use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, ServingTls, User};
+use capstan_apiserver::k8s::{serve_tls, KubeApi, KubeConfig, ServiceRanges, ServingTls};
 use capstan_controllers::ManagerConfig;
 use capstan_proto::raft as pb;
 use capstan_raft::pki::{CertPair, JoinToken};
@@ -26,7 +26,7 @@ use crate::identity::{
     remove_restore_marker, save_identity, ReplicaIdentity,
 };
 use crate::kubeconfig::admin_kubeconfig;
-use crate::leader_terms::{ConfirmTerm, LeaderTerm, TermCounts, TermWork};
+use crate::leader_terms::{TermCounts, TermWork};
 use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
 
 #[derive(clap::Args, Debug)]
@@ -248,11 +248,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (client_tls, client_addr) = split_url(&args.listen_client, "--listen-client")?;
     let api_addr = args.listen_api.trim_start_matches("https://").to_string();
     let ranges = service_ranges(&args)?;
-    let unknown = ManagerConfig {
+    let manager = ManagerConfig {
         controllers: args.controllers.clone(),
-        ..ManagerConfig::default()
-    }
-    .unknown();
+        serviceaccount_workers: args.concurrent_serviceaccount_syncs,
+        replicaset_workers: args.concurrent_replicaset_syncs,
+    };
+    let unknown = manager.unknown();
     if !unknown.is_empty() {
         bail!(
             "--controllers: {:?} is not in the list of known controllers ({})",
@@ -545,47 +546,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             args.snapshot_retention,
         ));
     }
-    // The controller manager: an in-process client as system:kube-controller-manager over the
-    // REST API built on the term's fenced store, so its writes apply only in that term.
-    let manager = ManagerConfig {
-        controllers: args.controllers.clone(),
-        serviceaccount_workers: args.concurrent_serviceaccount_syncs,
-        replicaset_workers: args.concurrent_replicaset_syncs,
-    };
-    let manager_kube = kube.clone();
-    let manager_node = node.clone();
-    leader_work.push(Arc::new(move |term: LeaderTerm| {
-        let fenced: Arc<dyn capstan_store::Kv> = Arc::new(manager_node.kv().fenced(term.term));
-        let router = manager_kube.with_kv(fenced).router_as(
-            User {
-                name: "system:kube-controller-manager".into(),
-                groups: Vec::new(),
-            },
-            "kube-controller-manager/v1.33.0 (capstan)",
-        );
-        let client = kube::Client::new(router, "default");
-        Box::pin(capstan_controllers::run(
-            client,
-            manager.clone(),
-            term.ended,
-        ))
-    }));
+    leader_work.push(crate::controller_manager::per_term(
+        kube.clone(),
+        node.clone(),
+        manager,
+    ));
     let leader_stop = CancellationToken::new();
-    let confirm_node = node.clone();
-    let confirm: ConfirmTerm = Arc::new(move |term| {
-        let node = confirm_node.clone();
-        Box::pin(async move {
-            // A read index round: a quorum still follows this leader, in this term.
-            let round = node.kv().raft().ensure_linearizable();
-            matches!(
-                tokio::time::timeout(TERM_CONFIRM_TIMEOUT, round).await,
-                Ok(Ok(_))
-            ) && node.kv().leadership().borrow().term == term
-        })
-    });
     let leader_task = tokio::spawn(crate::leader_terms::run(
         node.kv().leadership(),
-        confirm,
+        crate::leader_terms::confirm_by_read_index(node.clone()),
         leader_work,
         leader_stop.clone(),
         term_counts,
@@ -647,8 +616,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a new term's read-index round may take before it is asked again.
-const TERM_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a shutdown waits for leader-only work to stop before handing leadership over.
 const LEADER_WORK_STOP: Duration = Duration::from_secs(10);
 

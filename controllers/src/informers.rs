@@ -38,6 +38,15 @@ pub enum Change<'a, K> {
 
 type Handler<K> = Box<dyn Fn(Change<'_, K>) + Send + Sync>;
 
+// A change only borrows its object, so it copies whatever `K` is (derive would ask `K: Copy`).
+impl<K> Clone for Change<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Change<'_, K> {}
+
 /// One resource type's watch, cache and handlers.
 pub struct Informer<K: Object> {
     store: Store<K>,
@@ -76,10 +85,7 @@ impl<K: Object> Informer<K> {
     fn notify(&self, change: Change<'_, K>) {
         let handlers = self.handlers.lock().unwrap_or_else(PoisonError::into_inner);
         for h in handlers.iter() {
-            h(match change {
-                Change::Applied(o) => Change::Applied(o),
-                Change::Deleted(o) => Change::Deleted(o),
-            });
+            h(change);
         }
     }
 

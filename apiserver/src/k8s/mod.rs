@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use capstan_store::Kv;
 use serde_json::Value;
@@ -145,23 +145,23 @@ impl KubeApi {
             .route("/livez", get(health::livez))
             .route("/livez/{*check}", get(health::livez_one))
             .route("/readyz", get(health::readyz))
-            .route("/readyz/{*check}", get(health::readyz_one))
-            .route("/version", get(version::version))
-            .route("/version/", get(version::version));
-        // Discovery answers with and without a trailing slash, as kube-apiserver's do (the
-        // Python client asks for `/version/`, `/api/v1/` and `/apis/`); health, metrics and
-        // OpenAPI answer only without one, as there.
-        let api = Router::new()
-            .route("/api", get(discovery::core))
-            .route("/api/", get(discovery::core))
-            .route("/api/{version}", get(discovery::core_version))
-            .route("/api/{version}/", get(discovery::core_version))
+            .route("/readyz/{*check}", get(health::readyz_one));
+        // Discovery and `/version` answer with and without a trailing slash, as kube-apiserver's
+        // do (the Python client asks for `/version/`, `/api/v1/` and `/apis/`); health, metrics
+        // and OpenAPI answer only without one, as there.
+        let open = with_slash(open, "/version", get(version::version));
+        let mut api = Router::new()
             .route("/apis", get(discovery::groups))
-            .route("/apis/", get(discovery::groups_legacy))
-            .route("/apis/{group}", get(discovery::group))
-            .route("/apis/{group}/", get(discovery::group))
-            .route("/apis/{group}/{version}", get(discovery::group_version))
-            .route("/apis/{group}/{version}/", get(discovery::group_version))
+            .route("/apis/", get(discovery::groups_legacy));
+        for (path, handler) in [
+            ("/api", get(discovery::core)),
+            ("/api/{version}", get(discovery::core_version)),
+            ("/apis/{group}", get(discovery::group)),
+            ("/apis/{group}/{version}", get(discovery::group_version)),
+        ] {
+            api = with_slash(api, path, handler);
+        }
+        let api = api
             .route("/metrics", get(metrics::metrics))
             .route("/openapi/v2", get(openapi::v2))
             .route("/swagger-2.0.0.pb-v1", get(openapi::v2))
@@ -278,6 +278,17 @@ impl KubeApi {
             .bootstrapped
             .load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// `path` and `path/`, both to `handler`.
+fn with_slash(
+    router: Router<KubeApi>,
+    path: &str,
+    handler: MethodRouter<KubeApi>,
+) -> Router<KubeApi> {
+    router
+        .route(path, handler.clone())
+        .route(&format!("{path}/"), handler)
 }
 
 fn is_open(path: &str) -> bool {

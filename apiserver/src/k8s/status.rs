@@ -69,15 +69,29 @@ impl ApiError {
     }
 
     pub fn conflict(r: &Resource, name: &str, why: &str) -> ApiError {
+        ApiError::conflict_on(r, None, name, why)
+    }
+
+    /// A conflict on `r` or one of its subresources (`pods/binding`), named as the registries
+    /// name it: `Operation cannot be fulfilled on <resource>[/<sub>][.<group>] "<name>": why`.
+    pub fn conflict_on(r: &Resource, sub: Option<&str>, name: &str, why: &str) -> ApiError {
+        let resource = match sub {
+            Some(sub) => format!("{}/{sub}", r.plural),
+            None => r.plural.to_string(),
+        };
+        let mut details = json!({"name": name, "kind": resource});
+        let qualified = if r.group.is_empty() {
+            resource
+        } else {
+            details["group"] = json!(r.group);
+            format!("{resource}.{}", r.group)
+        };
         ApiError::new(
             409,
             "Conflict",
-            format!(
-                "Operation cannot be fulfilled on {} {name:?}: {why}",
-                r.qualified()
-            ),
+            format!("Operation cannot be fulfilled on {qualified} {name:?}: {why}"),
         )
-        .with_details(group_details(r, name))
+        .with_details(details)
     }
 
     /// The optimistic-concurrency conflict kubectl and controllers retry on.

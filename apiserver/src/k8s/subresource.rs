@@ -208,14 +208,7 @@ pub async fn bind(
     let now = meta::timestamp(api.now());
     let dry = call.query.dry_run()?;
     let pod_key = key(pods, call.ns(), &name);
-    let binding_conflict = |why: String| {
-        ApiError::new(
-            409,
-            "Conflict",
-            format!("Operation cannot be fulfilled on pods/binding {name:?}: {why}"),
-        )
-        .with_details(json!({"name": name, "kind": "pods/binding"}))
-    };
+    let binding_conflict = |why: String| ApiError::conflict_on(pods, Some("binding"), &name, &why);
     let precondition_failed = |what: &str, wanted: &str, found: &str| {
         ApiError::conflict(
             pods,
