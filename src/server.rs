@@ -94,6 +94,9 @@ pub struct ServerArgs {
     /// How many ReplicaSets the replicaset controller syncs at once.
     #[arg(long, default_value_t = 5)]
     pub concurrent_replicaset_syncs: usize,
+    /// How many Deployments the deployment controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_deployment_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -252,6 +255,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         controllers: args.controllers.clone(),
         serviceaccount_workers: args.concurrent_serviceaccount_syncs,
         replicaset_workers: args.concurrent_replicaset_syncs,
+        deployment_workers: args.concurrent_deployment_syncs,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {

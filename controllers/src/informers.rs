@@ -1,7 +1,7 @@
 //! Shared informers: one watch per resource type for every controller of the manager, feeding a
 //! cache (kube-runtime's reflector store) and the event handlers the controllers register before
 //! the informers start. A watch that fails (410 Gone, a dropped connection) re-lists with
-//! kube-runtime's default back-off.
+//! kube-runtime's default back-off; objects the new list lacks reach the handlers as deleted.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource};
@@ -105,6 +105,9 @@ impl<K: Object> Informer<K> {
             watcher::watcher(api, watcher::Config::default()).default_backoff(),
         );
         let mut stream = std::pin::pin!(stream);
+        // The cache as it was when a (re-)list began: what the list no longer has was deleted
+        // while the watch was down, and the handlers hear of it when the list is done.
+        let mut before_list: Vec<Arc<K>> = Vec::new();
         loop {
             let next = tokio::select! {
                 _ = ended.cancelled() => return,
@@ -113,7 +116,15 @@ impl<K: Object> Informer<K> {
             match next {
                 Some(Ok(Event::Apply(o) | Event::InitApply(o))) => self.notify(Change::Applied(&o)),
                 Some(Ok(Event::Delete(o))) => self.notify(Change::Deleted(&o)),
-                Some(Ok(Event::Init | Event::InitDone)) => {}
+                Some(Ok(Event::Init)) => before_list = self.store.state(),
+                Some(Ok(Event::InitDone)) => {
+                    for old in std::mem::take(&mut before_list) {
+                        let now = self.store.get(&ObjectRef::from_obj(old.as_ref()));
+                        if now.is_none_or(|n| n.meta().uid != old.meta().uid) {
+                            self.notify(Change::Deleted(&old));
+                        }
+                    }
+                }
                 Some(Err(e)) => {
                     tracing::debug!(kind = %K::kind(&()), error = %e, "watch failed; re-listing")
                 }

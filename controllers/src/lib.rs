@@ -5,9 +5,12 @@
 //! resource type), client-go's rate-limited work queues, and one controller per module. It must
 //! not depend on the store, raft or the API server's internals (`scripts/check-deps.sh` checks).
 
+pub mod deployment;
 pub mod events;
 pub mod expectations;
 pub mod informers;
+pub mod owners;
+pub mod pod_state;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod workqueue;
@@ -22,6 +25,9 @@ pub enum ControllerError {
     /// The API answered with an error, or could not be reached.
     #[error("API request failed: {0}")]
     Api(#[from] kube::Error),
+    /// What the controller meant to write conflicts with what exists (retried).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// Which controllers run and how many keys each processes at once (kube-controller-manager's
@@ -34,6 +40,8 @@ pub struct ManagerConfig {
     pub serviceaccount_workers: usize,
     /// `--concurrent-replicaset-syncs`.
     pub replicaset_workers: usize,
+    /// `--concurrent-deployment-syncs`.
+    pub deployment_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -42,12 +50,13 @@ impl Default for ManagerConfig {
             controllers: vec!["*".into()],
             serviceaccount_workers: 1,
             replicaset_workers: 5,
+            deployment_workers: 5,
         }
     }
 }
 
 /// Every controller this manager knows, by kube-controller-manager's name.
-pub const CONTROLLERS: &[&str] = &["replicaset", "serviceaccount"];
+pub const CONTROLLERS: &[&str] = &["deployment", "replicaset", "serviceaccount"];
 
 impl ManagerConfig {
     /// Whether `name` runs, as kube-controller-manager reads `--controllers`: an explicit
@@ -89,6 +98,14 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.replicaset_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("deployment") {
+        controllers.push(tokio::spawn(deployment::register(
+            client.clone(),
+            &informers,
+            config.deployment_workers,
             ended.clone(),
         )));
     }

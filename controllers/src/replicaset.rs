@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::reflector::ObjectRef;
@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informers::{Change, Informer, Informers};
+use crate::owners::{self, controller_of};
+use crate::pod_state::{is_active, is_available, is_ready};
 use crate::workqueue::WorkQueue;
 use crate::ControllerError;
 
@@ -35,14 +37,6 @@ const SLOW_START: usize = 1;
 /// `namespace/name`, the queue's key.
 fn key_of(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
-}
-
-/// The pod's controller ownerReference, if it names a ReplicaSet.
-fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
-    pod.owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true))
-        .filter(|o| o.kind == "ReplicaSet" && o.api_version.starts_with("apps/"))
 }
 
 fn selector_of(rs: &ReplicaSet) -> Option<Selector> {
@@ -112,7 +106,7 @@ pub fn register(
             pod.metadata.deletion_timestamp.is_some() && seen.terminating.insert(uid.clone())
         };
         drop(seen);
-        match controller_of(pod) {
+        match controller_of::<ReplicaSet>(pod) {
             Some(owner) => {
                 // Only the ReplicaSet the reference names (by uid), not a newer one of the name.
                 let rs = s.store().get(&ObjectRef::new(&owner.name).within(&ns));
@@ -182,14 +176,14 @@ impl ReplicaSetController {
             }
             let matches = selector.matches(pod.labels());
             let live = rs.metadata.deletion_timestamp.is_none();
-            let mine = match controller_of(&pod) {
+            let mine = match controller_of::<ReplicaSet>(pod.as_ref()) {
                 Some(o) if o.uid == uid && matches => true,
                 Some(o) if o.uid == uid && live => {
-                    self.release(&pod, &uid).await?;
+                    owners::release(&self.client, pod.as_ref(), &uid).await?;
                     false
                 }
                 None if matches && live && pod.metadata.deletion_timestamp.is_none() => {
-                    self.adopt(&rs, &pod).await?
+                    owners::adopt(&self.client, rs.as_ref(), pod.as_ref()).await?
                 }
                 _ => false,
             };
@@ -303,44 +297,6 @@ impl ReplicaSetController {
         Ok(())
     }
 
-    /// Makes an orphan this ReplicaSet's; whether it took (the pod may be gone or taken).
-    async fn adopt(&self, rs: &ReplicaSet, pod: &Pod) -> Result<bool, ControllerError> {
-        self.patch_owners(pod, json!([owner_ref(rs)])).await
-    }
-
-    /// Drops this ReplicaSet's ownerReference from a pod its selector no longer matches.
-    async fn release(&self, pod: &Pod, uid: &str) -> Result<(), ControllerError> {
-        self.patch_owners(pod, json!([{"$patch": "delete", "uid": uid}]))
-            .await
-            .map(|_| ())
-    }
-
-    /// A strategic merge of `owners` into the pod's ownerReferences, guarded by its uid (a pod
-    /// deleted and made again under the name is not touched); whether it applied.
-    async fn patch_owners(
-        &self,
-        pod: &Pod,
-        owners: serde_json::Value,
-    ) -> Result<bool, ControllerError> {
-        let patch = json!({"metadata": {"ownerReferences": owners, "uid": pod.uid()}});
-        let api: Api<Pod> =
-            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
-        match api
-            .patch(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Strategic(patch),
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 || s.code == 422 => {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn update_status(
         &self,
         rs: &ReplicaSet,
@@ -369,12 +325,26 @@ impl ReplicaSetController {
             })
             .count();
         let ready = active.iter().filter(|p| is_ready(p)).count();
-        let available = active.iter().filter(|p| is_available(p, min_ready)).count();
+        let now = Timestamp::now();
+        let available = active
+            .iter()
+            .filter(|p| is_available(p, min_ready, now))
+            .count();
+        // A pod ready but not yet for minReadySeconds becomes available by time alone: look
+        // again then (upstream's AddAfter).
+        if min_ready > 0 && available < ready {
+            self.queue.add_after(
+                key_of(&rs.namespace().unwrap_or_default(), &rs.name_any()),
+                std::time::Duration::from_secs(min_ready as u64),
+            );
+        }
+        // Counts of zero are left out (null removes them), as upstream's omitempty fields.
+        let count = |n: usize| if n == 0 { json!(null) } else { json!(n) };
         let status = json!({
             "replicas": active.len(),
-            "fullyLabeledReplicas": fully_labeled,
-            "readyReplicas": ready,
-            "availableReplicas": available,
+            "fullyLabeledReplicas": count(fully_labeled),
+            "readyReplicas": count(ready),
+            "availableReplicas": count(available),
             "observedGeneration": rs.metadata.generation,
         });
         let current = rs.status.as_ref();
@@ -405,18 +375,6 @@ impl ReplicaSetController {
     }
 }
 
-/// The controller ownerReference a ReplicaSet puts on its pods.
-fn owner_ref(rs: &ReplicaSet) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
-        name: rs.name_any(),
-        uid: rs.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 /// A new pod from the template: `<name>-` plus the server's suffix, the template's labels and
 /// annotations, the controller reference.
 fn pod_for(rs: &ReplicaSet) -> Pod {
@@ -433,48 +391,11 @@ fn pod_for(rs: &ReplicaSet) -> Pod {
             labels: meta.labels,
             annotations: meta.annotations,
             finalizers: meta.finalizers,
-            owner_references: Some(vec![owner_ref(rs)]),
+            owner_references: Some(vec![owners::controller_ref(rs)]),
             ..ObjectMeta::default()
         },
         spec: template.spec,
         status: None,
-    }
-}
-
-/// Not finished and not being deleted (upstream's FilterActivePods).
-fn is_active(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-    !matches!(phase, Some("Succeeded" | "Failed")) && p.metadata.deletion_timestamp.is_none()
-}
-
-fn ready_since(p: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
-    p.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready" && c.status == "True")
-        .map(|c| {
-            c.last_transition_time
-                .as_ref()
-                .map(|t| t.0)
-                .unwrap_or_default()
-        })
-}
-
-fn is_ready(p: &Pod) -> bool {
-    ready_since(p).is_some()
-}
-
-/// Ready for at least `min_ready` seconds.
-fn is_available(p: &Pod, min_ready: i32) -> bool {
-    match ready_since(p) {
-        None => false,
-        Some(_) if min_ready <= 0 => true,
-        Some(t) => {
-            let age = k8s_openapi::jiff::Timestamp::now().duration_since(t);
-            age.as_secs() >= i64::from(min_ready)
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod etcdctl;
+pub mod kubelet;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,9 @@
 //! DELETE of one object and of a collection: DeleteOptions preconditions (uid,
-//! resourceVersion), propagationPolicy, gracePeriodSeconds, dryRun; finalizers keep an object
-//! (with its deletionTimestamp set) until they are gone; a bound pod is deleted gracefully.
+//! resourceVersion), propagationPolicy / orphanDependents, gracePeriodSeconds, dryRun;
+//! finalizers keep an object (with its deletionTimestamp set) until they are gone; a bound pod
+//! is deleted gracefully. Foreground and Orphan propagation are the `foregroundDeletion` and
+//! `orphan` finalizers, added here and honoured by the garbage collector (a controller), as
+//! kube-apiserver does; Background deletes the owner now and leaves its dependents to it.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -21,7 +24,15 @@ pub struct DeleteOptions {
     pub resource_version: Option<i64>,
     pub grace_period: Option<i64>,
     pub dry_run: bool,
+    /// `propagationPolicy`: Orphan, Background or Foreground.
+    pub propagation: Option<String>,
+    /// The deprecated `orphanDependents`.
+    pub orphan_dependents: Option<bool>,
 }
+
+/// The finalizers of the garbage collector's two propagation modes.
+const ORPHAN: &str = "orphan";
+const FOREGROUND: &str = "foregroundDeletion";
 
 impl DeleteOptions {
     pub fn parse(body: &[u8], q: &Query) -> ApiResult<DeleteOptions> {
@@ -58,8 +69,24 @@ impl DeleteOptions {
             .and_then(Value::as_str)
             .map(String::from)
             .or_else(|| q.get("propagationPolicy").map(String::from));
-        // Validated as kube-apiserver does; dependents are collected by the garbage collector
-        // (a controller), so until it exists every policy leaves dependents in place.
+        let orphan_dependents = match v.get("orphanDependents").and_then(Value::as_bool) {
+            Some(b) => Some(b),
+            None => match q.get("orphanDependents") {
+                Some(s) => Some(s.parse::<bool>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid value for orphanDependents: {s:?} is not a boolean"
+                    ))
+                })?),
+                None => None,
+            },
+        };
+        if let (Some(_), Some(p)) = (orphan_dependents, &propagation) {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Invalid value: {p:?}: orphanDependents and deletionPropagation cannot be both set"),
+            ));
+        }
         if let Some(p) = &propagation {
             if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
                 return Err(ApiError::new(
@@ -81,7 +108,49 @@ impl DeleteOptions {
             resource_version: rv,
             grace_period,
             dry_run,
+            propagation,
+            orphan_dependents,
         })
+    }
+
+    /// The finalizers `obj` should carry once deleted with these options (kube-apiserver's
+    /// deletionFinalizersForGarbageCollection): the explicit choice, else the one its
+    /// finalizers already make, else the resource's default (Jobs orphan their pods).
+    fn finalizers_for(&self, r: &Resource, obj: &Value) -> Vec<String> {
+        let current: Vec<String> = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let has = |f: &str| current.iter().any(|c| c == f);
+        let orphan = match (self.orphan_dependents, self.propagation.as_deref()) {
+            (Some(o), _) => o,
+            (None, Some(p)) => p == "Orphan",
+            (None, None) if has(ORPHAN) => true,
+            (None, None) if has(FOREGROUND) => false,
+            (None, None) => r.orphans_by_default(),
+        };
+        let foreground = self.orphan_dependents.is_none()
+            && (self.propagation.as_deref() == Some("Foreground")
+                || (self.propagation.is_none()
+                    || self.propagation.as_deref() == Some("Background"))
+                    && has(FOREGROUND));
+        let mut out: Vec<String> = current
+            .into_iter()
+            .filter(|f| f != ORPHAN && f != FOREGROUND)
+            .collect();
+        if orphan {
+            out.push(ORPHAN.into());
+        }
+        if foreground {
+            out.push(FOREGROUND.into());
+        }
+        out
     }
 }
 
@@ -146,11 +215,19 @@ async fn delete_one(
                 ));
             }
         }
-        let finalizers = cur
+        let current: Vec<Value> = cur
             .object
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
+            .cloned()
+            .unwrap_or_default();
+        let wanted: Vec<Value> = opts
+            .finalizers_for(r, &cur.object)
+            .into_iter()
+            .map(Value::from)
+            .collect();
+        let finalizers_changed = wanted != current;
+        let finalizers = !wanted.is_empty();
         let namespace_delete = r.group.is_empty() && r.plural == "namespaces";
         let graceful = r.group.is_empty()
             && r.plural == "pods"
@@ -171,6 +248,8 @@ async fn delete_one(
                     .flatten()
                 {
                     Some(marked) => marked,
+                    // Deleted again with another propagation: its finalizers change.
+                    None if finalizers_changed => cur.object.clone(),
                     None => return Ok(Outcome::Pending(api.present(r, cur.object))),
                 }
             } else {
@@ -197,6 +276,12 @@ async fn delete_one(
                 }
                 marked
             };
+            let mut marked = marked;
+            if finalizers_changed {
+                if let Some(m) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.insert("finalizers".into(), Value::Array(wanted.clone()));
+                }
+            }
             if opts.dry_run {
                 return Ok(Outcome::Pending(api.present(r, marked)));
             }

@@ -109,10 +109,22 @@ pub enum Answer {
     Object,
     /// A `meta.k8s.io/v1` Table.
     Table,
+    /// Metadata only: PartialObjectMetadata (a list: PartialObjectMetadataList), as
+    /// client-go's metadata informers and kube-rs's `metadata_watcher` ask.
+    Metadata,
+}
+
+/// An object reduced to its metadata (PartialObjectMetadata).
+pub fn partial(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
 }
 
 /// Reads the Accept header: a Table when any offered type asks for `as=Table` with
-/// `g=meta.k8s.io` (v1 or v1beta1).
+/// `g=meta.k8s.io` (v1 or v1beta1), metadata only for `as=PartialObjectMetadata[List]`.
 pub fn negotiate(headers: &HeaderMap) -> Answer {
     let accept = headers
         .get(header::ACCEPT)
@@ -124,6 +136,11 @@ pub fn negotiate(headers: &HeaderMap) -> Answer {
         let group = params.contains(&"g=meta.k8s.io");
         if table && group {
             return Answer::Table;
+        }
+        let partial = params.contains(&"as=PartialObjectMetadata")
+            || params.contains(&"as=PartialObjectMetadataList");
+        if partial && group {
+            return Answer::Metadata;
         }
     }
     Answer::Object

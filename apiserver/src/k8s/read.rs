@@ -7,7 +7,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::http::{json_response, negotiate, Answer, Query};
+use super::http::{json_response, negotiate, partial, Answer, Query};
 use capstan_store::proto::KeyValue;
 
 use super::objects::{decode, decode_lean, key, prefix, prefix_end, Freshness};
@@ -89,6 +89,7 @@ pub async fn get(api: &KubeApi, call: Call) -> ApiResult<Response> {
             )
         }
         Answer::Object => obj,
+        Answer::Metadata => partial(&obj),
     };
     Ok(json_response(StatusCode::OK, &body, &[]))
 }
@@ -306,6 +307,8 @@ struct JsonItems<'a> {
     api: &'a KubeApi,
     r: &'a Resource,
     out: Vec<u8>,
+    /// Each item as PartialObjectMetadata.
+    metadata_only: bool,
 }
 
 impl ListSink for JsonItems<'_> {
@@ -317,7 +320,7 @@ impl ListSink for JsonItems<'_> {
         if self.out.last() != Some(&b'[') {
             self.out.push(b',');
         }
-        let convert = self.r.group == "events.k8s.io";
+        let convert = self.r.group == "events.k8s.io" || self.metadata_only;
         if let (None, false) = (&decoded, convert) {
             if let Some(at) = metadata_open(&kv.value) {
                 self.out.extend_from_slice(&kv.value[..at]);
@@ -335,7 +338,10 @@ impl ListSink for JsonItems<'_> {
             Some(v) => v,
             None => decode(kv)?,
         };
-        let obj = self.api.present(self.r, obj);
+        let mut obj = self.api.present(self.r, obj);
+        if self.metadata_only {
+            obj = partial(&obj);
+        }
         serde_json::to_writer(&mut self.out, &obj).map_err(|e| ApiError::internal(e.to_string()))
     }
 }
@@ -422,19 +428,25 @@ pub async fn list(api: &KubeApi, call: Call) -> ApiResult<Response> {
             );
             Ok(resp)
         }
-        Answer::Object => {
+        answer @ (Answer::Object | Answer::Metadata) => {
+            let metadata_only = answer == Answer::Metadata;
+            let (kind, version) = if metadata_only {
+                (
+                    "PartialObjectMetadataList".to_string(),
+                    "meta.k8s.io/v1".to_string(),
+                )
+            } else {
+                (format!("{}List", r.kind), r.api_version())
+            };
             let mut items = JsonItems {
                 api,
                 r,
                 out: Vec::with_capacity(4096),
+                metadata_only,
             };
             items.out.extend_from_slice(
-                format!(
-                    "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"items\":[",
-                    r.kind,
-                    r.api_version()
-                )
-                .as_bytes(),
+                format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{version}\",\"items\":[")
+                    .as_bytes(),
             );
             let listed = list_objects(api, r, call.ns(), &call.query, &mut items).await?;
             items.out.extend_from_slice(b"],\"metadata\":");

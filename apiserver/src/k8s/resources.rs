@@ -84,6 +84,12 @@ impl Resource {
         }
     }
 
+    /// Whether a DELETE without a propagation policy orphans the dependents (kube-apiserver's
+    /// DefaultGarbageCollectionPolicy: batch/v1 Jobs leave their pods).
+    pub fn orphans_by_default(&self) -> bool {
+        self.group == "batch" && self.plural == "jobs"
+    }
+
     /// Whether a finished DELETE answers with the deleted object (the registries that set
     /// `ReturnDeletedObject` in kube-apiserver 1.33) rather than a Success Status.
     pub fn returns_deleted_object(&self) -> bool {

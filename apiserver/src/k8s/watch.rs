@@ -33,6 +33,8 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(10);
 struct Encoder {
     r: &'static Resource,
     table: bool,
+    /// Objects as PartialObjectMetadata.
+    metadata_only: bool,
     first: bool,
     query: Query,
 }
@@ -66,6 +68,8 @@ impl Encoder {
             );
             self.first = false;
             t
+        } else if self.metadata_only && kind != "ERROR" {
+            super::http::partial(&obj)
         } else {
             obj
         };
@@ -151,6 +155,7 @@ pub async fn watch(api: &KubeApi, call: Call) -> ApiResult<Response> {
     let mut enc = Encoder {
         r,
         table: negotiate(&call.headers) == Answer::Table,
+        metadata_only: negotiate(&call.headers) == Answer::Metadata,
         first: true,
         query: q.clone(),
     };

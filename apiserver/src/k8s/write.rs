@@ -340,9 +340,15 @@ pub async fn guaranteed_update(
     Err(ApiError::modified(r, name))
 }
 
-/// An object marked for deletion whose last finalizer is gone: it is deleted now.
+/// An object marked for deletion without a grace period whose last finalizer is gone: it is
+/// deleted now (kube-apiserver's ShouldDeleteDuringUpdate; a pod terminating gracefully is
+/// not, whatever updates it meanwhile).
 fn finalized(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp").is_some()
+        && obj
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .is_none_or(|g| g == 0)
         && obj
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
