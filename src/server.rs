@@ -97,6 +97,9 @@ pub struct ServerArgs {
     /// How many Deployments the deployment controller syncs at once.
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: usize,
+    /// How many objects the garbage collector looks at at once.
+    #[arg(long, default_value_t = 20)]
+    pub concurrent_gc_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -256,6 +259,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         serviceaccount_workers: args.concurrent_serviceaccount_syncs,
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
+        gc_workers: args.concurrent_gc_syncs,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {

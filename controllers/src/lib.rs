@@ -8,6 +8,7 @@
 pub mod deployment;
 pub mod events;
 pub mod expectations;
+pub mod garbage_collector;
 pub mod informers;
 pub mod owners;
 pub mod pod_state;
@@ -42,6 +43,8 @@ pub struct ManagerConfig {
     pub replicaset_workers: usize,
     /// `--concurrent-deployment-syncs`.
     pub deployment_workers: usize,
+    /// `--concurrent-gc-syncs`.
+    pub gc_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -51,12 +54,18 @@ impl Default for ManagerConfig {
             serviceaccount_workers: 1,
             replicaset_workers: 5,
             deployment_workers: 5,
+            gc_workers: 20,
         }
     }
 }
 
 /// Every controller this manager knows, by kube-controller-manager's name.
-pub const CONTROLLERS: &[&str] = &["deployment", "replicaset", "serviceaccount"];
+pub const CONTROLLERS: &[&str] = &[
+    "deployment",
+    "garbage-collector",
+    "replicaset",
+    "serviceaccount",
+];
 
 impl ManagerConfig {
     /// Whether `name` runs, as kube-controller-manager reads `--controllers`: an explicit
@@ -106,6 +115,13 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.deployment_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("garbage-collector") {
+        controllers.push(tokio::spawn(garbage_collector::run(
+            client.clone(),
+            config.gc_workers,
             ended.clone(),
         )));
     }
