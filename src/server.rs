@@ -100,6 +100,9 @@ pub struct ServerArgs {
     /// How many objects the garbage collector looks at at once.
     #[arg(long, default_value_t = 20)]
     pub concurrent_gc_syncs: usize,
+    /// How many terminating namespaces the namespace controller empties at once.
+    #[arg(long, default_value_t = 10)]
+    pub concurrent_namespace_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -260,6 +263,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
         gc_workers: args.concurrent_gc_syncs,
+        namespace_workers: args.concurrent_namespace_syncs,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {

@@ -252,3 +252,107 @@ async fn a_replicaset_keeps_as_many_pods_as_its_replicas() {
         "{reasons:?}"
     );
 }
+
+/// Waits until `pred` holds for namespace `name` (`None`: it is gone); returns it.
+async fn namespace_until(
+    client: &kube::Client,
+    name: &str,
+    what: &str,
+    pred: impl Fn(Option<&Namespace>) -> bool,
+) -> Option<Namespace> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let ns = api.get_opt(name).await.unwrap();
+        if pred(ns.as_ref()) {
+            return ns;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what}; now {:?}",
+            ns.map(|n| n.status)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_namespace_is_emptied_then_removed_by_the_namespace_controller() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::first(dir.path(), "ns");
+    common::wait_api_ready(&s, PATIENCE).await;
+    let client = s.kube().await;
+    create_namespace(&client, "doomed").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    for i in 0..3 {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("c{i}")}})).unwrap();
+        cms.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    Api::<Namespace>::all(client.clone())
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    namespace_until(&client, "doomed", "the namespace gone", |n| n.is_none()).await;
+    // Made again under the name, it starts empty.
+    create_namespace(&client, "doomed").await;
+    assert!(cms
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_held_by_finalizers_says_so_and_goes_once_they_are_removed() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Patch, PatchParams};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::first(dir.path(), "ns");
+    common::wait_api_ready(&s, PATIENCE).await;
+    let client = s.kube().await;
+    create_namespace(&client, "held").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "held");
+    let cm: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "c", "finalizers": ["example.com/hold"]}}),
+    )
+    .unwrap();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    Api::<Namespace>::all(client.clone())
+        .delete("held", &DeleteParams::default())
+        .await
+        .unwrap();
+    let cond = |n: Option<&Namespace>, kind: &str| {
+        n.and_then(|n| n.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == kind).cloned())
+    };
+    let ns = namespace_until(&client, "held", "the finalizer reported", |n| {
+        cond(n, "NamespaceFinalizersRemaining").is_some_and(|c| c.status == "True")
+    })
+    .await;
+    let finalizers = cond(ns.as_ref(), "NamespaceFinalizersRemaining").unwrap();
+    assert_eq!(finalizers.reason.as_deref(), Some("SomeFinalizersRemain"));
+    assert_eq!(
+        finalizers.message.as_deref(),
+        Some("Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances")
+    );
+    let remaining = cond(ns.as_ref(), "NamespaceContentRemaining").unwrap();
+    assert_eq!(
+        (remaining.status.as_str(), remaining.message.as_deref()),
+        (
+            "True",
+            Some("Some resources are remaining: configmaps has 1 resource instances")
+        )
+    );
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    namespace_until(&client, "held", "the namespace gone", |n| n.is_none()).await;
+}

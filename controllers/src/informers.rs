@@ -50,6 +50,9 @@ impl<K> Copy for Change<'_, K> {}
 /// One resource type's watch, cache and handlers.
 pub struct Informer<K: Object> {
     store: Store<K>,
+    /// True once the first list is in the cache. (The store's own readiness wakes only one
+    /// of several waiters: it polls a oneshot channel, which keeps the last waker alone.)
+    listed: tokio::sync::watch::Sender<bool>,
     writer: Mutex<Option<reflector::store::Writer<K>>>,
     handlers: Mutex<Vec<Handler<K>>>,
 }
@@ -59,6 +62,7 @@ impl<K: Object> Informer<K> {
         let (store, writer) = reflector::store();
         Informer {
             store,
+            listed: tokio::sync::watch::Sender::new(false),
             writer: Mutex::new(Some(writer)),
             handlers: Mutex::new(Vec::new()),
         }
@@ -71,7 +75,8 @@ impl<K: Object> Informer<K> {
 
     /// Waits until the first list is in the cache.
     pub async fn synced(&self) {
-        let _ = self.store.wait_until_ready().await;
+        let mut listed = self.listed.subscribe();
+        let _ = listed.wait_for(|l| *l).await;
     }
 
     /// Calls `handler` for every change from now on (register before [`Informers::start`]).
@@ -118,6 +123,7 @@ impl<K: Object> Informer<K> {
                 Some(Ok(Event::Delete(o))) => self.notify(Change::Deleted(&o)),
                 Some(Ok(Event::Init)) => before_list = self.store.state(),
                 Some(Ok(Event::InitDone)) => {
+                    self.listed.send_replace(true);
                     for old in std::mem::take(&mut before_list) {
                         let now = self.store.get(&ObjectRef::from_obj(old.as_ref()));
                         if now.is_none_or(|n| n.meta().uid != old.meta().uid) {

@@ -5,11 +5,13 @@
 //! resource type), client-go's rate-limited work queues, and one controller per module. It must
 //! not depend on the store, raft or the API server's internals (`scripts/check-deps.sh` checks).
 
+pub mod api_resources;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informers;
+pub mod namespace;
 pub mod owners;
 pub mod pod_state;
 pub mod replicaset;
@@ -45,6 +47,8 @@ pub struct ManagerConfig {
     pub deployment_workers: usize,
     /// `--concurrent-gc-syncs`.
     pub gc_workers: usize,
+    /// `--concurrent-namespace-syncs`.
+    pub namespace_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -55,6 +59,7 @@ impl Default for ManagerConfig {
             replicaset_workers: 5,
             deployment_workers: 5,
             gc_workers: 20,
+            namespace_workers: 10,
         }
     }
 }
@@ -63,6 +68,7 @@ impl Default for ManagerConfig {
 pub const CONTROLLERS: &[&str] = &[
     "deployment",
     "garbage-collector",
+    "namespace",
     "replicaset",
     "serviceaccount",
 ];
@@ -115,6 +121,14 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.deployment_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("namespace") {
+        controllers.push(tokio::spawn(namespace::register(
+            client.clone(),
+            &informers,
+            config.namespace_workers,
             ended.clone(),
         )));
     }

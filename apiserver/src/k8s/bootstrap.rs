@@ -1,17 +1,14 @@
-//! What the server creates itself: the system namespaces, the `kubernetes` service in
-//! `default` with its endpoints, and the finishing of namespace deletions (the contents go
-//! first, then the namespace).
-
-use std::time::Duration;
+//! What the server creates itself: the system namespaces and the `kubernetes` service in
+//! `default` with its endpoints. (Namespace deletions are finished by the namespace
+//! controller, on the raft leader.)
 
 use serde_json::{json, Value};
 
 use super::admission::SYSTEM_NAMESPACES;
 use super::decode::FieldValidation;
-use super::delete::{self, DeleteOptions};
 use super::managed_fields::Tracking;
-use super::objects::{key, prefix, prefix_end, Extra, Freshness};
-use super::resources::{self, RESOURCES};
+use super::objects::{key, Extra, Freshness};
+use super::resources;
 use super::status::{ApiError, ApiResult};
 use super::write::create_object;
 
@@ -20,7 +17,7 @@ const SERVER: Tracking<'static> = Tracking::Update {
     manager: "kube-apiserver",
     subresource: None,
 };
-use super::{meta, KubeApi};
+use super::KubeApi;
 
 fn find(plural: &str) -> ApiResult<&'static resources::Resource> {
     resources::find("", "v1", plural)
@@ -55,26 +52,6 @@ pub async fn run(api: &KubeApi) -> ApiResult<()> {
     .await?;
     if let Some(addr) = api.config().advertise {
         add_endpoint(api, &addr.ip().to_string(), addr.port()).await?;
-    }
-    // Namespaces whose deletion a replica began but did not finish.
-    let nsr = find("namespaces")?;
-    let p = prefix(nsr, None);
-    let page = api
-        .store()
-        .page(
-            p.as_bytes(),
-            &prefix_end(p.as_bytes()),
-            0,
-            Freshness::Latest,
-        )
-        .await?;
-    for kv in &page.kvs {
-        let obj = super::objects::decode(kv)?;
-        if obj.pointer("/metadata/deletionTimestamp").is_some() {
-            if let Some(name) = meta::str_at(&obj, "/metadata/name") {
-                api.finalize_namespace(name.to_string());
-            }
-        }
     }
     Ok(())
 }
@@ -132,100 +109,4 @@ async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-/// Deletes everything in a terminating namespace, then the namespace itself. Content deletion
-/// stops as soon as the server's `kubernetes` finalizer is gone from `spec.finalizers` (an
-/// operator's `finalize` of a stuck namespace): the namespace goes at once.
-pub async fn finalize_namespace(api: &KubeApi, name: &str) {
-    let opts = DeleteOptions::default();
-    let Ok(nsr) = find("namespaces") else { return };
-    let k = key(nsr, None, name);
-    loop {
-        match api.store().get(&k, Freshness::Latest).await {
-            Ok(None) => return,
-            Ok(Some(cur)) => {
-                let held = cur
-                    .object
-                    .pointer("/spec/finalizers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| f.iter().any(|x| x.as_str() == Some("kubernetes")));
-                if !held {
-                    break;
-                }
-            }
-            Err(_) => {}
-        }
-        let mut left = 0usize;
-        for r in RESOURCES
-            .iter()
-            .filter(|r| r.namespaced && r.verbs.contains(&"delete"))
-        {
-            if r.group == "events.k8s.io" {
-                continue;
-            }
-            let p = prefix(r, Some(name));
-            let page = match api
-                .store()
-                .page(
-                    p.as_bytes(),
-                    &prefix_end(p.as_bytes()),
-                    0,
-                    Freshness::Latest,
-                )
-                .await
-            {
-                Ok(p) => p,
-                Err(_) => {
-                    left += 1;
-                    continue;
-                }
-            };
-            for kv in &page.kvs {
-                left += 1;
-                let Ok(obj) = super::objects::decode(kv) else {
-                    continue;
-                };
-                if obj.pointer("/metadata/deletionTimestamp").is_some() {
-                    continue;
-                }
-                if let Some(n) = meta::str_at(&obj, "/metadata/name") {
-                    let _ = delete::delete_named(api, r, Some(name), n, &opts).await;
-                }
-            }
-        }
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    for _ in 0..16 {
-        let Ok(Some(cur)) = api.store().get(&k, Freshness::Latest).await else {
-            return;
-        };
-        if cur.object.pointer("/metadata/deletionTimestamp").is_none() {
-            return;
-        }
-        let mut obj = cur.object.clone();
-        obj["spec"]["finalizers"] = json!([]);
-        // The namespace's own finalizers (other than the server's) still hold it.
-        let others = obj
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-        if others {
-            let _ = api
-                .store()
-                .update(&k, cur.mod_revision, obj, &Extra::default())
-                .await;
-            return;
-        }
-        if let Ok(Some(_)) = api
-            .store()
-            .delete(&k, cur.mod_revision, &Extra::default())
-            .await
-        {
-            return;
-        }
-    }
 }

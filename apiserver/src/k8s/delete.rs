@@ -228,7 +228,24 @@ async fn delete_one(
             .collect();
         let finalizers_changed = wanted != current;
         let finalizers = !wanted.is_empty();
-        let namespace_delete = r.group.is_empty() && r.plural == "namespaces";
+        let is_namespace = r.group.is_empty() && r.plural == "namespaces";
+        let terminating = cur.object.pointer("/metadata/deletionTimestamp").is_some();
+        // A namespace is emptied by the namespace controller before it can go (its
+        // `kubernetes` finalizer in spec.finalizers); a second delete meanwhile is refused as
+        // kube-apiserver refuses it.
+        let emptying = cur
+            .object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if is_namespace && terminating && emptying {
+            return Err(ApiError::conflict(
+                r,
+                name,
+                "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+            ));
+        }
+        let namespace_delete = is_namespace && !terminating;
         let graceful = r.group.is_empty()
             && r.plural == "pods"
             && meta::str_at(&cur.object, "/spec/nodeName").is_some()
@@ -239,7 +256,6 @@ async fn delete_one(
                 .and_then(Value::as_str)
                 .is_none_or(|p| p != "Succeeded" && p != "Failed");
         if finalizers || namespace_delete || graceful {
-            let terminating = cur.object.pointer("/metadata/deletionTimestamp").is_some();
             let marked = if terminating {
                 // A second delete may only shorten a pod's grace period (kube-apiserver's
                 // BeforeDelete): the deadline moves back by the difference.
@@ -290,12 +306,7 @@ async fn delete_one(
                 .update(&k, cur.mod_revision, marked, &Extra::default())
                 .await?
             {
-                Some(s) => {
-                    if namespace_delete && !terminating {
-                        api.finalize_namespace(name.to_string());
-                    }
-                    return Ok(Outcome::Pending(api.present(r, s.object)));
-                }
+                Some(s) => return Ok(Outcome::Pending(api.present(r, s.object))),
                 None => continue,
             }
         }
@@ -328,20 +339,6 @@ fn shortened(obj: &Value, grace: Option<i64>) -> Option<Value> {
     m.insert("deletionTimestamp".into(), json!(meta::timestamp(when)));
     m.insert("deletionGracePeriodSeconds".into(), json!(grace));
     Some(out)
-}
-
-/// Deletes one object by name (the namespace finalizer's path); whether it is gone.
-pub async fn delete_named(
-    api: &KubeApi,
-    r: &'static Resource,
-    ns: Option<&str>,
-    name: &str,
-    opts: &DeleteOptions,
-) -> ApiResult<bool> {
-    Ok(matches!(
-        delete_one(api, r, ns, name, opts).await?,
-        Outcome::Deleted(_)
-    ))
 }
 
 /// The answer to a finished delete: the object as last stored for the resources whose

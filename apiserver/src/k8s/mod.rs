@@ -255,12 +255,6 @@ impl KubeApi {
         self.store().revisions().await.map(|(r, _)| r).unwrap_or(0)
     }
 
-    /// Deletes a terminating namespace's contents, then the namespace (in the background).
-    pub(crate) fn finalize_namespace(&self, name: String) {
-        let api = self.clone();
-        tokio::spawn(async move { bootstrap::finalize_namespace(&api, &name).await });
-    }
-
     /// Creates what every cluster has: the system namespaces and the `kubernetes` service,
     /// and resumes the deletion of namespaces left terminating. Idempotent; retried by the
     /// caller until the store takes writes.

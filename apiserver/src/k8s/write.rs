@@ -240,13 +240,6 @@ pub async fn update(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
         |_cur| Ok(obj.clone()),
     )
     .await?;
-    // A terminating namespace whose finalizers were just emptied goes now.
-    if sub.as_deref() == Some("finalize")
-        && !dry
-        && stored.pointer("/metadata/deletionTimestamp").is_some()
-    {
-        api.finalize_namespace(name);
-    }
     Ok(json_response(
         StatusCode::OK,
         &api.present(r, stored),
@@ -342,9 +335,14 @@ pub async fn guaranteed_update(
 
 /// An object marked for deletion without a grace period whose last finalizer is gone: it is
 /// deleted now (kube-apiserver's ShouldDeleteDuringUpdate; a pod terminating gracefully is
-/// not, whatever updates it meanwhile).
+/// not, whatever updates it meanwhile, nor a namespace whose spec.finalizers still hold it).
 fn finalized(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp").is_some()
+    let spec_held = obj
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    !spec_held
+        && obj.pointer("/metadata/deletionTimestamp").is_some()
         && obj
             .pointer("/metadata/deletionGracePeriodSeconds")
             .and_then(Value::as_i64)

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use kube::core::{ApiResource, DynamicObject, PartialObjectMeta};
-use kube::discovery::{verbs, Discovery, Scope};
+use kube::discovery::{verbs, Scope};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, ResourceExt};
@@ -109,22 +109,19 @@ impl Collector {
 
 /// Discovers the collectable resources.
 async fn discover(client: &Client) -> Result<(Kinds, Vec<ApiResource>), ControllerError> {
-    let discovery = Discovery::new(client.clone()).run().await?;
     let mut kinds = HashMap::new();
     let mut watched = Vec::new();
-    for group in discovery.groups() {
-        for (ar, caps) in group.recommended_resources() {
-            let namespaced = caps.scope == Scope::Namespaced;
-            kinds.insert(
-                (ar.group.clone(), ar.kind.clone()),
-                (ar.clone(), namespaced),
-            );
-            let collectable = [verbs::LIST, verbs::WATCH, verbs::DELETE]
-                .iter()
-                .all(|v| caps.supports_operation(v));
-            if collectable && !IGNORED.contains(&(ar.group.as_str(), ar.plural.as_str())) {
-                watched.push(ar);
-            }
+    for (ar, caps) in crate::api_resources::discover(client).await? {
+        let namespaced = caps.scope == Scope::Namespaced;
+        kinds.insert(
+            (ar.group.clone(), ar.kind.clone()),
+            (ar.clone(), namespaced),
+        );
+        let collectable = [verbs::LIST, verbs::WATCH, verbs::DELETE]
+            .iter()
+            .all(|v| caps.supports_operation(v));
+        if collectable && !IGNORED.contains(&(ar.group.as_str(), ar.plural.as_str())) {
+            watched.push(ar);
         }
     }
     Ok((Kinds(kinds), watched))
