@@ -3,6 +3,7 @@
 //! (fault tests). The other subcommands of
 //! DESIGN.md arrive with their issues.
 
+mod apiserver_endpoints;
 mod backup_cmd;
 mod cluster_view;
 mod controller_manager;

@@ -563,6 +563,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         node.clone(),
         manager,
     ));
+    leader_work.push(crate::apiserver_endpoints::per_term(
+        kube.clone(),
+        node.clone(),
+    ));
+    let identity_stop = CancellationToken::new();
+    let identity_task = tokio::spawn(crate::apiserver_endpoints::renew_identity(
+        kube.clone(),
+        ident.id,
+        args.name.clone(),
+        advertised_api(&args, api_bound),
+        identity_stop.clone(),
+    ));
     let leader_stop = CancellationToken::new();
     let leader_task = tokio::spawn(crate::leader_terms::run(
         node.kv().leadership(),
@@ -610,6 +622,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Leader-only work stops (and is waited for) before leadership is handed over; work that
     // does not stop in time is left behind (its writes are fenced by its term anyway).
     leader_stop.cancel();
+    identity_stop.cancel();
+    let _ = identity_task.await;
     if tokio::time::timeout(LEADER_WORK_STOP, leader_task)
         .await
         .is_err()

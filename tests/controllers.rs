@@ -356,3 +356,86 @@ async fn a_namespace_held_by_finalizers_says_so_and_goes_once_they_are_removed()
     .unwrap();
     namespace_until(&client, "held", "the namespace gone", |n| n.is_none()).await;
 }
+
+/// The ports the `kubernetes` endpoints list, sorted.
+async fn kubernetes_endpoint_ports(client: &kube::Client) -> Vec<i32> {
+    use k8s_openapi::api::core::v1::Endpoints;
+    let ep = Api::<Endpoints>::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .unwrap();
+    let mut ports: Vec<i32> = ep
+        .subsets
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|s| {
+            let n = s.addresses.as_ref().map_or(0, Vec::len);
+            s.ports
+                .iter()
+                .flatten()
+                .map(|p| p.port)
+                .cycle()
+                .take(n)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ports.sort();
+    ports
+}
+
+fn api_port(s: &Server) -> i32 {
+    s.api_url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_endpoints_are_the_live_voting_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = common::start_static(dir.path(), "e", 3).await;
+    for s in &servers {
+        common::wait_api_ready(s, Duration::from_secs(30)).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = common::wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let mut all: Vec<i32> = servers.iter().map(api_port).collect();
+    all.sort();
+    let deadline = Instant::now() + PATIENCE;
+    let client = servers[0].kube().await;
+    while kubernetes_endpoint_ports(&client).await != all {
+        assert!(
+            Instant::now() < deadline,
+            "endpoints never listed all three replicas"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // kill -9 a follower: its address goes once its lease is not renewed.
+    let dead = servers.iter().position(|s| s.member_id != leader).unwrap();
+    let gone = api_port(&servers[dead]);
+    servers[dead].kill();
+    let client = servers
+        .iter()
+        .find(|s| s.member_id == leader)
+        .unwrap()
+        .kube()
+        .await;
+    let left: Vec<i32> = all.iter().copied().filter(|p| *p != gone).collect();
+    let deadline = Instant::now() + PATIENCE;
+    while kubernetes_endpoint_ports(&client).await != left {
+        assert!(
+            Instant::now() < deadline,
+            "the dead replica's address stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Back (on a new API port), it is listed again.
+    servers[dead].restart();
+    let mut all: Vec<i32> = servers.iter().map(api_port).collect();
+    all.sort();
+    let deadline = Instant::now() + PATIENCE;
+    while kubernetes_endpoint_ports(&client).await != all {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted replica was never listed again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,5 +1,6 @@
 //! What the server creates itself: the system namespaces and the `kubernetes` service in
-//! `default` with its endpoints. (Namespace deletions are finished by the namespace
+//! `default` with its first endpoints (the leader keeps them current: the binary's
+//! apiserver_endpoints). (Namespace deletions are finished by the namespace
 //! controller, on the raft leader.)
 
 use serde_json::{json, Value};
@@ -7,7 +8,7 @@ use serde_json::{json, Value};
 use super::admission::SYSTEM_NAMESPACES;
 use super::decode::FieldValidation;
 use super::managed_fields::Tracking;
-use super::objects::{key, Extra, Freshness};
+use super::objects::{key, Freshness};
 use super::resources;
 use super::status::{ApiError, ApiResult};
 use super::write::create_object;
@@ -56,57 +57,31 @@ pub async fn run(api: &KubeApi) -> ApiResult<()> {
     Ok(())
 }
 
-/// Adds this replica's API address to the `kubernetes` endpoints.
+/// Creates the `kubernetes` endpoints with this replica's API address when there are none (a new
+/// cluster); afterwards the leader keeps them equal to the live voting replicas.
 async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
     let r = find("endpoints")?;
     let k = key(r, Some("default"), "kubernetes");
-    for _ in 0..16 {
-        match api.store().get(&k, Freshness::Latest).await? {
-            None => {
-                let obj = json!({
-                    "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-                    "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-                });
-                match create_object(
-                    api,
-                    r,
-                    Some("default"),
-                    obj,
-                    FieldValidation::Strict,
-                    false,
-                    &SERVER,
-                )
-                .await
-                {
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.code == 409 => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            Some(cur) => {
-                let addrs = cur
-                    .object
-                    .pointer("/subsets/0/addresses")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if addrs.iter().any(|a| a["ip"] == ip) {
-                    return Ok(());
-                }
-                let mut obj = cur.object.clone();
-                let mut addrs = addrs;
-                addrs.push(json!({"ip": ip}));
-                obj["subsets"] = json!([{"addresses": addrs, "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]);
-                if api
-                    .store()
-                    .update(&k, cur.mod_revision, obj, &Extra::default())
-                    .await?
-                    .is_some()
-                {
-                    return Ok(());
-                }
-            }
-        }
+    if api.store().get(&k, Freshness::Latest).await?.is_some() {
+        return Ok(());
     }
-    Ok(())
+    let obj = json!({
+        "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
+    match create_object(
+        api,
+        r,
+        Some("default"),
+        obj,
+        FieldValidation::Strict,
+        false,
+        &SERVER,
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
 }
