@@ -103,6 +103,12 @@ pub struct ServerArgs {
     /// How many terminating namespaces the namespace controller empties at once.
     #[arg(long, default_value_t = 10)]
     pub concurrent_namespace_syncs: usize,
+    /// How many Jobs the job controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_job_syncs: usize,
+    /// How many finished Jobs the ttl-after-finished controller looks at at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_ttl_after_finished_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -264,6 +270,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         deployment_workers: args.concurrent_deployment_syncs,
         gc_workers: args.concurrent_gc_syncs,
         namespace_workers: args.concurrent_namespace_syncs,
+        job_workers: args.concurrent_job_syncs,
+        ttl_workers: args.concurrent_ttl_after_finished_syncs,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {

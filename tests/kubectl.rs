@@ -97,3 +97,46 @@ async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_re
     .unwrap();
     assert!(ran > 0);
 }
+
+/// `tests/kubectl/workloads.sh` (rollouts, scaling, cascading deletion, a Job) with the oldest and
+/// newest kubectl against one replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::first(root.path(), "solo");
+    wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
+    wait_api_ready(&s, Duration::from_secs(60)).await;
+    let ran = tokio::task::spawn_blocking(move || {
+        let kc = s.kubeconfig();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubectl/workloads.sh");
+        let mut ran = 0;
+        for minor in [27, 33] {
+            let Some(k) = kubectl(minor) else {
+                eprintln!("SKIP kubectl 1.{minor}: not installed");
+                continue;
+            };
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg(&k)
+                .arg(&kc)
+                .arg(format!("workloads-1-{minor}"))
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "kubectl 1.{minor}:\n{text}");
+            ran += 1;
+        }
+        drop(s);
+        ran
+    })
+    .await
+    .unwrap();
+    assert!(
+        ran > 0,
+        "no kubectl found under /usr/lib/google-cloud-sdk/bin"
+    );
+}

@@ -11,11 +11,13 @@ pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informers;
+pub mod job;
 pub mod namespace;
 pub mod owners;
 pub mod pod_state;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod ttl_after_finished;
 pub mod workqueue;
 
 use kube::Client;
@@ -49,6 +51,10 @@ pub struct ManagerConfig {
     pub gc_workers: usize,
     /// `--concurrent-namespace-syncs`.
     pub namespace_workers: usize,
+    /// `--concurrent-job-syncs`.
+    pub job_workers: usize,
+    /// `--concurrent-ttl-after-finished-syncs`.
+    pub ttl_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -60,6 +66,8 @@ impl Default for ManagerConfig {
             deployment_workers: 5,
             gc_workers: 20,
             namespace_workers: 10,
+            job_workers: 5,
+            ttl_workers: 5,
         }
     }
 }
@@ -68,9 +76,11 @@ impl Default for ManagerConfig {
 pub const CONTROLLERS: &[&str] = &[
     "deployment",
     "garbage-collector",
+    "job",
     "namespace",
     "replicaset",
     "serviceaccount",
+    "ttl-after-finished",
 ];
 
 impl ManagerConfig {
@@ -129,6 +139,22 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.namespace_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("job") {
+        controllers.push(tokio::spawn(job::register(
+            client.clone(),
+            &informers,
+            config.job_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("ttl-after-finished") {
+        controllers.push(tokio::spawn(ttl_after_finished::register(
+            client.clone(),
+            &informers,
+            config.ttl_workers,
             ended.clone(),
         )));
     }

@@ -25,19 +25,14 @@ use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informers::{Change, Informer, Informers};
 use crate::owners::{self, controller_of};
-use crate::pod_state::{is_active, is_available, is_ready};
-use crate::workqueue::WorkQueue;
+use crate::pod_state::{deletion_rank, is_active, is_available, is_ready};
+use crate::workqueue::{key_of, WorkQueue};
 use crate::ControllerError;
 
 /// The most pods one sync creates or deletes (upstream's burstReplicas).
 const BURST: usize = 500;
 /// The first slow-start batch.
 const SLOW_START: usize = 1;
-
-/// `namespace/name`, the queue's key.
-fn key_of(ns: &str, name: &str) -> String {
-    format!("{ns}/{name}")
-}
 
 fn selector_of(rs: &ReplicaSet) -> Option<Selector> {
     let sel = rs.spec.as_ref()?.selector.clone();
@@ -397,42 +392,6 @@ fn pod_for(rs: &ReplicaSet) -> Pod {
         spec: template.spec,
         status: None,
     }
-}
-
-/// Sorts the pods to delete first to the front, by the main keys of upstream's ActivePods
-/// ranking: unscheduled before scheduled, pending before unknown before running, not ready
-/// before ready, more restarts before fewer, newer before older. (Upstream also weighs the
-/// pod-deletion-cost annotation, pods sharing a node and time since ready; not yet here.)
-fn deletion_rank(p: &Pod) -> (u8, u8, u8, i64, i64) {
-    let scheduled = p
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .is_some_and(|n| !n.is_empty());
-    let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
-        Some("Pending") | None => 0,
-        Some("Unknown") => 1,
-        _ => 2,
-    };
-    let restarts: i64 = p
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map(|cs| cs.iter().map(|c| i64::from(c.restart_count)).sum())
-        .unwrap_or(0);
-    let created = p
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .unwrap_or(0);
-    (
-        u8::from(scheduled),
-        phase,
-        u8::from(is_ready(p)),
-        -restarts,
-        -created,
-    )
 }
 
 #[cfg(test)]

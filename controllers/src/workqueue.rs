@@ -171,6 +171,11 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 }
 
+/// `namespace/name`: the key a namespaced object is queued under.
+pub fn key_of(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
 /// Runs `workers` workers over `queue` until it shuts down: each takes a key, reconciles it
 /// with `sync`, forgets its failures on success or queues it again after its back-off, and
 /// marks it done.

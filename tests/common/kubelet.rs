@@ -36,19 +36,35 @@ impl FakeKubelet {
         client: kube::Client,
         runs: impl Fn(&Pod) -> bool + Send + Sync + 'static,
     ) -> FakeKubelet {
+        Self::phases(client, move |p| runs(p).then_some("Running"))
+    }
+
+    /// Every pending pod goes to the phase `phase` names for it (Running is also Ready;
+    /// Succeeded and Failed are finished); `None` leaves it Pending.
+    pub fn phases(
+        client: kube::Client,
+        phase: impl Fn(&Pod) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> FakeKubelet {
         FakeKubelet(tokio::spawn(async move {
             let api: Api<Pod> = Api::all(client.clone());
             loop {
                 if let Ok(pods) = api.list(&ListParams::default()).await {
                     for p in pods.items {
-                        if is_ready(&p) || p.metadata.deletion_timestamp.is_some() || !runs(&p) {
+                        let pending = p
+                            .status
+                            .as_ref()
+                            .and_then(|s| s.phase.as_deref())
+                            .is_none_or(|ph| ph == "Pending");
+                        if !pending || p.metadata.deletion_timestamp.is_some() {
                             continue;
                         }
+                        let Some(to) = phase(&p) else { continue };
                         let ns: Api<Pod> =
                             Api::namespaced(client.clone(), &p.namespace().unwrap_or_default());
                         let now = k8s_openapi::jiff::Timestamp::now().to_string();
-                        let status = json!({"status": {"phase": "Running", "conditions": [
-                            {"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
+                        let ready = if to == "Running" { "True" } else { "False" };
+                        let status = json!({"status": {"phase": to, "conditions": [
+                            {"type": "Ready", "status": ready, "lastTransitionTime": now}]}});
                         let _ = ns
                             .patch_status(
                                 &p.name_any(),

@@ -23,14 +23,10 @@ use tokio_util::sync::CancellationToken;
 use crate::events::Recorder;
 use crate::informers::{Change, Informer, Informers};
 use crate::owners::{self, controller_of};
-use crate::workqueue::WorkQueue;
+use crate::workqueue::{key_of, WorkQueue};
 use crate::ControllerError;
 use replica_sets::{desired, replicas, DESIRED_REPLICAS};
 use rollout::Rollout;
-
-fn key_of(ns: &str, name: &str) -> String {
-    format!("{ns}/{name}")
-}
 
 /// The Deployment's selector; `None` when it selects everything or cannot be read.
 fn selector_of(d: &Deployment) -> Option<Selector> {

@@ -1,0 +1,290 @@
+//! The job and ttl-after-finished controllers through a real `capstan server`: completions and
+//! parallelism, the back-off limit, Indexed jobs, suspend and resume, the active deadline and
+//! deletion after the TTL. The test plays the kubelet (common::kubelet), finishing pods by
+//! their image. One rule per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::kubelet::{FakeKubelet, PodWatch};
+use common::Server;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::{json, Value};
+
+/// Generous: a guard against a controller that never acts, not a speed assertion.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn image(p: &Pod) -> String {
+    p.spec.as_ref().unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap_or_default()
+}
+
+/// One replica; pods of image `ok` succeed, `fail` fail, `run` keep running.
+async fn fixture() -> (tempfile::TempDir, Server, kube::Client, FakeKubelet) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::first(dir.path(), "j");
+    common::wait_api_ready(&server, PATIENCE).await;
+    let client = server.kube().await;
+    let kubelet = FakeKubelet::phases(client.clone(), |p| match image(p).as_str() {
+        "ok" => Some("Succeeded"),
+        "fail" => Some("Failed"),
+        "run" => Some("Running"),
+        _ => None,
+    });
+    (dir, server, client, kubelet)
+}
+
+async fn create(client: &kube::Client, name: &str, image: &str, spec: Value) -> Job {
+    let mut body = json!({
+        "metadata": {"name": name},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": image}]}}}});
+    for (k, v) in spec.as_object().unwrap() {
+        body["spec"][k] = v.clone();
+    }
+    let job: Job = serde_json::from_value(body).unwrap();
+    Api::<Job>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &job)
+        .await
+        .unwrap()
+}
+
+async fn until(client: &kube::Client, name: &str, what: &str, pred: impl Fn(&Job) -> bool) -> Job {
+    let api: Api<Job> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let j = api.get(name).await.unwrap();
+        if pred(&j) {
+            return j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what}; status {:?}",
+            j.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn condition(j: &Job, kind: &str) -> Option<(String, String)> {
+    j.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()))
+}
+
+fn is(j: &Job, kind: &str) -> bool {
+    condition(j, kind).is_some_and(|(s, _)| s == "True")
+}
+
+async fn pods_of(client: &kube::Client, job: &str) -> Vec<Pod> {
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_its_completions_at_most_parallelism_at_a_time_and_completes() {
+    let (_d, _s, client, _k) = fixture().await;
+    let watch = PodWatch::start(
+        client.clone(),
+        "default",
+        "batch.kubernetes.io/job-name=work",
+        |pods| {
+            let running = pods
+                .values()
+                .filter(|p| {
+                    let ph = p.status.as_ref().and_then(|s| s.phase.as_deref());
+                    !matches!(ph, Some("Succeeded" | "Failed"))
+                })
+                .count();
+            (running > 2).then(|| format!("{running} unfinished pods at once"))
+        },
+    );
+    watch.arm();
+    create(
+        &client,
+        "work",
+        "ok",
+        json!({"completions": 4, "parallelism": 2}),
+    )
+    .await;
+    let j = until(&client, "work", "Complete", |j| is(j, "Complete")).await;
+    let s = j.status.clone().unwrap();
+    assert_eq!(s.succeeded, Some(4));
+    assert!(s.completion_time.is_some() && s.start_time.is_some());
+    assert_eq!(
+        condition(&j, "SuccessCriteriaMet"),
+        Some(("True".into(), "CompletionsReached".into()))
+    );
+    assert_eq!(
+        condition(&j, "Complete"),
+        Some(("True".into(), "CompletionsReached".into()))
+    );
+    let pods = pods_of(&client, "work").await;
+    assert_eq!(pods.len(), 4, "one pod per completion, none extra");
+    assert!(
+        pods.iter().all(|p| p.finalizers().is_empty()),
+        "tracking finalizers left"
+    );
+    assert!(
+        watch.seen.lock().unwrap().violations.is_empty(),
+        "{:?}",
+        watch.seen.lock().unwrap().violations
+    );
+    let events: Vec<String> = Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("work"))
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(events.iter().any(|r| r == "Completed"), "{events:?}");
+    assert_eq!(
+        events.iter().filter(|r| *r == "SuccessfulCreate").count(),
+        4,
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_backs_off_and_fails_past_its_backoff_limit() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(&client, "bad", "fail", json!({"backoffLimit": 1})).await;
+    let j = until(&client, "bad", "Failed", |j| is(j, "Failed")).await;
+    assert_eq!(
+        condition(&j, "FailureTarget"),
+        Some(("True".into(), "BackoffLimitExceeded".into()))
+    );
+    assert_eq!(
+        condition(&j, "Failed"),
+        Some(("True".into(), "BackoffLimitExceeded".into()))
+    );
+    assert_eq!(j.status.unwrap().failed, Some(2));
+    // The limit of 1 retry: two pods in all, the second after the back-off.
+    let mut pods = pods_of(&client, "bad").await;
+    assert_eq!(pods.len(), 2);
+    pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+    let gap = pods[1]
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .unwrap()
+        .0
+        .duration_since(pods[0].metadata.creation_timestamp.as_ref().unwrap().0);
+    assert!(
+        gap.as_secs() >= 9,
+        "the retry came {gap:?} after the first pod, not after a 10 s back-off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indexed_job_runs_each_index_once_with_its_index() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "idx",
+        "ok",
+        json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3}),
+    )
+    .await;
+    let j = until(&client, "idx", "Complete", |j| is(j, "Complete")).await;
+    assert_eq!(j.status.unwrap().completed_indexes.as_deref(), Some("0-2"));
+    let pods = pods_of(&client, "idx").await;
+    let mut indexes: Vec<String> = pods
+        .iter()
+        .map(|p| p.annotations()["batch.kubernetes.io/job-completion-index"].clone())
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, ["0", "1", "2"]);
+    for p in &pods {
+        let i = &p.annotations()["batch.kubernetes.io/job-completion-index"];
+        let spec = p.spec.as_ref().unwrap();
+        assert_eq!(spec.hostname.as_deref(), Some(format!("idx-{i}").as_str()));
+        assert!(p.name_any().starts_with(&format!("idx-{i}-")));
+        let env = spec.containers[0].env.as_ref().unwrap();
+        assert!(env.iter().any(|e| e.name == "JOB_COMPLETION_INDEX"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_job_runs_nothing_until_it_is_resumed() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(&client, "later", "ok", json!({"suspend": true})).await;
+    let j = until(&client, "later", "Suspended", |j| is(j, "Suspended")).await;
+    assert_eq!(
+        condition(&j, "Suspended"),
+        Some(("True".into(), "JobSuspended".into()))
+    );
+    assert!(pods_of(&client, "later").await.is_empty());
+    Api::<Job>::namespaced(client.clone(), "default")
+        .patch(
+            "later",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    let j = until(&client, "later", "Complete", |j| is(j, "Complete")).await;
+    assert_eq!(
+        condition(&j, "Suspended"),
+        Some(("False".into(), "JobResumed".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_active_deadline_fails_and_its_pods_are_deleted() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(&client, "slow", "run", json!({"activeDeadlineSeconds": 1})).await;
+    let j = until(&client, "slow", "Failed", |j| is(j, "Failed")).await;
+    assert_eq!(
+        condition(&j, "Failed"),
+        Some(("True".into(), "DeadlineExceeded".into()))
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while !pods_of(&client, "slow").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the running pod was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_is_deleted_with_its_pods_after_its_ttl() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "brief",
+        "ok",
+        json!({"ttlSecondsAfterFinished": 1}),
+    )
+    .await;
+    until(&client, "brief", "Complete", |j| is(j, "Complete")).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    while jobs.get_opt("brief").await.unwrap().is_some()
+        || !pods_of(&client, "brief").await.is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the finished job (or its pods) stayed past its TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
