@@ -20,6 +20,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::fenced_kv::{FencedKv, RefusedWrites};
 use crate::leader_terms::{LeaderTerm, TermWork};
 
 const IDENTITY_LABEL: &str = "apiserver.kubernetes.io/identity";
@@ -125,9 +126,10 @@ fn subsets(addrs: &BTreeSet<SocketAddr>) -> serde_json::Value {
 }
 
 /// The endpoint reconciler, run for each term this replica leads.
-pub fn per_term(kube: KubeApi, node: Arc<RaftNode>) -> TermWork {
+pub fn per_term(kube: KubeApi, node: Arc<RaftNode>, refused: RefusedWrites) -> TermWork {
     Arc::new(move |term: LeaderTerm| {
-        let fenced: Arc<dyn capstan_store::Kv> = Arc::new(node.kv().fenced(term.term));
+        let fenced: Arc<dyn capstan_store::Kv> =
+            Arc::new(FencedKv::new(node.kv(), term.term, refused.clone()));
         let router = kube.with_kv(fenced).router_as(apiserver_user(), USER_AGENT);
         let client = kube::Client::new(router, "default");
         let node = node.clone();

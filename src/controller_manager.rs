@@ -9,15 +9,22 @@ use capstan_apiserver::k8s::{KubeApi, User};
 use capstan_controllers::ManagerConfig;
 use capstan_raft::RaftNode;
 
+use crate::fenced_kv::{FencedKv, RefusedWrites};
 use crate::leader_terms::{LeaderTerm, TermWork};
 
 /// The name the manager's requests carry (field managers are named after it).
 const USER_AGENT: &str = "kube-controller-manager/v1.33.0 (capstan)";
 
 /// The controller manager, started with each led term and stopped when it ends.
-pub fn per_term(kube: KubeApi, node: Arc<RaftNode>, config: ManagerConfig) -> TermWork {
+pub fn per_term(
+    kube: KubeApi,
+    node: Arc<RaftNode>,
+    config: ManagerConfig,
+    refused: RefusedWrites,
+) -> TermWork {
     Arc::new(move |term: LeaderTerm| {
-        let fenced: Arc<dyn capstan_store::Kv> = Arc::new(node.kv().fenced(term.term));
+        let fenced: Arc<dyn capstan_store::Kv> =
+            Arc::new(FencedKv::new(node.kv(), term.term, refused.clone()));
         let user = User {
             name: "system:kube-controller-manager".into(),
             groups: Vec::new(),

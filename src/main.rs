@@ -7,6 +7,7 @@ mod apiserver_endpoints;
 mod backup_cmd;
 mod cluster_view;
 mod controller_manager;
+mod fenced_kv;
 mod identity;
 mod join;
 mod kubeconfig;

@@ -516,12 +516,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     });
 
     let (term_counts, term_counts_rx) = tokio::sync::watch::channel(TermCounts::default());
+    let refused_writes = crate::fenced_kv::RefusedWrites::default();
     let kube = KubeApi::new(
         kv.clone(),
         KubeConfig {
             ranges,
             advertise: Some(advertised_api(&args, api_bound)),
-            telemetry: Arc::new(crate::telemetry::telemetry(node.clone(), term_counts_rx)),
+            telemetry: Arc::new(crate::telemetry::telemetry(
+                node.clone(),
+                term_counts_rx,
+                refused_writes.clone(),
+            )),
             health: Some(Arc::new(crate::telemetry::ReplicaHealth::start(
                 node.clone(),
             ))),
@@ -570,10 +575,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kube.clone(),
         node.clone(),
         manager,
+        refused_writes.clone(),
     ));
     leader_work.push(crate::apiserver_endpoints::per_term(
         kube.clone(),
         node.clone(),
+        refused_writes.clone(),
     ));
     let identity_stop = CancellationToken::new();
     let identity_task = tokio::spawn(crate::apiserver_endpoints::renew_identity(

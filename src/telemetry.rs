@@ -154,7 +154,11 @@ impl Gauges {
 
 /// The replica's metrics registry, with the API's request metrics and the gauges above; `terms`
 /// counts the terms whose leader-only work started and stopped here.
-pub fn telemetry(node: Arc<RaftNode>, terms: watch::Receiver<TermCounts>) -> Telemetry {
+pub fn telemetry(
+    node: Arc<RaftNode>,
+    terms: watch::Receiver<TermCounts>,
+    refused: crate::fenced_kv::RefusedWrites,
+) -> Telemetry {
     let mut registry = Registry::default();
     let gauges = Arc::new(Gauges::default());
     gauges.register(&mut registry);
@@ -183,6 +187,11 @@ pub fn telemetry(node: Arc<RaftNode>, terms: watch::Receiver<TermCounts>) -> Tel
         lost.clone(),
     );
     tokio::spawn(count_terms(terms, gained, lost));
+    registry.register(
+        "capstan_fenced_writes_refused",
+        "Writes of leader-only work (controllers, the kubernetes endpoints) refused because their raft term had ended.",
+        refused,
+    );
     Telemetry::new(
         registry,
         Some(Box::new(move || {

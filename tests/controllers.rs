@@ -439,3 +439,118 @@ async fn the_kubernetes_endpoints_are_the_live_voting_replicas() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `capstan_fenced_writes_refused_total` of a replica.
+fn refused_writes(s: &Server) -> f64 {
+    let (code, text) = common::api_get(s, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    text.lines()
+        .find(|l| l.starts_with("capstan_fenced_writes_refused_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no capstan_fenced_writes_refused_total: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas() {
+    use common::kubelet::PodWatch;
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use kube::api::{Patch, PatchParams};
+    const N: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = common::start_static(dir.path(), "f", 3).await;
+    for s in &servers {
+        common::wait_api_ready(s, Duration::from_secs(30)).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = common::wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let old = servers.iter().position(|s| s.member_id == leader).unwrap();
+    let via = (old + 1) % 3;
+    let client = servers[via].kube().await;
+    // Every pod event, through a replica that stays up: never more than N live pods.
+    let watch = PodWatch::start(client.clone(), "default", "app=fence", |pods| {
+        let live = pods
+            .values()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .count();
+        (live > N).then(|| format!("{live} pods for {N} replicas"))
+    });
+    watch.arm();
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let rs: ReplicaSet = serde_json::from_value(json!({
+        "metadata": {"name": "fence"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fence"}},
+                 "template": {"metadata": {"labels": {"app": "fence"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+    .unwrap();
+    sets.create(&PostParams::default(), &rs).await.unwrap();
+    sets.patch(
+        "fence",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": N}})),
+    )
+    .await
+    .unwrap();
+    // The leader's replicaset controller is creating pods: freeze it mid-way.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pid = servers[old].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let alive: Vec<&Server> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != old)
+        .map(|(_, s)| s)
+        .collect();
+    let new_leader = common::wait_cluster(&alive, 3, Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+    // The new leader's manager finishes the scale.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+    let by_app = kube::api::ListParams::default().labels("app=fence");
+    let deadline = Instant::now() + PATIENCE;
+    while pods.list(&by_app).await.unwrap().items.len() != N {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never finished the scale"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The old leader wakes in a newer term: whatever it still tries is refused.
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let refs: Vec<&Server> = servers.iter().collect();
+        if common::wait_cluster(&refs, 3, Duration::from_secs(30)).await == new_leader
+            && servers[old]
+                .log()
+                .contains("leader-only work of the term stopped")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old leader's work never stopped: {}",
+            servers[old].log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Settled: still exactly N, and never more at any event.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pods.list(&by_app).await.unwrap().items.len(), N);
+    let seen = watch.seen.lock().unwrap();
+    assert!(seen.violations.is_empty(), "{:?}", seen.violations.first());
+    assert!(seen.max_pods <= N, "{} pods at once", seen.max_pods);
+    drop(seen);
+    eprintln!(
+        "writes the old leader's work had refused by fencing: {}",
+        refused_writes(&servers[old])
+    );
+    servers[old].kill();
+}

@@ -230,7 +230,9 @@ async fn a_job_deleted_without_a_policy_orphans_its_pods_as_kube_apiserver_defau
     .unwrap();
     let job = jobs.create(&PostParams::default(), &job).await.unwrap();
     let owner = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": "j",
-                        "uid": job.uid().unwrap(), "controller": true, "blockOwnerDeletion": true}]);
+                        "uid": job.uid().unwrap(), "blockOwnerDeletion": true}]);
+    // Owned but not controlled: the job controller leaves it alone (a suspended Job deletes the
+    // pods it controls).
     dependent(&client, "worker", owner, json!([])).await;
     let answer = jobs.delete("j", &DeleteParams::default()).await.unwrap();
     let marked = answer.left().expect("kept until its pods are orphaned");
