@@ -548,9 +548,12 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
     assert!(seen.violations.is_empty(), "{:?}", seen.violations.first());
     assert!(seen.max_pods <= N, "{} pods at once", seen.max_pods);
     drop(seen);
-    eprintln!(
-        "writes the old leader's work had refused by fencing: {}",
-        refused_writes(&servers[old])
+    // Its in-flight creates, stamped with its old term, were refused, and its metrics say so.
+    let refused = refused_writes(&servers[old]);
+    eprintln!("writes the old leader's work had refused by fencing: {refused}");
+    assert!(
+        refused >= 1.0,
+        "no refused write counted on the deposed leader"
     );
     servers[old].kill();
 }

@@ -135,7 +135,7 @@ impl Fixture {
             .into_iter()
             .filter(|r| r.owner_references().iter().any(|o| o.uid == uid))
             .collect();
-        sets.sort_by_key(|r| revision(r));
+        sets.sort_by_key(revision);
         sets
     }
 }
@@ -226,27 +226,28 @@ async fn a_rolling_update_stays_within_max_surge_and_max_unavailable() {
     // Wait for the watch to see the end state too.
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let seen = watch.seen.lock().unwrap();
-        let pods: Vec<&Pod> = seen.pods.values().collect();
-        if pods.len() == 4 && pods.iter().all(|p| image(p) == "v2") {
+        let settled = {
+            let seen = watch.seen.lock().unwrap();
+            seen.pods.len() == 4 && seen.pods.values().all(|p| image(p) == "v2")
+        };
+        if settled {
             break;
         }
-        drop(seen);
         assert!(Instant::now() < deadline, "the watch never saw 4 v2 pods");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let seen = watch.seen.lock().unwrap();
+    let (max_pods, min_ready) = {
+        let seen = watch.seen.lock().unwrap();
+        (seen.max_pods, seen.min_ready)
+    };
     assert!(
-        seen.max_pods <= 5,
-        "{} pods at once: more than 4 + maxSurge 1",
-        seen.max_pods
+        max_pods <= 5,
+        "{max_pods} pods at once: more than 4 + maxSurge 1"
     );
     assert!(
-        seen.min_ready.unwrap() >= 3,
-        "{:?} ready at once: fewer than 4 - maxUnavailable 1",
-        seen.min_ready
+        min_ready.unwrap() >= 3,
+        "{min_ready:?} ready at once: fewer than 4 - maxUnavailable 1"
     );
-    drop(seen);
     let sets = f.sets_of(&d).await;
     assert_eq!(sets.len(), 2);
     assert_eq!((replicas(&sets[0]), revision(&sets[0])), (0, 1));

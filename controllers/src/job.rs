@@ -424,19 +424,19 @@ impl JobController {
             );
             self.delete_pods(&job, key, &active).await?;
             let running = pods.iter().any(|p| !is_finished(p));
-            if !running {
-                if set_condition(
+            if !running
+                && set_condition(
                     &mut status,
                     "Complete",
                     true,
                     "CompletionsReached",
                     "Reached expected number of succeeded pods",
-                ) {
-                    status.completion_time = Some(Time(now));
-                    self.events
-                        .normal(&job, "Completed", "Job completed".into())
-                        .await;
-                }
+                )
+            {
+                status.completion_time = Some(Time(now));
+                self.events
+                    .normal(&job, "Completed", "Job completed".into())
+                    .await;
             }
             return self.finish_write(&job, &status, before).await;
         }

@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::ControllerError;
 
 /// The object's controller ownerReference, if it names an object of `K`'s kind.
-pub fn controller_of<'a, K: Resource<DynamicType = ()>>(
-    obj: &'a impl Resource,
-) -> Option<&'a OwnerReference> {
+pub fn controller_of<K: Resource<DynamicType = ()>>(
+    obj: &impl Resource,
+) -> Option<&OwnerReference> {
     let group = K::group(&());
     obj.meta()
         .owner_references

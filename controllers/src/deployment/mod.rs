@@ -208,12 +208,14 @@ impl DeploymentController {
                 Some(o) if o.uid == uid && live => {
                     owners::release(&self.client, rs.as_ref(), &uid).await?
                 }
-                None if matches && live && rs.metadata.deletion_timestamp.is_none() => {
-                    if owners::adopt(&self.client, d, rs.as_ref()).await? {
-                        let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
-                        if let Ok(fresh) = api.get(&rs.name_any()).await {
-                            mine.push(fresh);
-                        }
+                None if matches
+                    && live
+                    && rs.metadata.deletion_timestamp.is_none()
+                    && owners::adopt(&self.client, d, rs.as_ref()).await? =>
+                {
+                    let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
+                    if let Ok(fresh) = api.get(&rs.name_any()).await {
+                        mine.push(fresh);
                     }
                 }
                 _ => {}
