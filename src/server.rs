@@ -109,6 +109,9 @@ pub struct ServerArgs {
     /// How many finished Jobs the ttl-after-finished controller looks at at once.
     #[arg(long, default_value_t = 5)]
     pub concurrent_ttl_after_finished_syncs: usize,
+    /// How many CronJobs the cronjob controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_cron_job_syncs: usize,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -272,6 +275,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         namespace_workers: args.concurrent_namespace_syncs,
         job_workers: args.concurrent_job_syncs,
         ttl_workers: args.concurrent_ttl_after_finished_syncs,
+        cronjob_workers: args.concurrent_cron_job_syncs,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {

@@ -1,6 +1,6 @@
-//! The job and ttl-after-finished controllers through a real `capstan server`: completions and
-//! parallelism, the back-off limit, Indexed jobs, suspend and resume, the active deadline and
-//! deletion after the TTL. The test plays the kubelet (common::kubelet), finishing pods by
+//! The job, ttl-after-finished and cronjob controllers through a real `capstan server`:
+//! completions and parallelism, the back-off limit, Indexed jobs, suspend and resume, the active
+//! deadline, deletion after the TTL, and CronJobs' missed times, starting deadline and suspend. The test plays the kubelet (common::kubelet), finishing pods by
 //! their image. One rule per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -287,4 +287,148 @@ async fn a_finished_job_is_deleted_with_its_pods_after_its_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A CronJob of `schedule` whose last run the test sets `ago` back, so its schedule has come
+/// round at once (rather than waiting for the clock).
+async fn cronjob(client: &kube::Client, name: &str, schedule: &str, extra: Value, ago: i64) {
+    use k8s_openapi::api::batch::v1::CronJob;
+    let mut body = json!({
+        "metadata": {"name": name},
+        "spec": {"schedule": schedule, "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "ok"}]}}}}}});
+    for (k, v) in extra.as_object().unwrap() {
+        body["spec"][k] = v.clone();
+    }
+    let api: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let cj: CronJob = serde_json::from_value(body).unwrap();
+    api.create(&PostParams::default(), &cj).await.unwrap();
+    let last =
+        k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(ago);
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"lastScheduleTime": last.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}})),
+    )
+    .await
+    .unwrap();
+}
+
+fn jobs_of(all: &[Job], cronjob: &str) -> Vec<Job> {
+    all.iter()
+        .filter(|j| {
+            j.owner_references()
+                .iter()
+                .any(|o| o.kind == "CronJob" && o.name == cronjob)
+        })
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cronjob_runs_its_missed_time_as_a_job_named_by_the_minute() {
+    use k8s_openapi::api::batch::v1::CronJob;
+    let (_d, _s, client, _k) = fixture().await;
+    cronjob(&client, "tick", "* * * * *", json!({}), 180).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    let job = loop {
+        let mine = jobs_of(
+            &jobs.list(&ListParams::default()).await.unwrap().items,
+            "tick",
+        );
+        if let Some(j) = mine.into_iter().next() {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "no job made for the missed time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // `<cronjob>-<minutes since the epoch>` of the scheduled time, stamped on the job.
+    let minutes: i64 = job
+        .name_any()
+        .strip_prefix("tick-")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stamp = &job.annotations()["batch.kubernetes.io/cronjob-scheduled-timestamp"];
+    let at: k8s_openapi::jiff::Timestamp = stamp.parse().unwrap();
+    assert_eq!(at.as_second(), minutes * 60);
+    // It runs to completion: the CronJob notes the success and clears its active list.
+    let api: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let s = api.get("tick").await.unwrap().status.unwrap_or_default();
+        if s.last_successful_time.is_some() && s.active.as_ref().is_none_or(Vec::is_empty) {
+            assert_eq!(s.last_schedule_time.unwrap().0.as_second(), minutes * 60);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job's success never reached the cronjob: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_missed_past_the_starting_deadline_or_while_suspended_makes_no_job() {
+    let (_d, _s, client, _k) = fixture().await;
+    // Midnight daily, last run two days ago: today's midnight is hours past a 10 s deadline.
+    cronjob(
+        &client,
+        "late",
+        "0 0 * * *",
+        json!({"startingDeadlineSeconds": 10}),
+        2 * 86400,
+    )
+    .await;
+    cronjob(&client, "held", "* * * * *", json!({"suspend": true}), 180).await;
+    // The control: the same schedule unsuspended runs at once.
+    cronjob(&client, "free", "* * * * *", json!({}), 180).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    while jobs_of(
+        &jobs.list(&ListParams::default()).await.unwrap().items,
+        "free",
+    )
+    .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the control cronjob never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events: Vec<(String, String)> = Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| Some((e.involved_object.name?, e.reason?)))
+        .collect();
+    let deadline = Instant::now() + PATIENCE;
+    let mut saw_miss = events
+        .iter()
+        .any(|(n, r)| n == "late" && r == "MissSchedule");
+    while !saw_miss {
+        assert!(
+            Instant::now() < deadline,
+            "no MissSchedule event: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        saw_miss = Api::<Event>::namespaced(client.clone(), "default")
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.involved_object.name.as_deref() == Some("late")
+                    && e.reason.as_deref() == Some("MissSchedule")
+            });
+    }
+    let all = jobs.list(&ListParams::default()).await.unwrap().items;
+    assert!(
+        jobs_of(&all, "late").is_empty(),
+        "a run past its starting deadline was made"
+    );
+    assert!(jobs_of(&all, "held").is_empty(), "a suspended cronjob ran");
 }

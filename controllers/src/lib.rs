@@ -6,6 +6,7 @@
 //! not depend on the store, raft or the API server's internals (`scripts/check-deps.sh` checks).
 
 pub mod api_resources;
+pub mod cronjob;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
@@ -55,6 +56,8 @@ pub struct ManagerConfig {
     pub job_workers: usize,
     /// `--concurrent-ttl-after-finished-syncs`.
     pub ttl_workers: usize,
+    /// `--concurrent-cron-job-syncs`.
+    pub cronjob_workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -68,12 +71,14 @@ impl Default for ManagerConfig {
             namespace_workers: 10,
             job_workers: 5,
             ttl_workers: 5,
+            cronjob_workers: 5,
         }
     }
 }
 
 /// Every controller this manager knows, by kube-controller-manager's name.
 pub const CONTROLLERS: &[&str] = &[
+    "cronjob",
     "deployment",
     "garbage-collector",
     "job",
@@ -147,6 +152,14 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             client.clone(),
             &informers,
             config.job_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("cronjob") {
+        controllers.push(tokio::spawn(cronjob::register(
+            client.clone(),
+            &informers,
+            config.cronjob_workers,
             ended.clone(),
         )));
     }
