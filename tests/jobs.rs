@@ -268,25 +268,30 @@ async fn a_job_past_its_active_deadline_fails_and_its_pods_are_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_job_is_deleted_with_its_pods_after_its_ttl() {
     let (_d, _s, client, _k) = fixture().await;
+    // A TTL long enough for the poll below to see the Job complete before it goes.
     create(
         &client,
         "brief",
         "ok",
-        json!({"ttlSecondsAfterFinished": 1}),
+        json!({"ttlSecondsAfterFinished": 5}),
     )
     .await;
-    until(&client, "brief", "Complete", |j| is(j, "Complete")).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let deadline = Instant::now() + PATIENCE;
-    while jobs.get_opt("brief").await.unwrap().is_some()
-        || !pods_of(&client, "brief").await.is_empty()
-    {
+    let mut saw_complete = false;
+    loop {
+        match jobs.get_opt("brief").await.unwrap() {
+            Some(j) => saw_complete |= is(&j, "Complete"),
+            None if pods_of(&client, "brief").await.is_empty() => break,
+            None => {}
+        }
         assert!(
             Instant::now() < deadline,
             "the finished job (or its pods) stayed past its TTL"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(saw_complete, "the job went before it was seen complete");
 }
 
 /// A CronJob of `schedule` whose last run the test sets `ago` back, so its schedule has come

@@ -586,18 +586,7 @@ impl JobController {
                 body[k] = serde_json::Value::Null;
             }
         }
-        match api
-            .patch_status(
-                &job.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": body})),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::status_patch::merge(&api, &job.name_any(), json!({"status": body})).await
     }
 
     /// Removes the tracking finalizer from a pod already recorded.

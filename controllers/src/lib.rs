@@ -18,6 +18,7 @@ pub mod owners;
 pub mod pod_state;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod status_patch;
 pub mod ttl_after_finished;
 pub mod workqueue;
 

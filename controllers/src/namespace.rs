@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::core::{DynamicObject, PartialObjectMeta};
 use kube::discovery::{verbs, Scope};
 use kube::runtime::reflector::ObjectRef;
@@ -314,17 +314,6 @@ impl NamespaceController {
             return Ok(());
         }
         let patch = json!({"status": {"conditions": conditions}});
-        match api
-            .patch_status(
-                &ns.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::status_patch::merge(api, &ns.name_any(), patch).await
     }
 }

@@ -16,7 +16,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{DeleteParams, ObjectMeta, PostParams, PropagationPolicy};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -359,17 +359,6 @@ impl CronJobController {
         }
         let api: Api<CronJob> =
             Api::namespaced(self.client.clone(), &cj.namespace().unwrap_or_default());
-        match api
-            .patch_status(
-                &cj.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": body})),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::status_patch::merge(&api, &cj.name_any(), json!({"status": body})).await
     }
 }
