@@ -391,7 +391,7 @@ impl JobController {
             if first {
                 self.events.warning(&job, reason, message.into()).await;
             }
-            self.delete_pods(&job, key, &active).await?;
+            self.delete_pods(&job, &active).await?;
             // Failed once no pod of it is still running or terminating.
             let running = pods.iter().any(|p| !is_finished(p));
             if !running
@@ -422,7 +422,7 @@ impl JobController {
                 "CompletionsReached",
                 "Reached expected number of succeeded pods",
             );
-            self.delete_pods(&job, key, &active).await?;
+            self.delete_pods(&job, &active).await?;
             let running = pods.iter().any(|p| !is_finished(p));
             if !running
                 && set_condition(
@@ -453,7 +453,7 @@ impl JobController {
                     .normal(&job, "Suspended", "Job suspended".into())
                     .await;
             }
-            self.delete_pods(&job, key, &active).await?;
+            self.delete_pods(&job, &active).await?;
             status.active = Some(0);
             return self.finish_write(&job, &status, before).await;
         }
@@ -511,7 +511,7 @@ impl JobController {
                     .take((have - want) as usize)
                     .cloned()
                     .collect();
-                self.delete_pods(&job, key, &victims).await?;
+                self.delete_pods(&job, &victims).await?;
                 status.active = Some(want);
             } else if have < want {
                 let delay = self.backoff_left(key);
@@ -558,19 +558,8 @@ impl JobController {
         status: &JobStatus,
         before: Option<serde_json::Value>,
     ) -> Result<(), ControllerError> {
-        let zeroless = |v: Option<serde_json::Value>| {
-            v.map(|mut v| {
-                for k in ["active", "succeeded", "failed"] {
-                    if v.get(k).and_then(serde_json::Value::as_i64) == Some(0) {
-                        if let Some(o) = v.as_object_mut() {
-                            o.remove(k);
-                        }
-                    }
-                }
-                v
-            })
-        };
-        if zeroless(serde_json::to_value(status).ok()) == zeroless(before) {
+        let stored = |v: serde_json::Value| without_zero_counts(v);
+        if serde_json::to_value(status).ok().map(stored) == before.map(stored) {
             return Ok(());
         }
         self.write_status(job, status).await
@@ -579,10 +568,10 @@ impl JobController {
     async fn write_status(&self, job: &Job, status: &JobStatus) -> Result<(), ControllerError> {
         let api: Api<Job> =
             Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
-        // active, succeeded and failed of zero are left out, as upstream's omitempty fields.
-        let mut body = serde_json::to_value(status).unwrap_or_default();
-        for k in ["active", "succeeded", "failed"] {
-            if body.get(k).and_then(serde_json::Value::as_i64) == Some(0) {
+        // A count left out is removed from the stored status by `null` in the merge patch.
+        let mut body = without_zero_counts(serde_json::to_value(status).unwrap_or_default());
+        for k in OMITTED_WHEN_ZERO {
+            if body.get(k).is_none() {
                 body[k] = serde_json::Value::Null;
             }
         }
@@ -608,12 +597,8 @@ impl JobController {
         }
     }
 
-    async fn delete_pods(
-        &self,
-        job: &Job,
-        key: &str,
-        victims: &[Arc<Pod>],
-    ) -> Result<(), ControllerError> {
+    /// Deletes pods; their deletions show up as terminating pods, so nothing is expected.
+    async fn delete_pods(&self, job: &Job, victims: &[Arc<Pod>]) -> Result<(), ControllerError> {
         if victims.is_empty() {
             return Ok(());
         }
@@ -634,8 +619,6 @@ impl JobController {
                 Err(e) => return Err(e.into()),
             }
         }
-        // Their deletions show up as terminating pods; nothing to expect.
-        let _ = key;
         Ok(())
     }
 
@@ -680,6 +663,17 @@ impl JobController {
             None => Ok(()),
         }
     }
+}
+
+/// Counts upstream leaves out when zero (omitempty).
+const OMITTED_WHEN_ZERO: [&str; 3] = ["active", "succeeded", "failed"];
+
+/// A status as JSON with its zero counts left out, as kube-apiserver stores it.
+fn without_zero_counts(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, val| !(OMITTED_WHEN_ZERO.contains(&k.as_str()) && val.as_i64() == Some(0)));
+    }
+    v
 }
 
 /// A pod of the Job: its template, the tracking finalizer, the controller reference, and for an
