@@ -140,6 +140,7 @@ pub async fn create_object(
         &mut obj,
         &now,
     )?;
+    super::default_tolerations::admit(r, &mut obj);
     let errors = validation::validate_create(r.group, r.plural, &obj);
     if !errors.is_empty() {
         return Err(invalid(r, &obj, &errors));
