@@ -28,6 +28,7 @@ use crate::identity::{
 use crate::kubeconfig::admin_kubeconfig;
 use crate::leader_terms::{TermCounts, TermWork};
 use crate::pki_files::{ensure_pki, install_joined, node_cert, private_dir, write_private};
+use crate::scheduled_backup::parse_interval;
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
@@ -112,6 +113,46 @@ pub struct ServerArgs {
     /// How many CronJobs the cronjob controller syncs at once.
     #[arg(long, default_value_t = 5)]
     pub concurrent_cron_job_syncs: usize,
+    /// How many Services the endpoints controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_endpoint_syncs: usize,
+    /// How many Services the endpointslice controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_service_endpoint_syncs: usize,
+    /// The most endpoints one EndpointSlice holds.
+    #[arg(long, default_value_t = 100)]
+    pub max_endpoints_per_slice: usize,
+    /// How many StatefulSets the statefulset controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_statefulset_syncs: usize,
+    /// How many DaemonSets the daemonset controller syncs at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrent_daemonset_syncs: usize,
+    /// How many ReplicationControllers the replicationcontroller controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_rc_syncs: usize,
+    /// How many ResourceQuotas the resourcequota controller syncs at once.
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_resource_quota_syncs: usize,
+    /// How long a node may go without renewing its Lease or status before it is marked
+    /// NotReady/Unknown and tainted `node.kubernetes.io/unreachable` (`40s`, `2m`, …).
+    #[arg(long, default_value = "40s")]
+    pub node_monitor_grace_period: String,
+    /// How often the node lifecycle controller checks the nodes.
+    #[arg(long, default_value = "5s")]
+    pub node_monitor_period: String,
+    /// The pod network: each node gets a range of it in `spec.podCIDR`.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
+    /// The prefix length of each node's pod range.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// How many finished pods are kept before the pod GC deletes the oldest.
+    #[arg(long, default_value_t = 12_500)]
+    pub terminated_pod_gc_threshold: usize,
+    /// How often the horizontal pod autoscaler looks at each HorizontalPodAutoscaler.
+    #[arg(long, default_value = "15s")]
+    pub horizontal_pod_autoscaler_sync_period: String,
     /// The IP address clients reach this replica's API at, published in the `kubernetes`
     /// service's endpoints (as kube-apiserver's flag). Default: the --listen-api address; when
     /// that listens on every address, the --advertise-peer host if it is an IP, else 127.0.0.1.
@@ -276,6 +317,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         job_workers: args.concurrent_job_syncs,
         ttl_workers: args.concurrent_ttl_after_finished_syncs,
         cronjob_workers: args.concurrent_cron_job_syncs,
+        endpoint_workers: args.concurrent_endpoint_syncs,
+        endpointslice_workers: args.concurrent_service_endpoint_syncs,
+        max_endpoints_per_slice: args.max_endpoints_per_slice,
+        statefulset_workers: args.concurrent_statefulset_syncs,
+        daemonset_workers: args.concurrent_daemonset_syncs,
+        replicationcontroller_workers: args.concurrent_rc_syncs,
+        resourcequota_workers: args.concurrent_resource_quota_syncs,
+        node_monitor_grace_period: parse_interval(&args.node_monitor_grace_period)
+            .context("--node-monitor-grace-period")?,
+        node_monitor_period: parse_interval(&args.node_monitor_period)
+            .context("--node-monitor-period")?,
+        cluster_cidr: args.cluster_cidr.clone(),
+        node_cidr_mask_size: args.node_cidr_mask_size,
+        terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+        hpa_sync_period: parse_interval(&args.horizontal_pod_autoscaler_sync_period)
+            .context("--horizontal-pod-autoscaler-sync-period")?,
     };
     let unknown = manager.unknown();
     if !unknown.is_empty() {
@@ -285,8 +342,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             capstan_controllers::CONTROLLERS.join(", ")
         );
     }
-    let backup_every = crate::scheduled_backup::parse_interval(&args.snapshot_interval)
-        .context("--snapshot-interval")?;
+    let backup_every = parse_interval(&args.snapshot_interval).context("--snapshot-interval")?;
     let api_listener = TcpListener::bind(&api_addr)
         .await
         .with_context(|| format!("binding --listen-api {api_addr}"))?;

@@ -192,6 +192,7 @@ pub fn telemetry(
         "Writes of leader-only work (controllers, the kubernetes endpoints) refused because their raft term had ended.",
         refused,
     );
+    capstan_controllers::workqueue_metrics::WorkqueueMetrics::global().register(&mut registry);
     Telemetry::new(
         registry,
         Some(Box::new(move || {

@@ -253,6 +253,97 @@ async fn a_replicaset_keeps_as_many_pods_as_its_replicas() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_controller_keeps_as_many_pods_as_its_replicas() {
+    use k8s_openapi::api::core::v1::{Event, ReplicationController};
+    use kube::api::{ListParams, Patch, PatchParams};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::first(dir.path(), "rc");
+    common::wait_api_ready(&s, Duration::from_secs(60)).await;
+    let client = s.kube().await;
+    let rcs: Api<ReplicationController> = Api::namespaced(client.clone(), "default");
+    // No selector: it is the template's labels, as the API defaults it.
+    let rc: ReplicationController = serde_json::from_value(json!({
+        "metadata": {"name": "legacy"},
+        "spec": {"replicas": 2,
+                 "template": {"metadata": {"labels": {"app": "legacy"}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}))
+    .unwrap();
+    let rc = rcs.create(&PostParams::default(), &rc).await.unwrap();
+    let uid = rc.metadata.uid.clone().unwrap();
+    let pods = pods_until(&client, "legacy", "2 pods", |p| p.len() == 2).await;
+    for p in &pods {
+        let owner = p.metadata.owner_references.as_ref().unwrap();
+        assert_eq!(owner[0].kind, "ReplicationController");
+        assert_eq!(owner[0].uid, uid);
+        assert!(p.metadata.name.as_deref().unwrap().starts_with("legacy-"));
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while rcs
+        .get_status("legacy")
+        .await
+        .unwrap()
+        .status
+        .map(|s| s.replicas)
+        != Some(2)
+    {
+        assert!(Instant::now() < deadline, "status.replicas never reached 2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rcs.patch(
+        "legacy",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 0}})),
+    )
+    .await
+    .unwrap();
+    pods_until(&client, "legacy", "no pods", |p| p.is_empty()).await;
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let sources: Vec<(String, String)> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("legacy"))
+        .map(|e| {
+            (
+                e.reason.unwrap_or_default(),
+                e.source.and_then(|s| s.component).unwrap_or_default(),
+            )
+        })
+        .collect();
+    for reason in ["SuccessfulCreate", "SuccessfulDelete"] {
+        assert!(
+            sources
+                .iter()
+                .any(|(r, c)| r == reason && c == "replication-controller"),
+            "{sources:?}"
+        );
+    }
+    // Its work queue reports client-go's metrics under the controller's name.
+    let (code, text) = common::api_get(&s, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let adds: f64 = text
+        .lines()
+        .find(|l| l.starts_with("workqueue_adds_total{name=\"replicationcontroller\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no workqueue_adds_total for the queue: {text}"));
+    assert!(adds >= 2.0, "{adds}");
+    for series in [
+        "workqueue_depth{name=\"replicationcontroller\"}",
+        "workqueue_work_duration_seconds_count{name=\"replicationcontroller\"}",
+        "workqueue_queue_duration_seconds_count{name=\"replicationcontroller\"}",
+        "workqueue_retries_total{name=\"replicationcontroller\"}",
+        "workqueue_longest_running_processor_seconds{name=\"replicationcontroller\"}",
+    ] {
+        let ours: Vec<&str> = text.lines().filter(|l| l.contains("workqueue")).collect();
+        assert!(text.contains(series), "no {series} in {ours:#?}");
+    }
+}
+
 /// Waits until `pred` holds for namespace `name` (`None`: it is gone); returns it.
 async fn namespace_until(
     client: &kube::Client,
@@ -556,4 +647,146 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
         "no refused write counted on the deposed leader"
     );
     servers[old].kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_leader_is_killed_mid_way_finishes_with_exactly_the_right_pods() {
+    use common::kubelet::{FakeKubelet, PodWatch};
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{ListParams, Patch, PatchParams};
+    const N: usize = 20;
+    const SURGE: usize = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = common::start_static(dir.path(), "k", 3).await;
+    for s in &servers {
+        common::wait_api_ready(s, Duration::from_secs(30)).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = common::wait_cluster(&refs, 3, Duration::from_secs(30)).await;
+    let old = servers.iter().position(|s| s.member_id == leader).unwrap();
+    let client = servers[(old + 1) % 3].kube().await;
+    let _kubelet = FakeKubelet::start(client.clone(), |_| true);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "roll"},
+        "spec": {"replicas": N, "selector": {"matchLabels": {"app": "roll"}},
+                 "strategy": {"type": "RollingUpdate",
+                              "rollingUpdate": {"maxSurge": SURGE, "maxUnavailable": 0}},
+                 "template": {"metadata": {"labels": {"app": "roll"}},
+                              "spec": {"containers": [{"name": "c", "image": "v1"}]}}}}))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let image = |p: &Pod| p.spec.as_ref().unwrap().containers[0].image.clone();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let by_app = ListParams::default().labels("app=roll");
+    let live_of = |image_wanted: &'static str| {
+        let pods = pods.clone();
+        let by_app = by_app.clone();
+        async move {
+            pods.list(&by_app)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .filter(|p| image(p).as_deref() == Some(image_wanted))
+                .count()
+        }
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while live_of("v1").await != N {
+        assert!(Instant::now() < deadline, "v1 never had {N} pods");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // From here on, every pod event: never more than N + maxSurge pods, never fewer than N
+    // ready (maxUnavailable 0).
+    let watch = PodWatch::start(client.clone(), "default", "app=roll", |pods| {
+        let live = pods
+            .values()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .count();
+        (live > N + SURGE).then(|| format!("{live} pods for {N} replicas + {SURGE} surge"))
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watch.arm();
+    deployments
+        .patch(
+            "roll",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    // Mid-way: some pods of v2 exist, most of v1 still do. Then the leader dies at once.
+    let deadline = Instant::now() + PATIENCE;
+    while live_of("v2").await < 4 {
+        assert!(Instant::now() < deadline, "the rollout never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    servers[old].kill();
+    let alive: Vec<&Server> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != old)
+        .map(|(_, s)| s)
+        .collect();
+    let new_leader = common::wait_cluster(&alive, 3, Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+    let deadline = Instant::now() + PATIENCE;
+    while live_of("v2").await != N || live_of("v1").await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never finished the rollout"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Settled, it stays exactly N pods of v2; the old ReplicaSet is scaled to zero.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let left = pods.list(&by_app).await.unwrap().items;
+    assert_eq!(left.len(), N, "pods after the rollout");
+    assert!(left.iter().all(|p| image(p).as_deref() == Some("v2")));
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let replicas: Vec<(String, i32)> = sets
+        .list(&by_app)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|rs| {
+            let image = rs
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .as_ref()
+                .unwrap()
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
+                .image
+                .clone()
+                .unwrap_or_default();
+            (image, rs.spec.unwrap().replicas.unwrap_or(0))
+        })
+        .collect();
+    assert!(
+        replicas
+            .iter()
+            .all(|(i, r)| (i == "v2") == (*r as usize == N) && (i == "v2" || *r == 0)),
+        "{replicas:?}"
+    );
+    let seen = watch.seen.lock().unwrap();
+    assert!(seen.violations.is_empty(), "{:?}", seen.violations.first());
+    assert!(
+        seen.min_ready.unwrap_or(N) >= N,
+        "only {:?} pods ready at one point",
+        seen.min_ready
+    );
 }

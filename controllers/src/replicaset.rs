@@ -1,29 +1,30 @@
-//! The replicaset controller (kube-controller-manager's `replicaset`): keeps as many pods as a
-//! ReplicaSet's `spec.replicas`, made from its template with a controller ownerReference;
-//! adopts orphan pods its selector matches and releases owned pods it no longer matches;
-//! creates in slow-start batches (1, 2, 4, … up to 500 a sync) and deletes the pods the main
-//! keys of upstream's ranking put first (unscheduled, pending, not ready, restarted most,
-//! newest); reports
-//! `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
-//! observedGeneration) and the SuccessfulCreate / SuccessfulDelete / FailedCreate events.
-//! Expectations keep a lagging cache from creating or deleting twice.
+//! The replicaset controller (kube-controller-manager's `replicaset`), which also runs the
+//! `replicationcontroller` controller as upstream does (one reconcile over either kind, through
+//! [`ReplicatedSet`]): keeps as many pods as `spec.replicas`, made from the template with a
+//! controller ownerReference; adopts orphan pods its selector matches and releases owned pods it
+//! no longer matches; creates in slow-start batches (1, 2, 4, … up to 500 a sync) and deletes
+//! the pods the main keys of upstream's ranking put first (unscheduled, pending, not ready,
+//! restarted most, newest); reports `status` (replicas, fullyLabeledReplicas, readyReplicas,
+//! availableReplicas, observedGeneration) and the SuccessfulCreate / SuccessfulDelete /
+//! FailedCreate events. Expectations keep a lagging cache from creating or deleting twice.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, ReplicationController};
 use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Recorder;
 use crate::expectations::Expectations;
-use crate::informers::{Change, Informer, Informers};
+use crate::informers::{Change, Informer, Informers, Object};
 use crate::owners::{self, controller_of};
 use crate::pod_state::{deletion_rank, is_active, is_available, is_ready};
 use crate::workqueue::{key_of, WorkQueue};
@@ -34,11 +35,92 @@ const BURST: usize = 500;
 /// The first slow-start batch.
 const SLOW_START: usize = 1;
 
-fn selector_of(rs: &ReplicaSet) -> Option<Selector> {
-    let sel = rs.spec.as_ref()?.selector.clone();
-    let selector = Selector::try_from(sel).ok()?;
-    // An empty selector selects nothing for a controller (validation refuses one anyway).
-    (!selector.selects_all()).then_some(selector)
+/// What the controller reads of a ReplicaSet or a ReplicationController.
+pub trait ReplicatedSet: Object + Resource<Scope = NamespaceResourceScope> {
+    /// The controller's name (its work queue and logs).
+    const CONTROLLER: &'static str;
+    /// The component its Events are reported by.
+    const COMPONENT: &'static str;
+    /// The pods it selects; `None` for a selector that selects nothing or is invalid.
+    fn selector(&self) -> Option<Selector>;
+    fn replicas(&self) -> i32;
+    fn template(&self) -> Option<PodTemplateSpec>;
+    fn min_ready_seconds(&self) -> i32;
+    /// The reported replicas, fullyLabeledReplicas, readyReplicas, availableReplicas and
+    /// observedGeneration.
+    fn reported(&self) -> Option<(i32, i32, i32, i32, Option<i64>)>;
+}
+
+impl ReplicatedSet for ReplicaSet {
+    const CONTROLLER: &'static str = "replicaset";
+    const COMPONENT: &'static str = "replicaset-controller";
+    fn selector(&self) -> Option<Selector> {
+        let sel = self.spec.as_ref()?.selector.clone();
+        let selector = Selector::try_from(sel).ok()?;
+        // An empty selector selects nothing for a controller (validation refuses one anyway).
+        (!selector.selects_all()).then_some(selector)
+    }
+    fn replicas(&self) -> i32 {
+        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+    }
+    fn template(&self) -> Option<PodTemplateSpec> {
+        self.spec.as_ref()?.template.clone()
+    }
+    fn min_ready_seconds(&self) -> i32 {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .unwrap_or(0)
+    }
+    fn reported(&self) -> Option<(i32, i32, i32, i32, Option<i64>)> {
+        self.status.as_ref().map(|s| {
+            (
+                s.replicas,
+                s.fully_labeled_replicas.unwrap_or(0),
+                s.ready_replicas.unwrap_or(0),
+                s.available_replicas.unwrap_or(0),
+                s.observed_generation,
+            )
+        })
+    }
+}
+
+impl ReplicatedSet for ReplicationController {
+    const CONTROLLER: &'static str = "replicationcontroller";
+    const COMPONENT: &'static str = "replication-controller";
+    fn selector(&self) -> Option<Selector> {
+        // A ReplicationController's selector is a plain map, defaulted from the template's
+        // labels when left out.
+        let spec = self.spec.as_ref()?;
+        let labels = match &spec.selector {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => spec.template.as_ref()?.metadata.as_ref()?.labels.clone()?,
+        };
+        (!labels.is_empty()).then(|| labels.into_iter().collect())
+    }
+    fn replicas(&self) -> i32 {
+        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+    }
+    fn template(&self) -> Option<PodTemplateSpec> {
+        self.spec.as_ref()?.template.clone()
+    }
+    fn min_ready_seconds(&self) -> i32 {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .unwrap_or(0)
+    }
+    fn reported(&self) -> Option<(i32, i32, i32, i32, Option<i64>)> {
+        self.status.as_ref().map(|s| {
+            (
+                s.replicas,
+                s.fully_labeled_replicas.unwrap_or(0),
+                s.ready_replicas.unwrap_or(0),
+                s.available_replicas.unwrap_or(0),
+                s.observed_generation,
+            )
+        })
+    }
 }
 
 /// Pod uids the handler has seen, and those it has seen terminating.
@@ -48,9 +130,9 @@ struct PodsSeen {
     terminating: std::collections::HashSet<String>,
 }
 
-struct ReplicaSetController {
+struct ReplicaSetController<K: ReplicatedSet> {
     client: Client,
-    sets: Arc<Informer<ReplicaSet>>,
+    sets: Arc<Informer<K>>,
     pods: Arc<Informer<Pod>>,
     queue: Arc<WorkQueue<String>>,
     expectations: Arc<Expectations>,
@@ -58,13 +140,13 @@ struct ReplicaSetController {
 }
 
 /// Registers the controller's handlers; its workers run once the informers have synced.
-pub fn register(
+pub fn register<K: ReplicatedSet>(
     client: Client,
     informers: &Informers,
     workers: usize,
     ended: CancellationToken,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let sets = informers.get::<ReplicaSet>();
+    let sets = informers.get::<K>();
     let pods = informers.get::<Pod>();
     let queue: Arc<WorkQueue<String>> = WorkQueue::new(ended);
     let expectations = Arc::new(Expectations::default());
@@ -101,7 +183,7 @@ pub fn register(
             pod.metadata.deletion_timestamp.is_some() && seen.terminating.insert(uid.clone())
         };
         drop(seen);
-        match controller_of::<ReplicaSet>(pod) {
+        match controller_of::<K>(pod) {
             Some(owner) => {
                 // Only the ReplicaSet the reference names (by uid), not a newer one of the name.
                 let rs = s.store().get(&ObjectRef::new(&owner.name).within(&ns));
@@ -121,7 +203,7 @@ pub fn register(
                 let labels = pod.labels().clone();
                 for rs in s.store().state() {
                     if rs.namespace().as_deref() == Some(ns.as_str())
-                        && selector_of(&rs).is_some_and(|sel| sel.matches(&labels))
+                        && rs.selector().is_some_and(|sel| sel.matches(&labels))
                     {
                         q.add(key_of(&ns, &rs.name_any()));
                     }
@@ -131,7 +213,7 @@ pub fn register(
         }
     });
     let ctl = Arc::new(ReplicaSetController {
-        events: Recorder::new(client.clone(), "replicaset-controller"),
+        events: Recorder::new(client.clone(), K::COMPONENT),
         client,
         sets,
         pods,
@@ -142,7 +224,7 @@ pub fn register(
         ctl.sets.synced().await;
         ctl.pods.synced().await;
         let queue = ctl.queue.clone();
-        crate::workqueue::run_workers(queue, workers, "replicaset", move |key| {
+        crate::workqueue::run_workers(queue, workers, K::CONTROLLER, move |key| {
             let ctl = ctl.clone();
             async move { ctl.sync(&key).await }
         })
@@ -150,7 +232,7 @@ pub fn register(
     }
 }
 
-impl ReplicaSetController {
+impl<K: ReplicatedSet> ReplicaSetController<K> {
     async fn sync(&self, key: &str) -> Result<(), ControllerError> {
         let Some((ns, name)) = key.split_once('/') else {
             return Ok(());
@@ -159,7 +241,7 @@ impl ReplicaSetController {
             self.expectations.forget(key);
             return Ok(());
         };
-        let Some(selector) = selector_of(&rs) else {
+        let Some(selector) = rs.selector() else {
             return Ok(());
         };
         let uid = rs.uid().unwrap_or_default();
@@ -170,8 +252,8 @@ impl ReplicaSetController {
                 continue;
             }
             let matches = selector.matches(pod.labels());
-            let live = rs.metadata.deletion_timestamp.is_none();
-            let mine = match controller_of::<ReplicaSet>(pod.as_ref()) {
+            let live = rs.meta().deletion_timestamp.is_none();
+            let mine = match controller_of::<K>(pod.as_ref()) {
                 Some(o) if o.uid == uid && matches => true,
                 Some(o) if o.uid == uid && live => {
                     owners::release(&self.client, pod.as_ref(), &uid).await?;
@@ -187,25 +269,15 @@ impl ReplicaSetController {
             }
         }
         let active: Vec<Arc<Pod>> = owned.iter().filter(|p| is_active(p)).cloned().collect();
-        if self.expectations.satisfied(key) && rs.metadata.deletion_timestamp.is_none() {
+        if self.expectations.satisfied(key) && rs.meta().deletion_timestamp.is_none() {
             self.manage(&rs, key, &active).await?;
         }
         self.update_status(&rs, &owned, &active).await
     }
 
     /// Creates or deletes pods to reach `spec.replicas`.
-    async fn manage(
-        &self,
-        rs: &ReplicaSet,
-        key: &str,
-        active: &[Arc<Pod>],
-    ) -> Result<(), ControllerError> {
-        let want = rs
-            .spec
-            .as_ref()
-            .and_then(|s| s.replicas)
-            .unwrap_or(1)
-            .max(0) as usize;
+    async fn manage(&self, rs: &K, key: &str, active: &[Arc<Pod>]) -> Result<(), ControllerError> {
+        let want = rs.replicas().max(0) as usize;
         let ns = rs.namespace().unwrap_or_default();
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         if active.len() < want {
@@ -294,22 +366,16 @@ impl ReplicaSetController {
 
     async fn update_status(
         &self,
-        rs: &ReplicaSet,
+        rs: &K,
         owned: &[Arc<Pod>],
         active: &[Arc<Pod>],
     ) -> Result<(), ControllerError> {
         let template_labels: BTreeMap<String, String> = rs
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.as_ref())
-            .and_then(|t| t.metadata.as_ref())
-            .and_then(|m| m.labels.clone())
+            .template()
+            .and_then(|t| t.metadata)
+            .and_then(|m| m.labels)
             .unwrap_or_default();
-        let min_ready = rs
-            .spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0);
+        let min_ready = rs.min_ready_seconds();
         let fully_labeled = owned
             .iter()
             .filter(|p| is_active(p))
@@ -340,33 +406,29 @@ impl ReplicaSetController {
             "fullyLabeledReplicas": count(fully_labeled),
             "readyReplicas": count(ready),
             "availableReplicas": count(available),
-            "observedGeneration": rs.metadata.generation,
+            "observedGeneration": rs.meta().generation,
         });
-        let current = rs.status.as_ref();
-        let same = current.is_some_and(|s| {
-            s.replicas as usize == active.len()
-                && s.fully_labeled_replicas.unwrap_or(0) as usize == fully_labeled
-                && s.ready_replicas.unwrap_or(0) as usize == ready
-                && s.available_replicas.unwrap_or(0) as usize == available
-                && s.observed_generation == rs.metadata.generation
-        });
+        let same = rs
+            .reported()
+            .is_some_and(|(replicas, labeled, r, a, generation)| {
+                replicas as usize == active.len()
+                    && labeled as usize == fully_labeled
+                    && r as usize == ready
+                    && a as usize == available
+                    && generation == rs.meta().generation
+            });
         if same {
             return Ok(());
         }
-        let api: Api<ReplicaSet> =
-            Api::namespaced(self.client.clone(), &rs.namespace().unwrap_or_default());
+        let api: Api<K> = Api::namespaced(self.client.clone(), &rs.namespace().unwrap_or_default());
         crate::status_patch::merge(&api, &rs.name_any(), json!({"status": status})).await
     }
 }
 
 /// A new pod from the template: `<name>-` plus the server's suffix, the template's labels and
 /// annotations, the controller reference.
-fn pod_for(rs: &ReplicaSet) -> Pod {
-    let template = rs
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.clone())
-        .unwrap_or_default();
+fn pod_for<K: ReplicatedSet>(rs: &K) -> Pod {
+    let template = rs.template().unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
     Pod {
         metadata: ObjectMeta {

@@ -2,7 +2,8 @@
 //! a key added while a worker processes it is queued again only after `done`, so no two workers
 //! ever hold one key; failed keys come back after client-go's default controller backoff (per
 //! key 5 ms doubling to 1000 s, and all keys together at 10 per second with a burst of 100,
-//! whichever is later); `forget` resets a key's failures.
+//! whichever is later); `forget` resets a key's failures. Once its workers run, the queue reports
+//! client-go's `workqueue_*` metrics under the controller's name.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use crate::workqueue_metrics::{QueueMetrics, WorkqueueMetrics};
 
 /// Per-key exponential back-off: the first retry after this.
 const BASE_DELAY: Duration = Duration::from_millis(5);
@@ -29,6 +32,20 @@ struct State<K> {
     /// The token bucket: tokens left and when it was last refilled.
     tokens: f64,
     refilled: Instant,
+    /// When each waiting key was added, and when each key being processed was taken.
+    added: HashMap<K, Instant>,
+    taken: HashMap<K, Instant>,
+    /// The queue's metrics once its workers run; adds counted before then.
+    metrics: Option<QueueMetrics>,
+    early_adds: u64,
+}
+
+impl<K> State<K> {
+    fn report_depth(&self) {
+        if let Some(m) = &self.metrics {
+            m.depth.set(self.queue.len() as i64);
+        }
+    }
 }
 
 /// A queue of keys to reconcile, shared by a controller's event handlers and its workers.
@@ -49,6 +66,10 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                 failures: HashMap::new(),
                 tokens: BUCKET_BURST,
                 refilled: Instant::now(),
+                added: HashMap::new(),
+                taken: HashMap::new(),
+                metrics: None,
+                early_adds: 0,
             }),
             ready: Notify::new(),
             shutdown,
@@ -65,8 +86,16 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         if !s.dirty.insert(key.clone()) {
             return;
         }
+        match &s.metrics {
+            Some(m) => {
+                m.adds.inc();
+            }
+            None => s.early_adds += 1,
+        }
+        s.added.entry(key.clone()).or_insert_with(Instant::now);
         if !s.processing.contains(&key) {
             s.queue.push_back(key);
+            s.report_depth();
             drop(s);
             self.ready.notify_one();
         }
@@ -85,6 +114,13 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                 if let Some(key) = s.queue.pop_front() {
                     s.dirty.remove(&key);
                     s.processing.insert(key.clone());
+                    let now = Instant::now();
+                    if let (Some(added), Some(m)) = (s.added.remove(&key), &s.metrics) {
+                        m.queue_duration
+                            .observe(now.duration_since(added).as_secs_f64());
+                    }
+                    s.taken.insert(key.clone(), now);
+                    s.report_depth();
                     return Some(key);
                 }
             }
@@ -99,15 +135,54 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     pub fn done(&self, key: &K) {
         let mut s = self.state();
         s.processing.remove(key);
+        if let (Some(taken), Some(m)) = (s.taken.remove(key), &s.metrics) {
+            m.work_duration.observe(taken.elapsed().as_secs_f64());
+        }
         if s.dirty.contains(key) {
             s.queue.push_back(key.clone());
+            s.report_depth();
             drop(s);
             self.ready.notify_one();
         }
     }
 
+    /// Reports this queue's metrics under `name` from now on.
+    fn instrument(&self, name: &str) {
+        let metrics = WorkqueueMetrics::global().queue(name);
+        let mut s = self.state();
+        metrics.adds.inc_by(std::mem::take(&mut s.early_adds));
+        s.metrics = Some(metrics);
+        s.report_depth();
+    }
+
+    /// Brings the in-progress gauges up to date (client-go does every 500 ms).
+    fn report_unfinished(&self) {
+        let s = self.state();
+        if let Some(m) = &s.metrics {
+            let running = s.taken.values().map(|t| t.elapsed().as_secs_f64());
+            let (total, longest) = running.fold((0.0, 0.0), |(sum, max): (f64, f64), d| {
+                (sum + d, max.max(d))
+            });
+            m.unfinished.set(total);
+            m.longest.set(longest);
+        }
+    }
+
+    /// The queue stopped: its gauges read zero.
+    fn report_stopped(&self) {
+        let s = self.state();
+        if let Some(m) = &s.metrics {
+            m.depth.set(0);
+            m.unfinished.set(0.0);
+            m.longest.set(0.0);
+        }
+    }
+
     /// Queues `key` again after its back-off (a failed reconcile).
     pub fn add_rate_limited(self: &Arc<Self>, key: K) {
+        if let Some(m) = &self.state().metrics {
+            m.retries.inc();
+        }
         let delay = self.when(&key);
         self.add_after(key, delay);
     }
@@ -190,6 +265,19 @@ pub async fn run_workers<K, F, Fut, E>(
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
     E: std::fmt::Display + 'static,
 {
+    queue.instrument(controller);
+    let gauges = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => queue.report_unfinished(),
+                    _ = queue.shutdown.cancelled() => return,
+                }
+            }
+        })
+    };
     let mut tasks = Vec::new();
     for _ in 0..workers.max(1) {
         let (queue, sync) = (queue.clone(), sync.clone());
@@ -209,6 +297,8 @@ pub async fn run_workers<K, F, Fut, E>(
     for t in tasks {
         let _ = t.await;
     }
+    let _ = gauges.await;
+    queue.report_stopped();
 }
 
 #[cfg(test)]
@@ -256,6 +346,45 @@ mod tests {
         }
         // 10 keys beyond the burst at 10 per second: about a second out.
         assert!(last > Duration::from_millis(900), "{last:?}");
+    }
+
+    #[tokio::test]
+    async fn a_running_queue_counts_adds_retries_and_depth_under_its_name() {
+        let stop = CancellationToken::new();
+        let q: Arc<WorkQueue<u32>> = WorkQueue::new(stop.clone());
+        q.add(1);
+        q.add(1);
+        q.add(2);
+        let metrics = WorkqueueMetrics::global().queue("metrics-test");
+        let (adds, retries) = (metrics.adds.get(), metrics.retries.get());
+        let fails = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let workers = tokio::spawn(run_workers(q.clone(), 1, "metrics-test", {
+            let fails = fails.clone();
+            move |k: u32| {
+                let fails = fails.clone();
+                async move {
+                    // Key 2 fails once, then succeeds.
+                    if k == 2 && fails.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        Err("once")
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
+        }));
+        let settled = tokio::time::timeout(Duration::from_secs(10), async {
+            while metrics.adds.get() - adds < 3 || !q.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(settled.await.is_ok(), "the retry never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Two distinct keys queued before the workers ran, and one retry of key 2.
+        assert_eq!(metrics.adds.get() - adds, 3);
+        assert_eq!(metrics.retries.get() - retries, 1);
+        assert_eq!(metrics.depth.get(), 0);
+        stop.cancel();
+        let _ = workers.await;
     }
 
     #[tokio::test]
