@@ -6,6 +6,7 @@
 //! not depend on the store, raft or the API server's internals (`scripts/check-deps.sh` checks).
 
 pub mod api_resources;
+pub mod controller_revision;
 pub mod cronjob;
 pub mod deployment;
 pub mod events;
