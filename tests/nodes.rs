@@ -540,3 +540,52 @@ async fn podgc_force_deletes_the_pods_of_a_node_that_is_gone() {
     );
     assert!(pods.get_opt("orphan").await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reporting_not_ready_has_its_unreachable_taint_swapped_for_not_ready() {
+    let (_d, _s, client) = fixture(&[]).await;
+    let kubelets = Kubelets::start(client.clone());
+    kubelets.add(&client, "healthy").await;
+    kubelets.add(&client, "sick").await;
+    kubelets.stop("sick");
+    node_until(&client, "sick", "tainted unreachable", |n| {
+        has_taint(n, "node.kubernetes.io/unreachable", "NoExecute")
+    })
+    .await;
+    // The kubelet is back but reports the node not ready.
+    kubelets.resume("sick");
+    post_status(&client, "sick", "False").await;
+    node_until(&client, "sick", "not-ready instead of unreachable", |n| {
+        has_taint(n, "node.kubernetes.io/not-ready", "NoExecute")
+            && has_taint(n, "node.kubernetes.io/not-ready", "NoSchedule")
+            && !has_taint(n, "node.kubernetes.io/unreachable", "NoExecute")
+            && !has_taint(n, "node.kubernetes.io/unreachable", "NoSchedule")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_node_down_no_node_is_tainted_no_execute() {
+    let (_d, _s, client) = fixture(&[]).await;
+    let kubelets = Kubelets::start(client.clone());
+    kubelets.add(&client, "only").await;
+    kubelets.stop("only");
+    // Its conditions go Unknown and the scheduler is kept off it...
+    node_until(&client, "only", "Unknown and unschedulable", |n| {
+        ready_condition(n).is_some_and(|(s, _, _)| s == "Unknown")
+            && has_taint(n, "node.kubernetes.io/unreachable", "NoSchedule")
+    })
+    .await;
+    // ...but with no node Ready anywhere, nothing is evicted (master disruption mode), for
+    // several monitor periods.
+    let api: Api<Node> = Api::all(client.clone());
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let n = api.get("only").await.unwrap();
+        assert!(
+            !has_taint(&n, "node.kubernetes.io/unreachable", "NoExecute"),
+            "{:?}",
+            n.spec
+        );
+    }
+}
