@@ -39,6 +39,8 @@ GROUPS = [
     "api/authorization/v1",
     "api/authentication/v1",
     "api/autoscaling/v1",
+    "api/autoscaling/v2",
+    "api/storage/v1",
 ]
 
 # Subresource kinds sent as request bodies that k8s-pb does not mark as `Resource`.

@@ -100,12 +100,13 @@ fn discovery_resource(r: &Resource) -> Value {
 }
 
 fn group_discovery(group: &str) -> Value {
-    let resources: Vec<Value> = resources::of_group_version(group, "v1")
+    let version = resources::version_of(group);
+    let resources: Vec<Value> = resources::of_group_version(group, version)
         .map(discovery_resource)
         .collect();
     json!({
         "metadata": {"name": group, "creationTimestamp": null},
-        "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+        "versions": [{"version": version, "resources": resources, "freshness": "Current"}],
     })
 }
 
@@ -135,7 +136,8 @@ pub async fn core(headers: HeaderMap) -> Response {
 }
 
 fn group_entry(g: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+    let version = resources::version_of(g);
+    let gv = json!({"groupVersion": format!("{g}/{version}"), "version": version});
     json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
 }
 

@@ -2,7 +2,9 @@
 //! categories, subresources and the Rust type (from k8s-openapi) that checks its JSON. Discovery,
 //! routing, storage keys and OpenAPI all read this one table.
 
-use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, policy, rbac};
+use k8s_openapi::api::{
+    apps, autoscaling, batch, coordination, core, discovery, events, policy, rbac, storage,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -441,6 +443,26 @@ pub static RESOURCES: &[Resource] = &[
         &[SCALE, status!("apps", "StatefulSet")],
         "io.k8s.api.apps.v1.StatefulSet"
     ),
+    // autoscaling/v2 (the only version served: v1 and v2 share one storage upstream)
+    Resource {
+        version: "v2",
+        ..resource!(
+            autoscaling::v2::HorizontalPodAutoscaler,
+            "autoscaling",
+            "horizontalpodautoscalers",
+            "horizontalpodautoscaler",
+            "HorizontalPodAutoscaler",
+            true,
+            &["hpa"],
+            ALL,
+            &[Subresource {
+                name: "status",
+                kind: ("autoscaling", "v2", "HorizontalPodAutoscaler"),
+                verbs: SUB_VERBS,
+            }],
+            "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"
+        )
+    },
     // batch/v1
     resource!(
         batch::v1::CronJob,
@@ -570,6 +592,19 @@ pub static RESOURCES: &[Resource] = &[
         &[],
         "io.k8s.api.rbac.v1.Role"
     ),
+    // storage.k8s.io/v1
+    resource!(
+        storage::v1::StorageClass,
+        "storage.k8s.io",
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        false,
+        &["sc"],
+        NONE,
+        &[],
+        "io.k8s.api.storage.v1.StorageClass"
+    ),
 ];
 
 /// The group versions served, in discovery order (preferred first within a group).
@@ -581,6 +616,14 @@ pub fn groups() -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// The one version `group` is served at (`v1` for all but autoscaling's `v2`).
+pub fn version_of(group: &str) -> &'static str {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group)
+        .map_or("v1", |r| r.version)
 }
 
 /// Finds a resource by group, version and plural name.

@@ -60,6 +60,26 @@ pub fn apply_defaults(group: &str, resource: &str, obj: &mut Value) {
                 default(p, "name", json!(""));
             }
         }
+        ("storage.k8s.io", "storageclasses") => {
+            default_str(obj, "reclaimPolicy", "Delete");
+            default_str(obj, "volumeBindingMode", "Immediate");
+        }
+        ("autoscaling", "horizontalpodautoscalers") => {
+            if let Some(spec) = ensure_obj(obj, "spec") {
+                default(spec, "minReplicas", json!(1));
+                // No metrics means the CPU at 80% of the pods' requests.
+                if arr(spec, "metrics").is_empty() {
+                    if let Some(m) = spec.as_object_mut() {
+                        let cpu = json!({"name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80}});
+                        m.insert(
+                            "metrics".into(),
+                            json!([{"type": "Resource", "resource": cpu}]),
+                        );
+                    }
+                }
+            }
+        }
         ("apps", "deployments") => deployment(obj),
         ("apps", "replicasets") => {
             if let Some(spec) = ensure_obj(obj, "spec") {
