@@ -215,3 +215,87 @@ fn help_explains_every_fault() {
         assert!(help.contains(opt), "{opt} missing from --help");
     }
 }
+
+/// One short run of a Kubernetes REST workload under `nemesis`: the run must be valid, have
+/// done something, and have run every checker named in `checkers`.
+fn kube_run_is_valid(workload: &str, nemesis: &str, checkers: &[&str]) -> Value {
+    let out = tempfile::tempdir().unwrap();
+    let o = jepsen(
+        out.path(),
+        &[
+            "--workload",
+            workload,
+            "--nemesis",
+            nemesis,
+            "--time",
+            "8",
+            "--seed",
+            "7",
+        ],
+    );
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let runs = results(out.path());
+    assert_eq!(runs.len(), 1, "{log}");
+    let r = runs.into_iter().next().unwrap();
+    let name = r["info"]["name"].as_str().unwrap().to_string();
+    assert_eq!(
+        r["valid"],
+        "valid",
+        "{name}: {}",
+        serde_json::to_string_pretty(&r["verdicts"]).unwrap()
+    );
+    assert_eq!(r["info"]["workload"], workload);
+    assert!(r["faults"].as_u64().unwrap() >= 1, "{name}: no faults");
+    for c in checkers.iter().chain(&["replica-agreement", "crash-logs"]) {
+        assert_eq!(verdict(&r, c), "valid", "{name}: {c}");
+    }
+    assert!(out.path().join(&name).join("kube.json").exists());
+    assert!(o.status.success(), "{log}");
+    r
+}
+
+#[test]
+fn kube_cas_configmaps_are_linearizable_through_leader_kills() {
+    let r = kube_run_is_valid(
+        "kube-cas",
+        "kill-leader",
+        &["linearizable-registers", "kube-acked-writes"],
+    );
+    assert!(r["ok"].as_u64().unwrap() > 100, "too few ok operations");
+}
+
+#[test]
+fn kube_informers_see_every_change_in_order_through_leader_partitions() {
+    let r = kube_run_is_valid(
+        "kube-informer",
+        "partition-leader",
+        &[
+            "kube-watch-ordered",
+            "kube-watch-unique",
+            "kube-list-consistent",
+            "kube-watch-gapless",
+            "kube-watch-converged",
+            "kube-acked-writes",
+        ],
+    );
+    assert!(r["watch_events"].as_u64().unwrap() > 50, "too few events");
+}
+
+#[test]
+fn deployments_roll_out_within_surge_and_availability_through_leader_pauses() {
+    kube_run_is_valid(
+        "controllers",
+        "pause-leader",
+        &[
+            "kube-watch-gapless",
+            "kube-watch-converged",
+            "rollout-surge",
+            "rollout-availability",
+            "rollout-complete",
+        ],
+    );
+}

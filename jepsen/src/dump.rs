@@ -48,9 +48,14 @@ async fn state(c: &Etcd, revision: i64) -> Result<(BTreeMap<String, KvState>, i6
 /// The events under the run's prefix and the revisions of changes outside it.
 type History = (Vec<KvEvent>, Vec<i64>);
 
-/// Events from `from` through `to` (and the revisions of changes outside the prefix), or the
-/// compacted revision if `from` is compacted.
-async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<History, i64>, String> {
+/// Events under `prefix` from `from` through `to` (and the revisions of changes outside it), or
+/// the compacted revision if `from` is compacted.
+pub async fn history(
+    c: &Etcd,
+    prefix: &str,
+    from: i64,
+    to: i64,
+) -> Result<Result<History, i64>, String> {
     // The whole keyspace, so every revision is accounted for: the server writes keys of its
     // own (the Kubernetes API's bootstrap objects under /registry/).
     let create = WatchRequest {
@@ -91,7 +96,7 @@ async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<History, i64>, S
             last_rev = last_rev.max(rev);
             let ours =
                 e.kv.as_ref()
-                    .is_some_and(|kv| kv.key.starts_with(PREFIX.as_bytes()));
+                    .is_some_and(|kv| kv.key.starts_with(prefix.as_bytes()));
             if !ours {
                 if foreign.last() != Some(&rev) {
                     foreign.push(rev);
@@ -114,9 +119,9 @@ async fn history(c: &Etcd, from: i64, to: i64) -> Result<Result<History, i64>, S
 pub async fn dump(node: &str, c: &Etcd) -> Result<ReplicaDump, String> {
     let status = c.status().await.map_err(|e| format!("status: {e}"))?;
     let (now, revision) = state(c, 0).await?;
-    let (compact_rev, (events, foreign_revs)) = match history(c, 1, revision).await? {
+    let (compact_rev, (events, foreign_revs)) = match history(c, PREFIX, 1, revision).await? {
         Ok(h) => (0, h),
-        Err(compact) => match history(c, compact + 1, revision).await? {
+        Err(compact) => match history(c, PREFIX, compact + 1, revision).await? {
             Ok(h) => (compact, h),
             Err(again) => return Err(format!("compacted to {again} while dumping")),
         },

@@ -75,6 +75,8 @@ pub enum Call {
     },
     /// Revoke `lease` (its key goes with it).
     Revoke { key: String, lease: i64 },
+    /// Delete `key` (a Kubernetes object by name in the REST workloads).
+    Delete { key: String },
     /// A fault: `name` is the nemesis, `phase` "start" or "stop", `detail` what exactly.
     Nemesis {
         name: String,
@@ -94,7 +96,8 @@ impl Call {
             | Call::Cas { key, .. }
             | Call::LeasePut { key, .. }
             | Call::KeepAlive { key, .. }
-            | Call::Revoke { key, .. } => Some(key),
+            | Call::Revoke { key, .. }
+            | Call::Delete { key } => Some(key),
             _ => None,
         }
     }
@@ -109,6 +112,7 @@ impl Call {
             Call::LeasePut { .. } => "lease-put",
             Call::KeepAlive { .. } => "keep-alive",
             Call::Revoke { .. } => "revoke",
+            Call::Delete { .. } => "delete",
             Call::Nemesis { .. } => "nemesis",
             Call::Admin { .. } => "admin",
         }

@@ -25,7 +25,10 @@
 //! - No LazyFS: a kill -9 leaves the page cache intact, so "acknowledged before fsync" cannot be
 //!   caught by killing; the deliberately broken build is the stale-read one instead, and fsync
 //!   failures are injected directly (`disk-eio`).
-//! - The Kubernetes REST workloads come with the REST API (a later issue).
+//! - The Kubernetes REST workloads (`--workload kube-cas|kube-informer|controllers`) reach each
+//!   replica's HTTPS API directly (not through the client link proxies) as the admin, and their
+//!   ground truth is the store's own history of the namespace read through the etcd API: a
+//!   resourceVersion is the store revision. A compacted history makes their truth checks unknown.
 
 pub mod check;
 pub mod client;

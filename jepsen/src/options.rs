@@ -6,6 +6,15 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 
 use crate::nemesis::FAULTS;
+use crate::workload::WORKLOADS;
+
+fn workload_values() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        WORKLOADS
+            .iter()
+            .map(|(name, _, help)| PossibleValue::new(*name).help(*help)),
+    )
+}
 
 fn fault_values() -> PossibleValuesParser {
     let mut values = vec![PossibleValue::new("all").help("every fault below (not `none`)")];
@@ -29,6 +38,11 @@ pub struct JepsenArgs {
     /// Faults to run, comma-separated (one fault class per run).
     #[arg(long, value_delimiter = ',', default_value = "partition-leader", value_parser = fault_values())]
     pub nemesis: Vec<String>,
+
+    /// Workloads to run, comma-separated (each fault runs once per workload): the etcd API
+    /// workloads, or one of the Kubernetes REST workloads.
+    #[arg(long, value_delimiter = ',', default_value = "etcd", value_parser = workload_values())]
+    pub workload: Vec<String>,
 
     /// Cluster sizes to run each fault on (1, 3 or 5), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3")]

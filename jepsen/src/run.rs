@@ -20,8 +20,9 @@ use crate::history::{Op, Outcome, ReplicaDump, Verdict, WatchLog};
 use crate::nemesis::{self, Ctx, Fault};
 use crate::recorder::{Lane, Recorder};
 use crate::report::{self, RunInfo, RunResults};
+use crate::workload::kube_run::{KubeArtifacts, KubeRun};
 use crate::workload::watch::WatchEnd;
-use crate::workload::{append, lease, register, watch, Pace};
+use crate::workload::{append, lease, register, watch, Pace, Workload};
 use crate::JepsenError;
 
 const WARMUP: Duration = Duration::from_secs(3);
@@ -32,6 +33,7 @@ const MIN_WARMUP_OKS: usize = 20;
 /// What one run needs to know.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
+    pub workload: Workload,
     pub fault: Fault,
     pub replicas: usize,
     pub seed: u64,
@@ -80,13 +82,18 @@ fn rfc3339_now() -> String {
     )
 }
 
-/// A run directory name: time, fault, size, seed.
-pub fn run_name(fault: Fault, replicas: usize, seed: u64) -> String {
+/// A run directory name: time, workload (unless etcd's), fault, size, seed.
+pub fn run_name(workload: Workload, fault: Fault, replicas: usize, seed: u64) -> String {
     let t: String = rfc3339_now()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .collect();
-    format!("{t}-{}-{replicas}r-s{seed}", fault.name())
+    let w = if workload.is_kube() {
+        format!("{}-", workload.name())
+    } else {
+        String::new()
+    };
+    format!("{t}-{w}{}-{replicas}r-s{seed}", fault.name())
 }
 
 /// Runs one fault test and writes its directory; returns its results.
@@ -140,7 +147,22 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     let end = WatchEnd::new();
     let mut lanes = Vec::new();
     let mut watchers = Vec::new();
-    {
+    let mut kube_run = None;
+    if spec.workload.is_kube() {
+        let c = cluster.lock().await;
+        let mut k = KubeRun::start(
+            spec.workload,
+            &c,
+            rec.clone(),
+            pace.clone(),
+            spec.seed,
+            regs.clone(),
+            values.clone(),
+        )
+        .await?;
+        lanes.append(&mut k.lanes);
+        kube_run = Some(k);
+    } else {
         let c = cluster.lock().await;
         let n = c.len();
         for i in 0..n {
@@ -191,7 +213,9 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         .iter()
         .filter(|o| o.outcome == Outcome::Ok && !o.is_nemesis())
         .count();
-    if warm_oks < MIN_WARMUP_OKS {
+    // The controllers workload changes its Deployment about once a second: its load is the
+    // controllers', not the client's.
+    if warm_oks < MIN_WARMUP_OKS && spec.workload != Workload::Controllers {
         notes.push(Verdict::unknown(
             "throughput-gate",
             warm_oks,
@@ -269,12 +293,21 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
     for w in watchers {
         let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
     }
+    let kube = match kube_run {
+        Some(k) => {
+            phase("informers catching up");
+            Some(k.finish(&cluster).await)
+        }
+        None => None,
+    };
 
     phase("reading replicas back");
     std::fs::create_dir_all(spec.dir.join("ground-truth"))?;
     // Leases left by the workload expire on their own and change the keyspace: wait for them,
     // then read every replica; if one moved on meanwhile, read them all again.
-    wait_leases_gone(&cluster, Duration::from_secs(20)).await;
+    if !spec.workload.is_kube() {
+        wait_leases_gone(&cluster, Duration::from_secs(20)).await;
+    }
     let mut dumps = Vec::new();
     let mut dump_errors = Vec::new();
     for _attempt in 0..5 {
@@ -334,7 +367,7 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
                 .unwrap_or_default(),
             seed: spec.seed,
             nemesis: spec.fault.name().to_string(),
-            workload: "register+append+lease+watch".into(),
+            workload: workload_label(spec.workload),
             replicas: spec.replicas,
             started: started_at,
             duration_s: total.as_secs_f64(),
@@ -346,6 +379,7 @@ pub async fn run_one(spec: &RunSpec, phase: Phase<'_>) -> Result<RunResults, Jep
         dumps,
         notes,
         spec.budget,
+        kube.as_ref(),
     )
     .await?;
     if results.valid == crate::history::Validity::Valid && !spec.keep_data {
@@ -382,7 +416,16 @@ async fn wait_leases_gone(cluster: &Mutex<Cluster>, within: Duration) {
     }
 }
 
-/// Checks a history and writes history.jsonl, watch-*.jsonl, results.json and index.html.
+/// The workload as a run's results name it.
+fn workload_label(w: Workload) -> String {
+    match w {
+        Workload::Etcd => "register+append+lease+watch".into(),
+        other => other.name().into(),
+    }
+}
+
+/// Checks a history and writes history.jsonl, watch-*.jsonl, kube.json (Kubernetes REST
+/// workloads), results.json and index.html.
 #[allow(clippy::too_many_arguments)]
 pub async fn check_and_report(
     dir: &Path,
@@ -392,15 +435,32 @@ pub async fn check_and_report(
     dumps: Vec<ReplicaDump>,
     notes: Vec<Verdict>,
     budget: Duration,
+    kube: Option<&KubeArtifacts>,
 ) -> Result<RunResults, JepsenError> {
     write_lines(&dir.join("history.jsonl"), &ops)?;
+    let workload = Workload::parse(&info.workload).unwrap_or(Workload::Etcd);
+    if let Some(k) = kube {
+        write_json(&dir.join("kube.json"), k)?;
+    }
+    let kube = kube.cloned();
+    let informer_events: usize = kube
+        .iter()
+        .flat_map(|k| &k.informers)
+        .flat_map(|l| &l.msgs)
+        .filter(|m| matches!(m, crate::workload::informer::InformerMsg::Event { .. }))
+        .count();
     for w in &watches {
         write_lines(&dir.join(format!("{}.jsonl", w.lane)), &w.msgs)?;
     }
     let nodes = dir.join("nodes");
     let (ops, watches, verdicts) = tokio::task::spawn_blocking(move || {
         let mut v = notes;
-        v.extend(check_all(&ops, &watches, &dumps, &nodes, budget));
+        match &kube {
+            Some(k) if workload.is_kube() => v.extend(crate::check::check_kube(
+                workload, &ops, k, &dumps, &nodes, budget,
+            )),
+            _ => v.extend(check_all(&ops, &watches, &dumps, &nodes, budget)),
+        }
         (ops, watches, v)
     })
     .await
@@ -419,7 +479,8 @@ pub async fn check_and_report(
                 crate::history::WatchMsg::Events { events, .. } => events.len(),
                 _ => 0,
             })
-            .sum(),
+            .sum::<usize>()
+            + informer_events,
         faults: ops
             .iter()
             .filter(|o| matches!(&o.call, crate::history::Call::Nemesis { phase, .. } if phase == "start"))
@@ -468,7 +529,22 @@ pub async fn replay(dir: &Path, budget: Duration) -> Result<RunResults, JepsenEr
             ["throughput-gate", "recovery", "ground-truth-dump"].contains(&v.checker.as_str())
         })
         .collect();
-    check_and_report(dir, old.info, ops, watches, dumps, notes, budget).await
+    let kube: Option<KubeArtifacts> = if dir.join("kube.json").exists() {
+        Some(read_json(&dir.join("kube.json"))?)
+    } else {
+        None
+    };
+    check_and_report(
+        dir,
+        old.info,
+        ops,
+        watches,
+        dumps,
+        notes,
+        budget,
+        kube.as_ref(),
+    )
+    .await
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), JepsenError> {

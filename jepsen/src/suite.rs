@@ -10,6 +10,7 @@ use crate::history::Validity;
 use crate::nemesis::Fault;
 use crate::options::JepsenArgs;
 use crate::run::{replay, run_name, run_one, RunSpec};
+use crate::workload::Workload;
 use crate::JepsenError;
 
 /// libfaketime as Debian installs it.
@@ -79,11 +80,19 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
             .map(|d| d.as_nanos() as u64 % 1_000_000_007)
             .unwrap_or(1)
     });
+    let mut workloads: Vec<Workload> = args
+        .workload
+        .iter()
+        .filter_map(|w| Workload::parse(w))
+        .collect();
+    workloads.dedup();
     let mut plan = Vec::new();
-    for &f in &faults {
-        for &n in &args.replicas {
-            for _ in 0..args.runs {
-                plan.push((f, n));
+    for &w in &workloads {
+        for &f in &faults {
+            for &n in &args.replicas {
+                for _ in 0..args.runs {
+                    plan.push((w, f, n));
+                }
             }
         }
     }
@@ -95,10 +104,11 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
     );
     bar.enable_steady_tick(Duration::from_millis(250));
     let mut worst = 0;
-    for (k, (fault, replicas)) in plan.into_iter().enumerate() {
+    for (k, (workload, fault, replicas)) in plan.into_iter().enumerate() {
         let seed = seed0.wrapping_add(k as u64);
-        let dir = args.out.join(run_name(fault, replicas, seed));
+        let dir = args.out.join(run_name(workload, fault, replicas, seed));
         let spec = RunSpec {
+            workload,
             fault,
             replicas,
             seed,
@@ -118,7 +128,12 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
             unsafe_stale_reads: args.unsafe_stale_reads,
             faketime: faketime.clone(),
             command: format!(
-                "capstan jepsen --nemesis {} --replicas {replicas} --seed {seed} --time {}{}",
+                "capstan jepsen {}--nemesis {} --replicas {replicas} --seed {seed} --time {}{}",
+                if workload.is_kube() {
+                    format!("--workload {} ", workload.name())
+                } else {
+                    String::new()
+                },
                 fault.name(),
                 args.time,
                 if args.unsafe_stale_reads {
@@ -128,7 +143,15 @@ pub async fn run_suite(args: JepsenArgs, failpoints: bool) -> Result<i32, Jepsen
                 }
             ),
         };
-        let label = format!("{} {replicas}r seed {seed}", fault.name());
+        let label = if workload.is_kube() {
+            format!(
+                "{} {} {replicas}r seed {seed}",
+                workload.name(),
+                fault.name()
+            )
+        } else {
+            format!("{} {replicas}r seed {seed}", fault.name())
+        };
         let phase = |p: &str| bar.set_message(format!("{label}: {p}"));
         let line = match run_one(&spec, &phase).await {
             Ok(r) => {

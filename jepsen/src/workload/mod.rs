@@ -1,7 +1,15 @@
-//! The client workloads of a run: registers, list-append transactions, leases and watchers.
-//! Every lane is one client doing one operation at a time with no hidden retries.
+//! The client workloads of a run: registers, list-append transactions, leases and watchers over
+//! the etcd API, or one of the Kubernetes REST workloads (ConfigMaps as registers, informers,
+//! a Deployment's rollouts). Every lane is one client doing one operation at a time with no
+//! hidden retries.
 
 pub mod append;
+pub mod controllers;
+pub mod informer;
+pub mod kube;
+pub mod kube_cas;
+pub mod kube_informer;
+pub mod kube_run;
 pub mod lease;
 pub mod register;
 pub mod watch;
@@ -41,5 +49,63 @@ impl Pace {
 
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What a run's clients do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Registers, list-append, leases and watchers over the etcd API.
+    Etcd,
+    /// ConfigMaps as registers through the REST API: GET and resourceVersion compare-and-swap.
+    KubeCas,
+    /// List-then-watch informers against ConfigMap writers.
+    KubeInformer,
+    /// A Deployment scaled and rolled while the controllers run through the faults.
+    Controllers,
+}
+
+/// Every workload: name, value, help.
+pub const WORKLOADS: &[(&str, Workload, &str)] = &[
+    (
+        "etcd",
+        Workload::Etcd,
+        "registers, list-append, leases and watchers over the etcd API",
+    ),
+    (
+        "kube-cas",
+        Workload::KubeCas,
+        "ConfigMaps as registers via the Kubernetes REST API: GET, PUT with resourceVersion",
+    ),
+    (
+        "kube-informer",
+        Workload::KubeInformer,
+        "list-then-watch informers on every replica against ConfigMap writers",
+    ),
+    (
+        "controllers",
+        Workload::Controllers,
+        "a Deployment kept scaling and rolling, a fake kubelet, pod and Deployment informers",
+    ),
+];
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        WORKLOADS
+            .iter()
+            .find(|(_, w, _)| *w == self)
+            .map_or("etcd", |(n, _, _)| n)
+    }
+
+    pub fn parse(name: &str) -> Option<Workload> {
+        WORKLOADS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, w, _)| *w)
+    }
+
+    /// Whether it runs over the Kubernetes REST API.
+    pub fn is_kube(self) -> bool {
+        self != Workload::Etcd
     }
 }

@@ -38,7 +38,7 @@ impl Registers {
     }
 
     /// The key for the next operation on a random slot.
-    fn pick(&self, rng: &mut ChaCha8Rng) -> String {
+    pub fn pick(&self, rng: &mut ChaCha8Rng) -> String {
         let slot = rng.gen_range(0..self.slots.len().max(1));
         let n = self
             .slots
@@ -48,7 +48,8 @@ impl Registers {
         format!("{PREFIX}{slot}.{}", n / self.ops_per_key)
     }
 
-    fn value(&self) -> i64 {
+    /// A value no write used before.
+    pub fn value(&self) -> i64 {
         self.values.fetch_add(1, Ordering::SeqCst)
     }
 }
