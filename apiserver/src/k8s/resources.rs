@@ -318,6 +318,11 @@ pub static RESOURCES: &[Resource] = &[
                 kind: ("", "v1", "Binding"),
                 verbs: &["create"]
             },
+            Subresource {
+                name: "eviction",
+                kind: ("policy", "v1", "Eviction"),
+                verbs: &["create"]
+            },
             status!("", "Pod"),
         ],
         "io.k8s.api.core.v1.Pod"

@@ -198,6 +198,10 @@ async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiRes
             let body = super::http::read_body(body).await?;
             super::subresource::update_scale(api, call, &body, true).await
         }
+        ("POST", true, Some("eviction")) => {
+            let body = super::http::read_body(body).await?;
+            super::eviction::evict(api, call, &body).await
+        }
         ("POST", true, Some("binding")) => {
             let body = super::http::read_body(body).await?;
             let name = call.name()?.to_string();

@@ -145,6 +145,7 @@ pub async fn create_object(
     if !errors.is_empty() {
         return Err(invalid(r, &obj, &errors));
     }
+    super::quota::admit_create(api, r, ns, &name, &obj, dry).await?;
     let k = key(r, ns, &name);
     let allocates = r.group.is_empty() && r.plural == "services";
     for _ in 0..MAX_RETRIES {
