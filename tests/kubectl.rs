@@ -98,8 +98,9 @@ async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_re
     assert!(ran > 0);
 }
 
-/// `tests/kubectl/workloads.sh` (rollouts, scaling, cascading deletion, a Job) with the oldest and
-/// newest kubectl against one replica.
+/// `tests/kubectl/workloads.sh` (rollouts, scaling, cascading deletion, a Job) and
+/// `tests/kubectl/drain.sh` (a drain a disruption budget holds back) with the oldest and newest
+/// kubectl against one replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33() {
     let root = tempfile::tempdir().unwrap();
@@ -108,9 +109,9 @@ async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33(
     wait_api_ready(&s, Duration::from_secs(60)).await;
     let ran = tokio::task::spawn_blocking(move || {
         let kc = s.kubeconfig();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubectl/workloads.sh");
         let mut ran = 0;
-        for minor in [27, 33] {
+        for (name, minor) in [("workloads", 27), ("workloads", 33), ("drain", 27), ("drain", 33)] {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
             let Some(k) = kubectl(minor) else {
                 eprintln!("SKIP kubectl 1.{minor}: not installed");
                 continue;
@@ -119,7 +120,7 @@ async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33(
                 .arg(&script)
                 .arg(&k)
                 .arg(&kc)
-                .arg(format!("workloads-1-{minor}"))
+                .arg(format!("{name}-1-{minor}"))
                 .output()
                 .unwrap();
             let text = format!(
@@ -127,7 +128,7 @@ async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33(
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(out.status.success(), "kubectl 1.{minor}:\n{text}");
+            assert!(out.status.success(), "{name}.sh, kubectl 1.{minor}:\n{text}");
             ran += 1;
         }
         drop(s);
