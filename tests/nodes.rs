@@ -419,7 +419,7 @@ async fn nodes_get_distinct_pod_cidrs_and_a_freed_range_is_reused() {
         kubelets.add(&client, &name).await;
         let n = node_until(&client, &name, "podCIDR set", |n| pod_cidr(n).is_some()).await;
         let (cidr, cidrs) = pod_cidr(&n).unwrap();
-        assert_eq!(cidrs, [cidr.clone()]);
+        assert_eq!(cidrs, std::slice::from_ref(&cidr));
         given.push(cidr);
     }
     let distinct: HashSet<&String> = given.iter().collect();
