@@ -23,7 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    _server: Server,
+    server: Server,
     client: kube::Client,
     volumes: Api<PersistentVolume>,
     claims: Api<PersistentVolumeClaim>,
@@ -43,9 +43,36 @@ async fn fixture(controllers: &str) -> Fixture {
         volumes: Api::all(client.clone()),
         claims: Api::namespaced(client.clone(), "default"),
         client,
-        _server: server,
+        server,
         _dir: dir,
     }
+}
+
+/// Stops the replica and starts it again (a new controller manager, on a new term).
+async fn restart(f: &mut Fixture) {
+    assert!(f.server.terminate());
+    f.server.restart();
+    common::wait_api_ready(&f.server, PATIENCE).await;
+    f.client = f.server.kube().await;
+    f.volumes = Api::all(f.client.clone());
+    f.claims = Api::namespaced(f.client.clone(), "default");
+}
+
+async fn local_path_class(f: &Fixture) -> StorageClass {
+    until("the local-path class", || async {
+        Api::<StorageClass>::all(f.client.clone())
+            .get_opt("local-path")
+            .await
+            .ok()
+            .flatten()
+    })
+    .await
+}
+
+fn is_default(c: &StorageClass) -> Option<String> {
+    c.annotations()
+        .get("storageclass.kubernetes.io/is-default-class")
+        .cloned()
 }
 
 /// Polls `probe` until it answers `Some`.
@@ -548,4 +575,60 @@ async fn a_claim_of_an_external_provisioners_class_is_handed_to_it() {
         );
     }
     assert_eq!(claim_phase(&c), "Pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_path_class_is_made_only_when_absent_and_a_users_edits_stay() {
+    let mut f = fixture("persistentvolume-binder,local-path-provisioner").await;
+    local_path_class(&f).await;
+    Api::<StorageClass>::all(f.client.clone())
+        .patch(
+            "local-path",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {
+                "labels": {"edited": "yes"},
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}})),
+        )
+        .await
+        .unwrap();
+    restart(&mut f).await;
+    // A volume provisioned after the restart: the new manager has looked at the class.
+    claim(
+        &f,
+        "after",
+        "1Gi",
+        json!({"metadata": {"annotations": {"volume.kubernetes.io/selected-node": "n"}},
+               "spec": {"storageClassName": "local-path"}}),
+    )
+    .await;
+    bound_claim(&f, "after").await;
+    let class = local_path_class(&f).await;
+    assert_eq!(is_default(&class).as_deref(), Some("false"));
+    assert_eq!(
+        class.labels().get("edited").map(String::as_str),
+        Some("yes")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_path_class_is_not_made_a_second_default() {
+    let mut f = fixture("persistentvolume-binder,local-path-provisioner").await;
+    local_path_class(&f).await;
+    let classes: Api<StorageClass> = Api::all(f.client.clone());
+    classes
+        .delete("local-path", &DeleteParams::default())
+        .await
+        .unwrap();
+    let fast: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "fast",
+                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "example.com/fast",
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &fast).await.unwrap();
+    restart(&mut f).await;
+    let class = local_path_class(&f).await;
+    assert_eq!(is_default(&class).as_deref(), Some("false"));
+    let c = claim(&f, "data", "1Gi", json!({})).await;
+    assert_eq!(c.spec.unwrap().storage_class_name.as_deref(), Some("fast"));
 }
