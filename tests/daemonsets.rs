@@ -672,3 +672,179 @@ async fn status_counts_scheduled_ready_and_misscheduled_pods() {
     );
     assert_eq!(f.live_pods("st").await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_daemon_pod_is_deleted_and_replaced() {
+    let f = fixture().await;
+    let _kwok = Kwok::start(f.client.clone(), |_| true);
+    // The kubelet fails the first pod it sees and runs the others.
+    let first: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let _kubelet = FakeKubelet::phases(f.client.clone(), move |p| {
+        bound_node(p)?;
+        let mut first = first.lock().unwrap();
+        let name = first.get_or_insert_with(|| p.name_any());
+        Some(if *name == p.name_any() {
+            "Failed"
+        } else {
+            "Running"
+        })
+    });
+    f.node("n", json!({}), json!([])).await;
+    f.create(daemonset("flaky", json!({}), json!({}))).await;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(f.client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    let failed = loop {
+        let list = events.list(&ListParams::default()).await.unwrap().items;
+        if let Some(e) = list
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("FailedDaemonPod"))
+        {
+            break e.clone();
+        }
+        assert!(Instant::now() < deadline, "no FailedDaemonPod event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed.type_.as_deref(), Some("Warning"));
+    let message = failed.message.unwrap();
+    let failed_name = message
+        .strip_prefix("Found failed daemon pod default/")
+        .and_then(|m| m.strip_suffix(" on node n, will try to kill it"))
+        .unwrap_or_else(|| panic!("{message}"))
+        .to_string();
+    let pods = f
+        .pods_until("flaky", "a running replacement", |p| {
+            p.len() == 1 && p[0].name_any() != failed_name && is_ready(&p[0])
+        })
+        .await;
+    assert_eq!(affinity_node(&pods[0]).as_deref(), Some("n"));
+    assert!(f.pods.get_opt(&failed_name).await.unwrap().is_none());
+}
+
+/// kubectl 1.33 (the newest installed) against the fixture's server.
+fn kubectl(f: &Fixture, args: &[&str]) -> String {
+    let bin = ["/usr/lib/google-cloud-sdk/bin/kubectl.1.33", "kubectl"]
+        .into_iter()
+        .find(|b| !b.starts_with('/') || std::path::Path::new(b).exists())
+        .unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(f._server.kubeconfig())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_rollout_history_and_undo_use_the_revisions() {
+    let f = fixture().await;
+    let _c = cluster(&f.client);
+    for n in ["k1", "k2"] {
+        f.node(n, json!({}), json!([])).await;
+    }
+    f.create(daemonset("undo", json!({}), json!({}))).await;
+    f.pods_until("undo", "v1 ready", |p| {
+        one_each(p, &["k1", "k2"]) && p.iter().all(is_ready)
+    })
+    .await;
+    f.set_image("undo", "v2").await;
+    f.pods_until("undo", "v2 everywhere", |p| {
+        one_each(p, &["k1", "k2"]) && p.iter().all(|p| image(p) == "v2" && is_ready(p))
+    })
+    .await;
+    let history = kubectl(
+        &f,
+        &["rollout", "history", "daemonset/undo", "-n", "default"],
+    );
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["1", "2"], "{history}");
+    let shown = kubectl(
+        &f,
+        &[
+            "rollout",
+            "history",
+            "daemonset/undo",
+            "-n",
+            "default",
+            "--revision=1",
+        ],
+    );
+    assert!(shown.contains("Image:") && shown.contains("v1"), "{shown}");
+    let undo = kubectl(&f, &["rollout", "undo", "daemonset/undo", "-n", "default"]);
+    assert!(undo.contains("daemonset.apps/undo rolled back"), "{undo}");
+    f.pods_until("undo", "v1 again everywhere", |p| {
+        one_each(p, &["k1", "k2"]) && p.iter().all(|p| image(p) == "v1" && is_ready(p))
+    })
+    .await;
+    // The first template's revision is the newest now.
+    f.set_until("undo", "rolled back", |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.updated_number_scheduled == Some(2) && s.observed_generation == d.metadata.generation
+        })
+    })
+    .await;
+    let history = kubectl(
+        &f,
+        &["rollout", "history", "daemonset/undo", "-n", "default"],
+    );
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surging_rollout_starts_the_new_pod_before_the_old_one_goes() {
+    let f = fixture().await;
+    let _c = cluster(&f.client);
+    let nodes = ["u1", "u2", "u3"];
+    for n in nodes {
+        f.node(n, json!({}), json!([])).await;
+    }
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+    f.create(daemonset("surge", json!({}), strategy)).await;
+    f.set_until("surge", "3 available", |d| {
+        d.status
+            .as_ref()
+            .is_some_and(|s| s.number_available == Some(3))
+    })
+    .await;
+    // Every node keeps a ready pod throughout, and at most one node has two.
+    let watch = PodWatch::start(
+        f.client.clone(),
+        "default",
+        "app=surge",
+        move |pods: &HashMap<String, Pod>| {
+            let covered: BTreeSet<String> = pods
+                .values()
+                .filter(|p| p.metadata.deletion_timestamp.is_none() && is_ready(p))
+                .filter_map(affinity_node)
+                .collect();
+            (covered.len() < nodes.len()).then(|| format!("only {covered:?} covered"))
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    watch.arm();
+    f.set_image("surge", "v2").await;
+    f.pods_until("surge", "v2 everywhere", |p| {
+        one_each(p, &nodes) && p.iter().all(|p| image(p) == "v2" && is_ready(p))
+    })
+    .await;
+    let seen = watch.seen.lock().unwrap();
+    assert!(seen.violations.is_empty(), "{:?}", seen.violations);
+    assert_eq!(seen.max_pods, nodes.len() + 1);
+}

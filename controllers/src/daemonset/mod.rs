@@ -358,9 +358,12 @@ impl DaemonSetController {
                 .update_status(&ds, &nodes, &claimed, &hash, false)
                 .await;
         }
-        let result = self.update(&ds, key, &nodes, &claimed, &hash, old).await;
-        // The status is written from the cache as it stands, as upstream does.
-        let status = self.update_status(&ds, &nodes, &claimed, &hash, true).await;
+        let result = self
+            .update(&ds, key, &selector, &nodes, &claimed, &hash, old)
+            .await;
+        // The status is written from the cache as it stands now, as upstream does.
+        let owned = self.owned(&ds, &selector);
+        let status = self.update_status(&ds, &nodes, &owned, &hash, true).await;
         result.and(status)
     }
 
@@ -397,6 +400,19 @@ impl DaemonSetController {
         Ok(owned)
     }
 
+    /// The pods of the DaemonSet in the cache as it is now (those `claim_pods` found, and any
+    /// it adopted since, once their change arrived).
+    fn owned(&self, ds: &DaemonSet, selector: &Selector) -> Vec<Arc<Pod>> {
+        let (ns, uid) = (ds.namespace(), ds.uid().unwrap_or_default());
+        self.pods
+            .store()
+            .state()
+            .into_iter()
+            .filter(|p| p.namespace() == ns && selector.matches(p.labels()))
+            .filter(|p| controller_of::<DaemonSet>(p.as_ref()).is_some_and(|o| o.uid == uid))
+            .collect()
+    }
+
     /// The claimed pods by the node they are for; finished pods being deleted are left out
     /// unless `with_finished_deleted`.
     fn by_node(pods: &[Arc<Pod>], with_finished_deleted: bool) -> NodePods {
@@ -413,11 +429,15 @@ impl DaemonSetController {
         map
     }
 
-    /// Manage, then the rollout step, then the history's trim.
+    /// Manage, then the rollout step, then the history's trim. The step reads the pods
+    /// afresh: what manage deleted may have arrived (a pod deleted twice would be expected
+    /// twice but seen going once).
+    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         ds: &DaemonSet,
         key: &str,
+        selector: &Selector,
         nodes: &[Arc<Node>],
         claimed: &[Arc<Pod>],
         hash: &str,
@@ -433,8 +453,8 @@ impl DaemonSetController {
             .unwrap_or("RollingUpdate")
             == "RollingUpdate";
         if rolling && self.expectations.satisfied(key) {
-            let (delete, create) =
-                rolling_update::step(ds, nodes, &node_pods, hash, Timestamp::now());
+            let fresh = Self::by_node(&self.owned(ds, selector), false);
+            let (delete, create) = rolling_update::step(ds, nodes, &fresh, hash, Timestamp::now());
             self.sync_nodes(ds, key, delete, create, hash).await?;
         }
         let limit = ds
@@ -443,7 +463,8 @@ impl DaemonSetController {
             .and_then(|s| s.revision_history_limit)
             .unwrap_or(10)
             .max(0) as usize;
-        history::cleanup(&self.client, ds, old, claimed, limit).await
+        let owned = self.owned(ds, selector);
+        history::cleanup(&self.client, ds, old, &owned, limit).await
     }
 
     /// Creates the pods nodes lack and deletes those that should not be (upstream's manage).
