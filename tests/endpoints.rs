@@ -629,3 +629,55 @@ async fn a_pod_change_that_does_not_matter_rewrites_nothing() {
     };
     assert_eq!(rvs(&slices_of(&client, "web").await), rvs(&slices));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_on_a_missing_node_is_left_out_of_slices_with_a_warning() {
+    let (_d, _s, client) = fixture(&[]).await;
+    service(&client, "web", web_service()).await;
+    web_pod(&client, "a", "web", "10.1.0.1", 8080, true).await;
+    pod(
+        &client,
+        "g",
+        "web",
+        json!([{"name": "http", "containerPort": 8080}]),
+        json!({"nodeName": "ghost"}),
+    )
+    .await;
+    set_status(&client, "g", "10.1.0.9", true).await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let want = "Error updating Endpoint Slices for Service default/web: \
+                skipping Pod g for Service default/web: Node ghost Not Found";
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let found = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("FailedToUpdateEndpointSlices")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.message.as_deref() == Some(want)
+                    && e.involved_object.kind.as_deref() == Some("Service")
+            });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no FailedToUpdateEndpointSlices event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The others are listed all the same; the Endpoints (no node lookup) list both.
+    slices_until(&client, "web", "a alone in the slices", |s| {
+        slice_endpoints(s).keys().cloned().collect::<Vec<_>>() == ["a"]
+    })
+    .await;
+    let both = vec![(strings(&["10.1.0.1", "10.1.0.9"]), vec![], vec![8080])];
+    endpoints_until(&client, "web", "both in the endpoints", |e| {
+        subsets(e) == both
+    })
+    .await;
+}
