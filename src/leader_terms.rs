@@ -3,8 +3,8 @@
 //! for T; when T ends (leadership lost, a newer term, shutdown) the token is cancelled and every
 //! piece is awaited before anything else happens (the next term's work, or the leadership
 //! handover of a shutdown). A term starts its work at most once, and `is_leader` flickering
-//! within the term (while this replica is still the known leader) neither stops it nor starts a
-//! second copy. Writes of the work go through the store fenced at T, so even
+//! within the term (a lease refreshed late, a quorum out of reach for a while) neither stops it
+//! nor starts a second copy. Writes of the work go through the store fenced at T, so even
 //! a deposed leader's work that has not noticed yet changes nothing.
 
 use std::future::Future;
@@ -62,6 +62,9 @@ pub struct TermCounts {
     pub lost: u64,
 }
 
+/// How long a term's work may take to stop once the term has ended.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+
 /// How long to wait before asking a quorum again when a confirmation failed while this
 /// replica still believes it leads the term.
 const CONFIRM_RETRY: Duration = Duration::from_millis(100);
@@ -95,6 +98,12 @@ pub async fn run(
             l.is_leader && l.term == term
         };
         if !confirmed || !still {
+            tracing::info!(
+                term,
+                confirmed,
+                still,
+                "leading a new term not confirmed by a quorum yet; asking again"
+            );
             if still {
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -114,19 +123,29 @@ pub async fn run(
         }
         counts.send_modify(|c| c.gained += 1);
         tracing::info!(term, "leading: leader-only work started");
-        // The term ends for this replica when a newer term begins or another replica (or none)
-        // is known to lead; `is_leader` flickering within the term (a lease refreshed late)
-        // neither stops the work nor starts a second copy: its writes are fenced by the term.
+        // The term ends for this replica when a newer term begins or another replica is known
+        // to lead it. Not hearing from a quorum for a while (`is_leader` false, no leader
+        // known: a partition that may heal before anyone else is elected) neither stops the
+        // work nor starts a second copy: its writes are fenced by the term, and stopping it
+        // would leave the term, which can start its work only once, without controllers.
         let me = leadership.borrow().leader;
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = leadership.wait_for(|l| l.term != term || (!l.is_leader && l.leader != me)) => {}
+            _ = leadership.wait_for(|l| l.term != term || (l.leader.is_some() && l.leader != me)) => {}
         }
         ended.cancel();
-        while let Some(done) = running.join_next().await {
-            if let Err(e) = done {
-                tracing::error!(term, error = %e, "leader-only work failed");
+        // Work that has not stopped by the deadline (a bug) is aborted rather than keeping
+        // this replica from ever leading again; what it might still write is fenced by `term`.
+        let stopping = async {
+            while let Some(done) = running.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(term, error = %e, "leader-only work failed");
+                }
             }
+        };
+        if tokio::time::timeout(STOP_DEADLINE, stopping).await.is_err() {
+            tracing::error!(term, "leader-only work did not stop with its term; aborted");
+            running.shutdown().await;
         }
         counts.send_modify(|c| c.lost += 1);
         tracing::info!(term, "leader-only work of the term stopped");
@@ -164,6 +183,15 @@ mod tests {
             term,
             is_leader: false,
             leader: Some(1),
+        }
+    }
+
+    /// This replica, leader of `term` in raft, cut off from its quorum: no leader is known.
+    fn cut_off(term: u64) -> Leadership {
+        Leadership {
+            term,
+            is_leader: false,
+            leader: None,
         }
     }
 
@@ -266,6 +294,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_leader_cut_off_for_a_while_keeps_its_work_running() {
+        let mut h = start();
+        h.lead.send_replace(leader(4));
+        h.counts_reach(1, 0).await;
+        // A partition the leader outlives (healed before an election): the work runs on.
+        h.lead.send_replace(cut_off(4));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.lead.send_replace(leader(4));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*h.counts.borrow(), TermCounts { gained: 1, lost: 0 });
+        // Deposed for real: a newer term.
+        h.lead.send_replace(follower(5));
+        h.counts_reach(1, 1).await;
+        h.stop().await;
+        assert_eq!(h.log().await, ["start 4", "stop 4"]);
+    }
+
+    #[tokio::test]
     async fn shutdown_waits_for_the_work_to_stop() {
         let mut h = start();
         h.lead.send_replace(leader(1));
@@ -296,5 +342,29 @@ mod tests {
         h.counts_reach(2, 1).await;
         h.stop().await;
         assert_eq!(*h.confirms.borrow(), 2);
+    }
+
+    #[tokio::test]
+    async fn work_that_never_stops_is_aborted_and_the_next_term_still_starts() {
+        let (lead, rx) = watch::channel(Leadership::default());
+        let confirm: ConfirmTerm = Arc::new(|_| Box::pin(async { true }));
+        let (started_tx, mut started) = watch::channel(Vec::<u64>::new());
+        // Work that ignores its term's end (a bug in a controller, a request that hangs).
+        let work: TermWork = Arc::new(move |t: LeaderTerm| {
+            started_tx.send_modify(|s| s.push(t.term));
+            Box::pin(std::future::pending())
+        });
+        let (counts_tx, mut counts) = watch::channel(TermCounts::default());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(rx, confirm, vec![work], stop.clone(), counts_tx));
+        lead.send_replace(leader(1));
+        started.wait_for(|s| s == &[1]).await.unwrap();
+        lead.send_replace(leader(2));
+        // Term 1's work is given up on after the deadline (10 s); term 2's starts.
+        started.wait_for(|s| s == &[1, 2]).await.unwrap();
+        counts.wait_for(|c| c.lost == 1).await.unwrap();
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(*counts.borrow(), TermCounts { gained: 2, lost: 2 });
     }
 }

@@ -53,6 +53,8 @@ pub struct Informer<K: Object> {
     /// True once the first list is in the cache. (The store's own readiness wakes only one
     /// of several waiters: it polls a oneshot channel, which keeps the last waker alone.)
     listed: tokio::sync::watch::Sender<bool>,
+    /// Cancelled once the watch has stopped (the term ended), listed or not.
+    stopped: CancellationToken,
     writer: Mutex<Option<reflector::store::Writer<K>>>,
     handlers: Mutex<Vec<Handler<K>>>,
 }
@@ -63,6 +65,7 @@ impl<K: Object> Informer<K> {
         Informer {
             store,
             listed: tokio::sync::watch::Sender::new(false),
+            stopped: CancellationToken::new(),
             writer: Mutex::new(Some(writer)),
             handlers: Mutex::new(Vec::new()),
         }
@@ -73,10 +76,15 @@ impl<K: Object> Informer<K> {
         &self.store
     }
 
-    /// Waits until the first list is in the cache.
+    /// Waits until the first list is in the cache, or the watch has stopped (the term ended
+    /// first: a controller waiting to start must not hold the term's end up; its work queue,
+    /// shut down by then, hands out nothing).
     pub async fn synced(&self) {
         let mut listed = self.listed.subscribe();
-        let _ = listed.wait_for(|l| *l).await;
+        tokio::select! {
+            _ = listed.wait_for(|l| *l) => {}
+            _ = self.stopped.cancelled() => {}
+        }
     }
 
     /// Calls `handler` for every change from now on (register before [`Informers::start`]).
@@ -96,6 +104,7 @@ impl<K: Object> Informer<K> {
 
     /// Runs the watch until `ended`; a second call does nothing.
     async fn run(self: Arc<Self>, client: Client, ended: CancellationToken) {
+        let _stopped = self.stopped.clone().drop_guard();
         let Some(writer) = self
             .writer
             .lock()

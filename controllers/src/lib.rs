@@ -8,21 +8,39 @@
 pub mod api_resources;
 pub mod controller_revision;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod horizontal_pod_autoscaler;
 pub mod informers;
 pub mod job;
+pub mod local_path_provisioner;
 pub mod namespace;
+pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod owners;
+pub mod persistentvolume_binder;
 pub mod pod_state;
+pub mod podgc;
 pub mod replicaset;
+pub mod resourcequota;
+pub mod service_pods;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod status_patch;
 pub mod ttl_after_finished;
 pub mod workqueue;
+pub mod workqueue_metrics;
 
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::ReplicationController;
 use kube::Client;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +78,32 @@ pub struct ManagerConfig {
     pub ttl_workers: usize,
     /// `--concurrent-cron-job-syncs`.
     pub cronjob_workers: usize,
+    /// `--concurrent-endpoint-syncs`.
+    pub endpoint_workers: usize,
+    /// `--concurrent-service-endpoint-syncs` (the endpointslice controller).
+    pub endpointslice_workers: usize,
+    /// `--max-endpoints-per-slice`.
+    pub max_endpoints_per_slice: usize,
+    /// `--concurrent-statefulset-syncs`.
+    pub statefulset_workers: usize,
+    /// `--concurrent-daemonset-syncs`.
+    pub daemonset_workers: usize,
+    /// `--concurrent-rc-syncs` (the replicationcontroller controller).
+    pub replicationcontroller_workers: usize,
+    /// `--concurrent-resource-quota-syncs`.
+    pub resourcequota_workers: usize,
+    /// `--node-monitor-grace-period`: a node whose Lease and status are this old is Unknown.
+    pub node_monitor_grace_period: Duration,
+    /// `--node-monitor-period`: how often the node lifecycle controller looks at the nodes.
+    pub node_monitor_period: Duration,
+    /// `--cluster-cidr`: the pod network the node IPAM controller hands node ranges out of.
+    pub cluster_cidr: String,
+    /// `--node-cidr-mask-size`: the prefix length of each node's `spec.podCIDR`.
+    pub node_cidr_mask_size: u8,
+    /// `--terminated-pod-gc-threshold`: finished pods kept before the oldest are deleted.
+    pub terminated_pod_gc_threshold: usize,
+    /// `--horizontal-pod-autoscaler-sync-period`.
+    pub hpa_sync_period: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -74,31 +118,99 @@ impl Default for ManagerConfig {
             job_workers: 5,
             ttl_workers: 5,
             cronjob_workers: 5,
+            endpoint_workers: 5,
+            endpointslice_workers: 5,
+            max_endpoints_per_slice: 100,
+            statefulset_workers: 5,
+            daemonset_workers: 2,
+            replicationcontroller_workers: 5,
+            resourcequota_workers: 5,
+            node_monitor_grace_period: Duration::from_secs(40),
+            node_monitor_period: Duration::from_secs(5),
+            cluster_cidr: "10.244.0.0/16".into(),
+            node_cidr_mask_size: 24,
+            terminated_pod_gc_threshold: 12_500,
+            hpa_sync_period: Duration::from_secs(15),
         }
     }
 }
 
+/// How long a controller may take to stop once its term has ended.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Every controller this manager knows, by kube-controller-manager's name.
 pub const CONTROLLERS: &[&str] = &[
     "cronjob",
+    "daemonset",
     "deployment",
-    "garbage-collector",
+    "disruption",
+    "endpoint",
+    "endpointslice",
+    "garbagecollector",
+    "horizontalpodautoscaling",
     "job",
+    "local-path-provisioner",
     "namespace",
+    "nodeipam",
+    "nodelifecycle",
+    "persistentvolume-binder",
+    "podgc",
     "replicaset",
+    "replicationcontroller",
+    "resourcequota",
     "serviceaccount",
+    "statefulset",
     "ttl-after-finished",
 ];
 
+/// kube-controller-manager's canonical names (`--controllers` takes either form).
+const CANONICAL: &[(&str, &str)] = &[
+    ("cronjob", "cronjob-controller"),
+    ("daemonset", "daemonset-controller"),
+    ("deployment", "deployment-controller"),
+    ("disruption", "disruption-controller"),
+    ("endpoint", "endpoints-controller"),
+    ("endpointslice", "endpointslice-controller"),
+    ("garbagecollector", "garbage-collector-controller"),
+    ("horizontalpodautoscaling", "horizontal-pod-autoscaler-controller"),
+    ("job", "job-controller"),
+    ("namespace", "namespace-controller"),
+    ("nodeipam", "node-ipam-controller"),
+    ("nodelifecycle", "node-lifecycle-controller"),
+    ("persistentvolume-binder", "persistentvolume-binder-controller"),
+    ("podgc", "pod-garbage-collector-controller"),
+    ("replicaset", "replicaset-controller"),
+    ("replicationcontroller", "replicationcontroller-controller"),
+    ("resourcequota", "resourcequota-controller"),
+    ("serviceaccount", "serviceaccount-controller"),
+    ("statefulset", "statefulset-controller"),
+    ("ttl-after-finished", "ttl-after-finished-controller"),
+];
+
+/// The controller a `--controllers` entry names, in [`CONTROLLERS`]' form.
+fn named(entry: &str) -> Option<&'static str> {
+    CONTROLLERS.iter().copied().find(|c| *c == entry).or_else(|| {
+        CANONICAL
+            .iter()
+            .find(|(_, canonical)| *canonical == entry)
+            .map(|(name, _)| *name)
+    })
+}
+
 impl ManagerConfig {
     /// Whether `name` runs, as kube-controller-manager reads `--controllers`: an explicit
-    /// `-name` turns it off, an explicit `name` or `*` on.
+    /// `-name` turns it off, an explicit `name` or `*` on (either name form).
     pub fn enabled(&self, name: &str) -> bool {
-        let off = format!("-{name}");
-        if self.controllers.contains(&off) {
+        let names = |c: &String, off: bool| {
+            let entry = if off { c.strip_prefix('-') } else { Some(c.as_str()) };
+            entry.and_then(named) == Some(name)
+        };
+        if self.controllers.iter().any(|c| names(c, true)) {
             return false;
         }
-        self.controllers.iter().any(|c| c == name || c == "*")
+        self.controllers
+            .iter()
+            .any(|c| c == "*" || (!c.starts_with('-') && names(c, false)))
     }
 
     /// The names in `--controllers` that name no controller (an error at start).
@@ -106,7 +218,7 @@ impl ManagerConfig {
         self.controllers
             .iter()
             .map(|c| c.trim_start_matches('-'))
-            .filter(|c| *c != "*" && !CONTROLLERS.contains(c))
+            .filter(|c| *c != "*" && named(c).is_none())
             .map(String::from)
             .collect()
     }
@@ -126,7 +238,7 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
         )));
     }
     if config.enabled("replicaset") {
-        controllers.push(tokio::spawn(replicaset::register(
+        controllers.push(tokio::spawn(replicaset::register::<ReplicaSet>(
             client.clone(),
             &informers,
             config.replicaset_workers,
@@ -173,7 +285,111 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
             ended.clone(),
         )));
     }
-    if config.enabled("garbage-collector") {
+    if config.enabled("daemonset") {
+        controllers.push(tokio::spawn(daemonset::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("disruption") {
+        controllers.push(tokio::spawn(disruption::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("endpoint") {
+        controllers.push(tokio::spawn(endpoints::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("endpointslice") {
+        controllers.push(tokio::spawn(endpointslice::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("horizontalpodautoscaling") {
+        controllers.push(tokio::spawn(horizontal_pod_autoscaler::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("local-path-provisioner") {
+        controllers.push(tokio::spawn(local_path_provisioner::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("nodeipam") {
+        controllers.push(tokio::spawn(node_ipam::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("nodelifecycle") {
+        controllers.push(tokio::spawn(node_lifecycle::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("persistentvolume-binder") {
+        controllers.push(tokio::spawn(persistentvolume_binder::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("podgc") {
+        controllers.push(tokio::spawn(podgc::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("replicationcontroller") {
+        controllers.push(tokio::spawn(replicaset::register::<ReplicationController>(
+            client.clone(),
+            &informers,
+            config.replicationcontroller_workers,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("resourcequota") {
+        controllers.push(tokio::spawn(resourcequota::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("statefulset") {
+        controllers.push(tokio::spawn(statefulset::register(
+            client.clone(),
+            &informers,
+            &config,
+            ended.clone(),
+        )));
+    }
+    if config.enabled("garbagecollector") {
         controllers.push(tokio::spawn(garbage_collector::run(
             client.clone(),
             config.gc_workers,
@@ -186,8 +402,15 @@ pub async fn run(client: Client, config: ManagerConfig, ended: CancellationToken
         "controller manager started"
     );
     ended.cancelled().await;
-    for t in controllers.into_iter().chain(watches) {
-        let _ = t.await;
+    // Every controller returns soon after the term ends; one that does not (a bug) is
+    // aborted after a grace period rather than holding up the next term's manager. Whatever
+    // it still writes is fenced by the ended term.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    for mut t in controllers.into_iter().chain(watches) {
+        if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+            tracing::error!("a controller did not stop with its term; aborted");
+            t.abort();
+        }
     }
     tracing::info!("controller manager stopped");
 }
@@ -207,5 +430,9 @@ mod tests {
         assert!(cfg(&["serviceaccount"]).enabled("serviceaccount"));
         assert!(!cfg(&[]).enabled("serviceaccount"));
         assert_eq!(cfg(&["*", "-bogus", "nope"]).unknown(), ["bogus", "nope"]);
+        // kube-controller-manager's canonical names work as well.
+        assert!(!cfg(&["*", "-garbage-collector-controller"]).enabled("garbagecollector"));
+        assert!(cfg(&["endpoints-controller"]).enabled("endpoint"));
+        assert!(cfg(&["endpoints-controller"]).unknown().is_empty());
     }
 }

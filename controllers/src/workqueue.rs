@@ -283,7 +283,17 @@ pub async fn run_workers<K, F, Fut, E>(
         let (queue, sync) = (queue.clone(), sync.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(key) = queue.get().await {
-                match sync(key.clone()).await {
+                // A sync still running when the queue shuts down (a write the ended term's
+                // fence holds up, a request that never answers) is dropped, so that the
+                // term's end is never held up by it.
+                let outcome = tokio::select! {
+                    r = sync(key.clone()) => r,
+                    _ = queue.shutdown.cancelled() => {
+                        queue.done(&key);
+                        return;
+                    }
+                };
+                match outcome {
                     Ok(()) => queue.forget(&key),
                     Err(e) => {
                         tracing::debug!(controller, %key, error = %e, "sync failed; retrying");
@@ -385,6 +395,22 @@ mod tests {
         assert_eq!(metrics.depth.get(), 0);
         stop.cancel();
         let _ = workers.await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_a_sync_that_never_returns() {
+        let stop = CancellationToken::new();
+        let q: Arc<WorkQueue<u32>> = WorkQueue::new(stop.clone());
+        q.add(1);
+        let workers = tokio::spawn(run_workers(q.clone(), 1, "stuck-test", |_k: u32| async {
+            std::future::pending::<Result<(), &str>>().await
+        }));
+        while !q.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(10), workers).await;
+        assert!(ended.is_ok(), "the workers outlived the queue");
     }
 
     #[tokio::test]

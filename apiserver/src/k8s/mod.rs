@@ -8,6 +8,7 @@
 mod admission;
 mod bootstrap;
 mod decode;
+mod default_storage_class;
 mod default_tolerations;
 mod delete;
 mod discovery;

@@ -129,6 +129,7 @@ pub async fn create_object(
         .unwrap_or("")
         .to_string();
     admission::check_create(api, r, ns, &name).await?;
+    super::default_storage_class::admit(api, r, &mut obj).await?;
     validation::apply_defaults(r.group, r.plural, &mut obj);
     let now = meta::timestamp(api.now());
     strategy::prepare_create(r, &mut obj, &now);

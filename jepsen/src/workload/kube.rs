@@ -64,6 +64,10 @@ impl KubeClients {
                     base.connect_timeout = Some(Duration::from_secs(1));
                     base.read_timeout = None;
                     base.write_timeout = Some(KUBE_TIMEOUT);
+                    // No hidden retries: kube-rs repeats a request answered 429, 503 or 504,
+                    // and a write whose first attempt was applied (a 503 for a commit the
+                    // replica could not wait for) would come back as a false 409.
+                    base.default_retry = false;
                     return Ok(Arc::new(KubeClients {
                         base,
                         replicas,
