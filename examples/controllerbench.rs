@@ -179,6 +179,9 @@ fn replica(pids: &str, name: &str) -> Replica {
 }
 
 /// Starts `r` again (its log appended to `<pids dir>/<name>.log`) and records its new pid.
+/// The replica outlives the benchmark, as the ones `capstan-cluster.sh` starts do; that script's
+/// `stop` ends it by the pid recorded here.
+#[allow(clippy::zombie_processes)]
 fn restart(r: &Replica, pids: &str, name: &str) {
     use std::os::unix::process::CommandExt;
     let dir = std::path::Path::new(pids).parent().unwrap();

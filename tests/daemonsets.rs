@@ -519,10 +519,12 @@ async fn rolling_update_replaces_pods_node_by_node_within_max_unavailable() {
             })
         })
         .await;
-    let seen = watch.seen.lock().unwrap();
-    assert!(seen.violations.is_empty(), "{:?}", seen.violations);
-    // The watch saw the rollout (at least three live pods at some moment once armed).
-    assert!(seen.max_pods >= nodes.len() - 1, "{}", seen.max_pods);
+    {
+        let seen = watch.seen.lock().unwrap();
+        assert!(seen.violations.is_empty(), "{:?}", seen.violations);
+        // The watch saw the rollout (at least three live pods at some moment once armed).
+        assert!(seen.max_pods >= nodes.len() - 1, "{}", seen.max_pods);
+    }
     // The history has both templates; the current revision is 2 and its hash is on the pods.
     let revs: Vec<ControllerRevision> =
         Api::<ControllerRevision>::namespaced(f.client.clone(), "default")
@@ -545,7 +547,6 @@ async fn rolling_update_replaces_pods_node_by_node_within_max_unavailable() {
     let hash = current.labels()["controller-revision-hash"].clone();
     assert_eq!(current.name_any(), format!("roll-{hash}"));
     assert_eq!(current.owner_references()[0].uid, ds.uid().unwrap());
-    drop(seen);
     assert!(f
         .live_pods("roll")
         .await

@@ -110,8 +110,14 @@ async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33(
     let ran = tokio::task::spawn_blocking(move || {
         let kc = s.kubeconfig();
         let mut ran = 0;
-        for (name, minor) in [("workloads", 27), ("workloads", 33), ("drain", 27), ("drain", 33)] {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
+        for (name, minor) in [
+            ("workloads", 27),
+            ("workloads", 33),
+            ("drain", 27),
+            ("drain", 33),
+        ] {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
             let Some(k) = kubectl(minor) else {
                 eprintln!("SKIP kubectl 1.{minor}: not installed");
                 continue;
@@ -128,7 +134,10 @@ async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33(
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(out.status.success(), "{name}.sh, kubectl 1.{minor}:\n{text}");
+            assert!(
+                out.status.success(),
+                "{name}.sh, kubectl 1.{minor}:\n{text}"
+            );
             ran += 1;
         }
         drop(s);

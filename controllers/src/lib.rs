@@ -172,12 +172,18 @@ const CANONICAL: &[(&str, &str)] = &[
     ("endpoint", "endpoints-controller"),
     ("endpointslice", "endpointslice-controller"),
     ("garbagecollector", "garbage-collector-controller"),
-    ("horizontalpodautoscaling", "horizontal-pod-autoscaler-controller"),
+    (
+        "horizontalpodautoscaling",
+        "horizontal-pod-autoscaler-controller",
+    ),
     ("job", "job-controller"),
     ("namespace", "namespace-controller"),
     ("nodeipam", "node-ipam-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
-    ("persistentvolume-binder", "persistentvolume-binder-controller"),
+    (
+        "persistentvolume-binder",
+        "persistentvolume-binder-controller",
+    ),
     ("podgc", "pod-garbage-collector-controller"),
     ("replicaset", "replicaset-controller"),
     ("replicationcontroller", "replicationcontroller-controller"),
@@ -189,12 +195,16 @@ const CANONICAL: &[(&str, &str)] = &[
 
 /// The controller a `--controllers` entry names, in [`CONTROLLERS`]' form.
 fn named(entry: &str) -> Option<&'static str> {
-    CONTROLLERS.iter().copied().find(|c| *c == entry).or_else(|| {
-        CANONICAL
-            .iter()
-            .find(|(_, canonical)| *canonical == entry)
-            .map(|(name, _)| *name)
-    })
+    CONTROLLERS
+        .iter()
+        .copied()
+        .find(|c| *c == entry)
+        .or_else(|| {
+            CANONICAL
+                .iter()
+                .find(|(_, canonical)| *canonical == entry)
+                .map(|(name, _)| *name)
+        })
 }
 
 impl ManagerConfig {
@@ -202,7 +212,11 @@ impl ManagerConfig {
     /// `-name` turns it off, an explicit `name` or `*` on (either name form).
     pub fn enabled(&self, name: &str) -> bool {
         let names = |c: &String, off: bool| {
-            let entry = if off { c.strip_prefix('-') } else { Some(c.as_str()) };
+            let entry = if off {
+                c.strip_prefix('-')
+            } else {
+                Some(c.as_str())
+            };
             entry.and_then(named) == Some(name)
         };
         if self.controllers.iter().any(|c| names(c, true)) {
