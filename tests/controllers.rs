@@ -582,8 +582,13 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
     )
     .await
     .unwrap();
-    // The leader's replicaset controller is creating pods: freeze it mid-way.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The leader's replicaset controller is creating pods (its slow-start batches have begun):
+    // freeze it mid-way, with creates in flight.
+    let deadline = Instant::now() + PATIENCE;
+    while watch.seen.lock().unwrap().pods.len() < 8 {
+        assert!(Instant::now() < deadline, "the scale never started");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let pid = servers[old].pid().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-STOP", &pid])
@@ -644,7 +649,8 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
     eprintln!("writes the old leader's work had refused by fencing: {refused}");
     assert!(
         refused >= 1.0,
-        "no refused write counted on the deposed leader"
+        "no refused write counted on the deposed leader: {}",
+        servers[old].log()
     );
     servers[old].kill();
 }

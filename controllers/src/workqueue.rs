@@ -19,6 +19,8 @@ use crate::workqueue_metrics::{QueueMetrics, WorkqueueMetrics};
 const BASE_DELAY: Duration = Duration::from_millis(5);
 /// And never later than this.
 const MAX_DELAY: Duration = Duration::from_secs(1000);
+/// How long a sync still running at shutdown may take to finish before it is dropped.
+const SYNC_GRACE: Duration = Duration::from_secs(2);
 /// The overall token bucket: this many retries per second...
 const BUCKET_QPS: f64 = 10.0;
 /// ...after a burst of this many.
@@ -263,7 +265,7 @@ pub async fn run_workers<K, F, Fut, E>(
     K: Clone + Eq + Hash + Send + Sync + std::fmt::Display + 'static,
     F: Fn(K) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display + 'static,
+    E: std::fmt::Display + Send + 'static,
 {
     queue.instrument(controller);
     let gauges = {
@@ -283,14 +285,22 @@ pub async fn run_workers<K, F, Fut, E>(
         let (queue, sync) = (queue.clone(), sync.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(key) = queue.get().await {
-                // A sync still running when the queue shuts down (a write the ended term's
-                // fence holds up, a request that never answers) is dropped, so that the
-                // term's end is never held up by it.
+                // A sync still running when the queue shuts down gets a moment to finish (its
+                // writes in flight are answered, refused by the ended term's fence), then is
+                // dropped (a request that never answers), so that the term's end is never
+                // held up by it.
+                let running = sync(key.clone());
+                tokio::pin!(running);
                 let outcome = tokio::select! {
-                    r = sync(key.clone()) => r,
+                    r = &mut running => r,
                     _ = queue.shutdown.cancelled() => {
-                        queue.done(&key);
-                        return;
+                        match tokio::time::timeout(SYNC_GRACE, &mut running).await {
+                            Ok(r) => r,
+                            Err(_) => {
+                                queue.done(&key);
+                                return;
+                            }
+                        }
                     }
                 };
                 match outcome {
