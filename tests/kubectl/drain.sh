@@ -9,29 +9,7 @@ KUBECTL=$1 KC=$2 NS=$3
 NODE="$NS-node"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-K() { "$KUBECTL" --kubeconfig "$KC" --cache-dir "$WORK/cache" -n "$NS" "$@"; }
-step() { echo "--- $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
-# until_eq WHAT EXPECTED COMMAND...: waits until COMMAND prints EXPECTED (60 s guard).
-until_eq() {
-  local what=$1 want=$2 end=$((SECONDS + 60)) got; shift 2
-  until got=$("$@" 2>&1) && [ "$got" = "$want" ]; do
-    ((SECONDS < end)) || fail "$what: expected '$want', got '$got'"
-    sleep 0.2
-  done
-}
-
-kubelet() {
-  while true; do
-    for p in $(K get pods -o jsonpath='{range .items[?(@.status.phase=="Pending")]}{.metadata.name}{" "}{end}' 2>/dev/null); do
-      K patch pod "$p" --subresource=status --type=merge -p \
-        "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"$(date -u +%FT%TZ)\"}]}}" \
-        >/dev/null 2>&1 || true
-    done
-    sleep 0.3
-  done
-}
+source "$(dirname "$0")/lib.sh"
 
 "$KUBECTL" --kubeconfig "$KC" --cache-dir "$WORK/cache" create namespace "$NS" >/dev/null
 kubelet &
