@@ -25,7 +25,7 @@ use crate::ControllerError;
 pub const HASH_LABEL: &str = "controller.kubernetes.io/hash";
 
 /// The characters upstream's SafeEncodeString spells hashes with (no vowels, no look-alikes).
-const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+pub(crate) const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Spells each byte of `s` as a character of the safe alphabet (upstream's SafeEncodeString:
 /// the hashes become names no one reads as words).

@@ -28,11 +28,8 @@ const NOT_COPIED: &[&str] = &[
     "deprecated.deployment.rollback.to",
 ];
 
-/// The characters upstream's SafeEncodeString spells hashes with (no vowels, no look-alikes).
-const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-
 /// The pod-template hash: FNV-1a (32 bits) of the template and the collision count, its
-/// decimal digits spelled in `SAFE` as upstream's ComputeHash does. (Upstream hashes Go's
+/// decimal digits spelled in the safe alphabet as upstream's ComputeHash does. (Upstream hashes Go's
 /// printing of the struct, so the values differ; the form and the properties are the same.)
 pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
     let mut h: u32 = 0x811c_9dc5;
@@ -46,10 +43,7 @@ pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -
     if let Some(c) = collision_count {
         feed(&(c as u32).to_le_bytes());
     }
-    h.to_string()
-        .bytes()
-        .map(|d| SAFE[usize::from(d) % SAFE.len()] as char)
-        .collect()
+    crate::controller_revision::safe_encode(&h.to_string())
 }
 
 /// The template as JSON without the hash label, empty maps dropped.
@@ -322,7 +316,11 @@ mod tests {
         assert_eq!(h, template_hash(&t, None));
         assert_ne!(h, template_hash(&u, None));
         assert_ne!(h, template_hash(&t, Some(1)));
-        assert!(h.bytes().all(|b| SAFE.contains(&b)), "{h}");
+        assert!(
+            h.bytes()
+                .all(|b| crate::controller_revision::SAFE.contains(&b)),
+            "{h}"
+        );
     }
 
     #[test]
