@@ -1,6 +1,6 @@
 //! The job, ttl-after-finished and cronjob controllers through a real `capstan server`:
 //! completions and parallelism, the back-off limit, Indexed jobs, suspend and resume, the active
-//! deadline, deletion after the TTL, and CronJobs' missed times, starting deadline and suspend. The test plays the kubelet (common::kubelet), finishing pods by
+//! deadline, the pod failure policy, the success policy, deletion after the TTL, and CronJobs' missed times, starting deadline and suspend. The test plays the kubelet (common::kubelet), finishing pods by
 //! their image. One rule per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,17 +26,45 @@ fn image(p: &Pod) -> String {
         .unwrap_or_default()
 }
 
-/// One replica; pods of image `ok` succeed, `fail` fail, `run` keep running.
+/// One replica; pods of image `ok` succeed, `fail` fail, `run` keep running, `exit42` fail
+/// with their container's exit code 42, `evicted-once` fail with a DisruptionTarget condition
+/// the first time and succeed after, and `ok-index0` succeed at completion index 0 and keep
+/// running at the others.
 async fn fixture() -> (tempfile::TempDir, Server, kube::Client, FakeKubelet) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::first(dir.path(), "j");
     common::wait_api_ready(&server, PATIENCE).await;
     let client = server.kube().await;
-    let kubelet = FakeKubelet::phases(client.clone(), |p| match image(p).as_str() {
-        "ok" => Some("Succeeded"),
-        "fail" => Some("Failed"),
-        "run" => Some("Running"),
-        _ => None,
+    let evicted = std::sync::atomic::AtomicBool::new(false);
+    let kubelet = FakeKubelet::statuses(client.clone(), move |p| {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let exited = |code: i32| {
+            json!([{"name": "c", "image": image(p), "imageID": "", "ready": false,
+                    "restartCount": 0, "state": {"terminated": {"exitCode": code}}}])
+        };
+        let phase = |to: &str| {
+            let ready = if to == "Running" { "True" } else { "False" };
+            json!({"phase": to, "conditions": [
+                {"type": "Ready", "status": ready, "lastTransitionTime": now}]})
+        };
+        let index = p
+            .annotations()
+            .get("batch.kubernetes.io/job-completion-index");
+        Some(match image(p).as_str() {
+            "ok" => phase("Succeeded"),
+            "fail" => phase("Failed"),
+            "run" => phase("Running"),
+            "exit42" => json!({"phase": "Failed", "containerStatuses": exited(42)}),
+            "evicted-once" if !evicted.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                json!({"phase": "Failed", "containerStatuses": exited(137), "conditions": [
+                    {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+                     "lastTransitionTime": now}]})
+            }
+            "evicted-once" => phase("Succeeded"),
+            "ok-index0" if index.map(String::as_str) == Some("0") => phase("Succeeded"),
+            "ok-index0" => phase("Running"),
+            _ => return None,
+        })
     });
     (dir, server, client, kubelet)
 }
@@ -292,6 +320,124 @@ async fn a_finished_job_is_deleted_with_its_pods_after_its_ttl() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(saw_complete, "the job went before it was seen complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failjob_rule_of_the_pod_failure_policy_fails_the_job_at_its_first_match() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "strict",
+        "exit42",
+        json!({"backoffLimit": 6, "podFailurePolicy": {"rules": [
+            {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [1]}},
+            {"action": "FailJob", "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}}]}}),
+    )
+    .await;
+    let j = until(&client, "strict", "Failed", |j| is(j, "Failed")).await;
+    let pods = pods_of(&client, "strict").await;
+    assert_eq!(
+        pods.len(),
+        1,
+        "no retry after a FailJob match, backoffLimit or not"
+    );
+    let message = format!(
+        "Container c for pod default/{} failed with exit code 42 matching FailJob rule at index 1",
+        pods[0].name_any()
+    );
+    for kind in ["FailureTarget", "Failed"] {
+        let c = j.status.as_ref().unwrap().conditions.as_ref().unwrap();
+        let c = c.iter().find(|c| c.type_ == kind).unwrap();
+        assert_eq!(c.reason.as_deref(), Some("PodFailurePolicy"), "{kind}");
+        assert_eq!(c.message.as_deref(), Some(message.as_str()), "{kind}");
+    }
+    assert_eq!(j.status.as_ref().unwrap().failed, Some(1));
+    let events: Vec<(String, String)> = Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("strict"))
+        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .collect();
+    assert!(
+        events.contains(&("PodFailurePolicy".into(), message.clone())),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_an_ignore_rule_matches_is_not_counted_and_the_pod_is_replaced_at_once() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "patient",
+        "evicted-once",
+        json!({"backoffLimit": 0, "podFailurePolicy": {"rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}}),
+    )
+    .await;
+    let j = until(&client, "patient", "Complete", |j| is(j, "Complete")).await;
+    let s = j.status.unwrap();
+    // backoffLimit 0 would have failed the Job on a counted failure.
+    assert_eq!((s.succeeded, s.failed), (Some(1), None));
+    let mut pods = pods_of(&client, "patient").await;
+    assert_eq!(pods.len(), 2, "the ignored failure and its replacement");
+    pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+    let gap = pods[1]
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .unwrap()
+        .0
+        .duration_since(pods[0].metadata.creation_timestamp.as_ref().unwrap().0);
+    assert!(
+        gap.as_secs() < 9,
+        "an ignored failure must not back off: the replacement came {gap:?} later"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indexed_job_completes_when_its_success_policy_holds_and_its_other_pods_go() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "leader",
+        "ok-index0",
+        json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3,
+               "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+    )
+    .await;
+    let j = until(&client, "leader", "Complete", |j| is(j, "Complete")).await;
+    for kind in ["SuccessCriteriaMet", "Complete"] {
+        let c = j.status.as_ref().unwrap().conditions.as_ref().unwrap();
+        let c = c.iter().find(|c| c.type_ == kind).unwrap();
+        assert_eq!(c.reason.as_deref(), Some("SuccessPolicy"), "{kind}");
+        assert_eq!(
+            c.message.as_deref(),
+            Some("Matched rules at index 0"),
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        j.status.as_ref().unwrap().completed_indexes.as_deref(),
+        Some("0")
+    );
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left: Vec<String> = pods_of(&client, "leader")
+            .await
+            .into_iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Succeeded"))
+            .map(|p| p.name_any())
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running: {left:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A CronJob of `schedule` whose last run the test sets `ago` back, so its schedule has come

@@ -98,53 +98,82 @@ async fn every_kubectl_minor_works_against_three_replicas_writing_through_one_re
     assert!(ran > 0);
 }
 
+/// Runs `tests/kubectl/<name>.sh KUBECTL KUBECONFIG NAMESPACE` for each (name, kubectl minor)
+/// against one fresh replica, at once when `together`, else one after another; returns how
+/// many ran (a minor not installed is skipped).
+async fn kubectl_scripts(runs: &'static [(&'static str, u32)], together: bool) -> usize {
+    let root = tempfile::tempdir().unwrap();
+    let s = Server::first(root.path(), "solo");
+    wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
+    wait_api_ready(&s, Duration::from_secs(60)).await;
+    let kc = s.kubeconfig();
+    let run = move |name: &str, minor: u32| -> usize {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
+        let Some(k) = kubectl(minor) else {
+            eprintln!("SKIP kubectl 1.{minor}: not installed");
+            return 0;
+        };
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&k)
+            .arg(&kc)
+            .arg(format!("{name}-1-{minor}"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "{name}.sh, kubectl 1.{minor}:\n{text}"
+        );
+        1
+    };
+    let ran = tokio::task::spawn_blocking(move || {
+        if together {
+            let run = &run;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = runs
+                    .iter()
+                    .map(|&(name, minor)| scope.spawn(move || run(name, minor)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            })
+        } else {
+            runs.iter().map(|&(name, minor)| run(name, minor)).sum()
+        }
+    })
+    .await
+    .unwrap();
+    drop(s);
+    ran
+}
+
 /// `tests/kubectl/workloads.sh` (rollouts, scaling, cascading deletion, a Job) and
 /// `tests/kubectl/drain.sh` (a drain a disruption budget holds back) with the oldest and newest
 /// kubectl against one replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollouts_jobs_and_cascading_deletes_work_through_kubectl_1_27_and_1_33() {
-    let root = tempfile::tempdir().unwrap();
-    let s = Server::first(root.path(), "solo");
-    wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
-    wait_api_ready(&s, Duration::from_secs(60)).await;
-    let ran = tokio::task::spawn_blocking(move || {
-        let kc = s.kubeconfig();
-        let mut ran = 0;
-        for (name, minor) in [
-            ("workloads", 27),
-            ("workloads", 33),
-            ("drain", 27),
-            ("drain", 33),
-        ] {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
-            let Some(k) = kubectl(minor) else {
-                eprintln!("SKIP kubectl 1.{minor}: not installed");
-                continue;
-            };
-            let out = Command::new("bash")
-                .arg(&script)
-                .arg(&k)
-                .arg(&kc)
-                .arg(format!("{name}-1-{minor}"))
-                .output()
-                .unwrap();
-            let text = format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                out.status.success(),
-                "{name}.sh, kubectl 1.{minor}:\n{text}"
-            );
-            ran += 1;
-        }
-        drop(s);
-        ran
-    })
-    .await
-    .unwrap();
+    let runs = &[
+        ("workloads", 27),
+        ("workloads", 33),
+        ("drain", 27),
+        ("drain", 33),
+    ];
+    let ran = kubectl_scripts(runs, false).await;
+    assert!(
+        ran > 0,
+        "no kubectl found under /usr/lib/google-cloud-sdk/bin"
+    );
+}
+
+/// `tests/kubectl/sets.sh` (a DaemonSet on every node, StatefulSet ordering, a CronJob firing on
+/// its schedule) with the oldest and newest kubectl at once (each waits for the next minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonsets_statefulsets_and_cronjobs_work_through_kubectl_1_27_and_1_33() {
+    let ran = kubectl_scripts(&[("sets", 27), ("sets", 33)], true).await;
     assert!(
         ran > 0,
         "no kubectl found under /usr/lib/google-cloud-sdk/bin"

@@ -45,6 +45,21 @@ impl FakeKubelet {
         client: kube::Client,
         phase: impl Fn(&Pod) -> Option<&'static str> + Send + Sync + 'static,
     ) -> FakeKubelet {
+        Self::statuses(client, move |p| {
+            let to = phase(p)?;
+            let now = k8s_openapi::jiff::Timestamp::now().to_string();
+            let ready = if to == "Running" { "True" } else { "False" };
+            Some(json!({"phase": to, "conditions": [
+                {"type": "Ready", "status": ready, "lastTransitionTime": now}]}))
+        })
+    }
+
+    /// Every pending pod (not being deleted) gets the status `status` gives it (merged);
+    /// `None` leaves it Pending.
+    pub fn statuses(
+        client: kube::Client,
+        status: impl Fn(&Pod) -> Option<serde_json::Value> + Send + Sync + 'static,
+    ) -> FakeKubelet {
         FakeKubelet(tokio::spawn(async move {
             let api: Api<Pod> = Api::all(client.clone());
             loop {
@@ -58,18 +73,14 @@ impl FakeKubelet {
                         if !pending || p.metadata.deletion_timestamp.is_some() {
                             continue;
                         }
-                        let Some(to) = phase(&p) else { continue };
+                        let Some(to) = status(&p) else { continue };
                         let ns: Api<Pod> =
                             Api::namespaced(client.clone(), &p.namespace().unwrap_or_default());
-                        let now = k8s_openapi::jiff::Timestamp::now().to_string();
-                        let ready = if to == "Running" { "True" } else { "False" };
-                        let status = json!({"status": {"phase": to, "conditions": [
-                            {"type": "Ready", "status": ready, "lastTransitionTime": now}]}});
                         let _ = ns
                             .patch_status(
                                 &p.name_any(),
                                 &PatchParams::default(),
-                                &Patch::Merge(status),
+                                &Patch::Merge(json!({ "status": to })),
                             )
                             .await;
                     }

@@ -77,15 +77,7 @@ expect_eq "$(K get pods -l app=fg --no-headers 2>/dev/null | wc -l)" 0 "foregrou
 
 step "create job, wait for completion"
 K create job once --image=registry.example/once:v1 >/dev/null
-# The stand-in kubelet above runs pods; a Job's pod must also finish: mark it Succeeded.
-finish_jobs() {
-  while true; do
-    for p in $(K get pods -l batch.kubernetes.io/job-name -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{" "}{end}' 2>/dev/null); do
-      K patch pod "$p" --subresource=status --type=merge -p '{"status":{"phase":"Succeeded"}}' >/dev/null 2>&1 || true
-    done
-    sleep 0.3
-  done
-}
+# The stand-in kubelet above runs pods; a Job's pod must also finish (lib.sh's finish_jobs).
 finish_jobs &
 K wait --for=condition=complete job/once --timeout=60s >/dev/null
 expect_in "$(K get job once)" '^once +(Complete +)?1/1 ' "get job"

@@ -7,7 +7,12 @@
 //! exponential back-off (10 s doubling to 6 min), activeDeadlineSeconds, suspend and resume;
 //! the conditions as 1.33 writes them (SuccessCriteriaMet then Complete, FailureTarget then
 //! Failed, Suspended) and the events (SuccessfulCreate, SuccessfulDelete, Completed,
-//! BackoffLimitExceeded, DeadlineExceeded, Suspended, Resumed).
+//! BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy, Suspended, Resumed);
+//! `podFailurePolicy` ([`failure_policy`]) and an Indexed Job's `successPolicy`
+//! ([`success_policy`]).
+
+mod failure_policy;
+mod success_policy;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -214,13 +219,30 @@ fn has_tracking(p: &Pod) -> bool {
 }
 
 /// Succeeded or failed, for counting: finished, or (a failure) going away before it finished.
-fn outcome(p: &Pod) -> Option<bool> {
+/// With a pod failure policy a pod going away has failed only once its phase says so (its exit
+/// codes and conditions are what the policy judges), unless the Job is finishing anyway.
+fn outcome(p: &Pod, wait_for_phase: bool) -> Option<bool> {
     match phase(p) {
         Some("Succeeded") => Some(true),
         Some("Failed") => Some(false),
-        _ if p.metadata.deletion_timestamp.is_some() => Some(false),
+        _ if p.metadata.deletion_timestamp.is_some() && !wait_for_phase => Some(false),
         _ => None,
     }
+}
+
+/// The reason and message of a condition that is True.
+fn true_condition(status: &JobStatus, kind: &str) -> Option<(String, String)> {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == kind && c.status == "True")
+        .map(|c| {
+            (
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
 }
 
 impl JobController {
@@ -251,6 +273,8 @@ impl JobController {
         let indexed = spec.completion_mode.as_deref() == Some("Indexed");
 
         // 1. Finished pods still holding the tracking finalizer: recorded as uncounted first.
+        let finishing = true_condition(&status, "FailureTarget").is_some()
+            || true_condition(&status, "SuccessCriteriaMet").is_some();
         let uncounted = status
             .uncounted_terminated_pods
             .get_or_insert_with(UncountedTerminatedPods::default);
@@ -263,9 +287,31 @@ impl JobController {
             .collect();
         let mut to_release = Vec::new();
         let (mut fresh_ok, mut fresh_failed) = (0u32, 0u32);
+        let failure_policy = spec.pod_failure_policy.as_ref();
+        let mut fail_job = None;
         for p in pods.iter().filter(|p| has_tracking(p)) {
-            let Some(ok) = outcome(p) else { continue };
+            let wait_for_phase = failure_policy.is_some() && !finishing;
+            let Some(ok) = outcome(p, wait_for_phase) else {
+                continue;
+            };
             let puid = p.uid().unwrap_or_default();
+            if recorded.contains(&puid) {
+                to_release.push(p.clone());
+                continue;
+            }
+            if !ok {
+                match failure_policy::judge(failure_policy, p) {
+                    failure_policy::Verdict::Ignore => {
+                        // Not counted anywhere: only the finalizer goes.
+                        to_release.push(p.clone());
+                        continue;
+                    }
+                    failure_policy::Verdict::FailJob(message) => {
+                        fail_job.get_or_insert(message);
+                    }
+                    failure_policy::Verdict::Count | failure_policy::Verdict::FailIndex => {}
+                }
+            }
             if recorded.insert(puid.clone()) {
                 let list = if ok {
                     &mut uncounted.succeeded
@@ -295,6 +341,21 @@ impl JobController {
             if fresh_failed > 0 {
                 rec.failures += fresh_failed;
                 rec.last = Instant::now();
+            }
+        }
+        if let Some(message) = fail_job {
+            if true_condition(&status, "FailureTarget").is_none()
+                && set_condition(
+                    &mut status,
+                    "FailureTarget",
+                    true,
+                    "PodFailurePolicy",
+                    &message,
+                )
+            {
+                self.events
+                    .warning(&job, "PodFailurePolicy", message.clone())
+                    .await;
             }
         }
         if !to_release.is_empty() {
@@ -373,20 +434,24 @@ impl JobController {
             }
             _ => false,
         };
-        let failure = if failed > backoff_limit {
+        // A failure decided before (a FailJob rule, or an earlier sync) stands.
+        let failure = if let Some(target) = true_condition(&status, "FailureTarget") {
+            Some(target)
+        } else if failed > backoff_limit {
             Some((
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
+                "BackoffLimitExceeded".to_string(),
+                "Job has reached the specified backoff limit".to_string(),
             ))
         } else if past_deadline {
             Some((
-                "DeadlineExceeded",
-                "Job was active longer than specified deadline",
+                "DeadlineExceeded".to_string(),
+                "Job was active longer than specified deadline".to_string(),
             ))
         } else {
             None
         };
         if let Some((reason, message)) = failure {
+            let (reason, message) = (reason.as_str(), message.as_str());
             let first = set_condition(&mut status, "FailureTarget", true, reason, message);
             if first {
                 self.events.warning(&job, reason, message.into()).await;
@@ -405,7 +470,7 @@ impl JobController {
             }
             return self.finish_write(&job, &status, before).await;
         }
-        // Success.
+        // Success: all completions, or a rule of the success policy (decided once).
         let done = if indexed {
             completed.len() as i32 >= completions.unwrap_or(0)
         } else {
@@ -414,25 +479,33 @@ impl JobController {
                 None => succeeded > 0 && active.is_empty(),
             }
         };
-        if done {
-            set_condition(
-                &mut status,
-                "SuccessCriteriaMet",
-                true,
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            );
+        let success = if let Some(met) = true_condition(&status, "SuccessCriteriaMet") {
+            Some(met)
+        } else if let Some(message) = indexed
+            .then(|| {
+                success_policy::matched(
+                    spec.success_policy.as_ref(),
+                    completions.unwrap_or(0),
+                    &completed,
+                )
+            })
+            .flatten()
+        {
+            Some(("SuccessPolicy".to_string(), message))
+        } else {
+            done.then(|| {
+                (
+                    "CompletionsReached".to_string(),
+                    "Reached expected number of succeeded pods".to_string(),
+                )
+            })
+        };
+        if let Some((reason, message)) = success {
+            let (reason, message) = (reason.as_str(), message.as_str());
+            set_condition(&mut status, "SuccessCriteriaMet", true, reason, message);
             self.delete_pods(&job, &active).await?;
             let running = pods.iter().any(|p| !is_finished(p));
-            if !running
-                && set_condition(
-                    &mut status,
-                    "Complete",
-                    true,
-                    "CompletionsReached",
-                    "Reached expected number of succeeded pods",
-                )
-            {
+            if !running && set_condition(&mut status, "Complete", true, reason, message) {
                 status.completion_time = Some(Time(now));
                 self.events
                     .normal(&job, "Completed", "Job completed".into())
@@ -501,7 +574,19 @@ impl JobController {
                 None => parallelism,
             }
         };
+        // podReplacementPolicy Failed (the default with a pod failure policy): a pod going
+        // away is replaced only once it has failed.
         let have = active.len() as i32;
+        let replace_only_failed = spec.pod_replacement_policy.as_deref() == Some("Failed");
+        let going: Vec<&Arc<Pod>> = pods
+            .iter()
+            .filter(|p| replace_only_failed && p.metadata.deletion_timestamp.is_some())
+            .filter(|p| !is_finished(p))
+            .collect();
+        let running_indexes: BTreeSet<i32> = running_indexes
+            .into_iter()
+            .chain(going.iter().filter_map(|p| index_of(p)))
+            .collect();
         if self.expectations.satisfied(key) {
             if have > want {
                 let mut ranked: Vec<&Arc<Pod>> = active.iter().collect();
@@ -513,7 +598,8 @@ impl JobController {
                     .collect();
                 self.delete_pods(&job, &victims).await?;
                 status.active = Some(want);
-            } else if have < want {
+            } else if have + (going.len() as i32) < want {
+                let have = have + going.len() as i32;
                 let delay = self.backoff_left(key);
                 if delay.is_zero() {
                     let mut indexes: Vec<Option<i32>> = Vec::new();
