@@ -2,6 +2,7 @@
 //! cache (kube-runtime's reflector store) and the event handlers the controllers register before
 //! the informers start. A watch that fails (410 Gone, a dropped connection) re-lists with
 //! kube-runtime's default back-off; objects the new list lacks reach the handlers as deleted.
+//! Cached objects carry no `managedFields` (memory: see README's controller benchmarks).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -114,9 +115,13 @@ impl<K: Object> Informer<K> {
             return;
         };
         let api: Api<K> = Api::all(client);
+        // Field ownership is kept out of the cache: no controller reads it (their writes name
+        // their own field manager), and it is about half of a typical object.
         let stream = reflector::reflector(
             writer,
-            watcher::watcher(api, watcher::Config::default()).default_backoff(),
+            watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .modify(|o| o.meta_mut().managed_fields = None),
         );
         let mut stream = std::pin::pin!(stream);
         // The cache as it was when a (re-)list began: what the list no longer has was deleted
