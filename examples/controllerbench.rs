@@ -236,6 +236,8 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
         .unwrap();
     let mut replicas = 0;
     let mut samples = Vec::new();
+    // Kill → the scale-up write acknowledged (the election, as a client sees it).
+    let mut writes = Vec::new();
     for round in 0..a.rounds {
         let lead = leader(clients).await;
         let via = &clients[(lead + 1) % clients.len()];
@@ -281,6 +283,7 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         };
+        let written = killed.elapsed();
         let marker_rv: u64 = marker
             .metadata
             .resource_version
@@ -295,8 +298,10 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
             }
         };
         samples.push(first);
+        writes.push(written);
         eprintln!(
-            "round {round}: first pod of the new leader {:.0} ms after the kill",
+            "round {round}: first write acknowledged {:.0} ms, first pod of the new leader {:.0} ms after the kill",
+            ms(written),
             ms(first)
         );
         restart(&victim, pids, &a.names[lead]);
@@ -319,6 +324,7 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
         "kill_to_first_pod_p50_ms": ms(sorted[sorted.len() / 2]),
         "kill_to_first_pod_max_ms": ms(*sorted.last().unwrap()),
         "samples_ms": samples.into_iter().map(ms).collect::<Vec<_>>(),
+        "kill_to_write_ms": writes.into_iter().map(ms).collect::<Vec<_>>(),
     })
 }
 

@@ -35,13 +35,15 @@ pub fn judge(policy: Option<&PodFailurePolicy>, p: &Pod) -> Verdict {
         let matched = if let Some(req) = &rule.on_exit_codes {
             let containers = status.container_statuses.iter().flatten();
             let inits = status.init_container_statuses.iter().flatten();
-            match containers.chain(inits).find_map(|c| exit_code_matching(c, req)) {
-                Some((name, code)) => Some(format!(
-                    "Container {name} for pod {pod} failed with exit code {code} matching {} rule at index {index}",
-                    rule.action
-                )),
-                None => None,
-            }
+            containers
+                .chain(inits)
+                .find_map(|c| exit_code_matching(c, req))
+                .map(|(name, code)| {
+                    format!(
+                        "Container {name} for pod {pod} failed with exit code {code} matching {} rule at index {index}",
+                        rule.action
+                    )
+                })
         } else if let Some(patterns) = &rule.on_pod_conditions {
             status.conditions.iter().flatten().find_map(|c| {
                 patterns
