@@ -136,6 +136,19 @@ async fn scale(clients: &[kube::Client], a: &Args) -> serde_json::Value {
 }
 
 /// Which replica leads now (its index), as its `/metrics` says.
+/// The client of the replica that reports itself leader now, if one does.
+async fn leader_among<'a>(clients: &[&'a kube::Client]) -> Option<&'a kube::Client> {
+    for c in clients {
+        let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
+        if let Ok(text) = c.request_text(req).await {
+            if text.lines().any(|l| l == "etcd_server_is_leader 1") {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
 async fn leader(clients: &[kube::Client]) -> usize {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -236,7 +249,8 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
         .unwrap();
     let mut replicas = 0;
     let mut samples = Vec::new();
-    // Kill → the scale-up write acknowledged (the election, as a client sees it).
+    // Kill → the scale-up write acknowledged by the new leader (the election, as a client
+    // sees it).
     let mut writes = Vec::new();
     for round in 0..a.rounds {
         let lead = leader(clients).await;
@@ -268,9 +282,23 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
         assert!(status.success());
         // A write acknowledged after the kill: every pod above its revision is the new
         // leader's. (It also scales up again, so the new leader has pods to create even if the
-        // old one had finished.)
+        // old one had finished.) It is sent to the new leader as soon as one reports itself, so
+        // that it commits right after the election: sent through a follower it would wait for
+        // the follower to learn of the election and the commit (about 200 ms more), and the
+        // new leader's first pods, made before it, would not count.
         replicas += a.pods;
+        let survivors: Vec<&kube::Client> = clients
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lead)
+            .map(|(_, c)| c)
+            .collect();
         let marker = loop {
+            let Some(new_leader) = leader_among(&survivors).await else {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            let deployments: Api<Deployment> = Api::namespaced(new_leader.clone(), &a.namespace);
             match deployments
                 .patch(
                     "failover",
@@ -280,7 +308,7 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
                 .await
             {
                 Ok(d) => break d,
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
             }
         };
         let written = killed.elapsed();

@@ -29,7 +29,8 @@ fn image(p: &Pod) -> String {
 /// One replica; pods of image `ok` succeed, `fail` fail, `run` keep running, `exit42` fail
 /// with their container's exit code 42, `evicted-once` fail with a DisruptionTarget condition
 /// the first time and succeed after, and `ok-index0` succeed at completion index 0 and keep
-/// running at the others.
+/// running at the others, `fail-index1` (`fail-index12`) fail at index 1 (and 2) and succeed at
+/// the others.
 async fn fixture() -> (tempfile::TempDir, Server, kube::Client, FakeKubelet) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::first(dir.path(), "j");
@@ -63,6 +64,11 @@ async fn fixture() -> (tempfile::TempDir, Server, kube::Client, FakeKubelet) {
             "evicted-once" => phase("Succeeded"),
             "ok-index0" if index.map(String::as_str) == Some("0") => phase("Succeeded"),
             "ok-index0" => phase("Running"),
+            "fail-index1" if index.map(String::as_str) == Some("1") => phase("Failed"),
+            "fail-index12" if matches!(index.map(String::as_str), Some("1" | "2")) => {
+                phase("Failed")
+            }
+            "fail-index1" | "fail-index12" => phase("Succeeded"),
             _ => return None,
         })
     });
@@ -113,6 +119,16 @@ fn condition(j: &Job, kind: &str) -> Option<(String, String)> {
 
 fn is(j: &Job, kind: &str) -> bool {
     condition(j, kind).is_some_and(|(s, _)| s == "True")
+}
+
+/// How long after the first of two pods the second was created.
+fn creation_gap(pods: &[Pod]) -> k8s_openapi::jiff::SignedDuration {
+    let mut at: Vec<_> = pods
+        .iter()
+        .map(|p| p.metadata.creation_timestamp.as_ref().unwrap().0)
+        .collect();
+    at.sort();
+    at[1].duration_since(at[0])
 }
 
 async fn pods_of(client: &kube::Client, job: &str) -> Vec<Pod> {
@@ -204,16 +220,9 @@ async fn a_failing_job_backs_off_and_fails_past_its_backoff_limit() {
     );
     assert_eq!(j.status.unwrap().failed, Some(2));
     // The limit of 1 retry: two pods in all, the second after the back-off.
-    let mut pods = pods_of(&client, "bad").await;
+    let pods = pods_of(&client, "bad").await;
     assert_eq!(pods.len(), 2);
-    pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-    let gap = pods[1]
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .unwrap()
-        .0
-        .duration_since(pods[0].metadata.creation_timestamp.as_ref().unwrap().0);
+    let gap = creation_gap(&pods);
     assert!(
         gap.as_secs() >= 9,
         "the retry came {gap:?} after the first pod, not after a 10 s back-off"
@@ -382,16 +391,9 @@ async fn a_failure_an_ignore_rule_matches_is_not_counted_and_the_pod_is_replaced
     let s = j.status.unwrap();
     // backoffLimit 0 would have failed the Job on a counted failure.
     assert_eq!((s.succeeded, s.failed), (Some(1), None));
-    let mut pods = pods_of(&client, "patient").await;
+    let pods = pods_of(&client, "patient").await;
     assert_eq!(pods.len(), 2, "the ignored failure and its replacement");
-    pods.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-    let gap = pods[1]
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .unwrap()
-        .0
-        .duration_since(pods[0].metadata.creation_timestamp.as_ref().unwrap().0);
+    let gap = creation_gap(&pods);
     assert!(
         gap.as_secs() < 9,
         "an ignored failure must not back off: the replacement came {gap:?} later"
@@ -438,6 +440,71 @@ async fn an_indexed_job_completes_when_its_success_policy_holds_and_its_other_po
         assert!(Instant::now() < deadline, "still running: {left:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_past_its_own_backoff_limit_fails_alone_and_the_job_fails_with_failed_indexes() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "perindex",
+        "fail-index1",
+        json!({"completionMode": "Indexed", "completions": 3, "parallelism": 3,
+               "backoffLimitPerIndex": 1}),
+    )
+    .await;
+    let j = until(&client, "perindex", "Failed", |j| is(j, "Failed")).await;
+    let s = j.status.clone().unwrap();
+    assert_eq!(
+        condition(&j, "Failed"),
+        Some(("True".into(), "FailedIndexes".into()))
+    );
+    assert_eq!(s.failed_indexes.as_deref(), Some("1"));
+    assert_eq!(s.completed_indexes.as_deref(), Some("0,2"));
+    assert_eq!((s.succeeded, s.failed), (Some(2), Some(2)));
+    // Index 1 ran twice (one retry), counting its failures on each pod; the others once.
+    let pods = pods_of(&client, "perindex").await;
+    let mut one: Vec<String> = pods
+        .iter()
+        .filter(|p| p.annotations()["batch.kubernetes.io/job-completion-index"] == "1")
+        .map(|p| p.annotations()["batch.kubernetes.io/job-index-failure-count"].clone())
+        .collect();
+    one.sort();
+    assert_eq!(one, ["0", "1"]);
+    assert_eq!(pods.len(), 4);
+    let one: Vec<Pod> = pods
+        .into_iter()
+        .filter(|p| p.annotations()["batch.kubernetes.io/job-completion-index"] == "1")
+        .collect();
+    let gap = creation_gap(&one);
+    assert!(
+        gap.as_secs() >= 9,
+        "index 1 was retried {gap:?} later, not after its 10 s back-off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_failed_indexes_than_max_failed_indexes_fail_the_job_at_once() {
+    let (_d, _s, client, _k) = fixture().await;
+    create(
+        &client,
+        "fewfail",
+        "fail-index12",
+        json!({"completionMode": "Indexed", "completions": 4, "parallelism": 4,
+               "backoffLimitPerIndex": 0, "maxFailedIndexes": 1}),
+    )
+    .await;
+    let j = until(&client, "fewfail", "Failed", |j| is(j, "Failed")).await;
+    assert_eq!(
+        condition(&j, "Failed"),
+        Some(("True".into(), "MaxFailedIndexesExceeded".into()))
+    );
+    assert_eq!(j.status.unwrap().failed_indexes.as_deref(), Some("1-2"));
+    assert_eq!(
+        pods_of(&client, "fewfail").await.len(),
+        4,
+        "no index retried"
+    );
 }
 
 /// A CronJob of `schedule` whose last run the test sets `ago` back, so its schedule has come

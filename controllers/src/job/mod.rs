@@ -8,10 +8,11 @@
 //! the conditions as 1.33 writes them (SuccessCriteriaMet then Complete, FailureTarget then
 //! Failed, Suspended) and the events (SuccessfulCreate, SuccessfulDelete, Completed,
 //! BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy, Suspended, Resumed);
-//! `podFailurePolicy` ([`failure_policy`]) and an Indexed Job's `successPolicy`
-//! ([`success_policy`]).
+//! `podFailurePolicy` ([`failure_policy`]), and an Indexed Job's `successPolicy`
+//! ([`success_policy`]) and `backoffLimitPerIndex` ([`per_index`]).
 
 mod failure_policy;
+mod per_index;
 mod success_policy;
 
 use std::collections::{BTreeSet, HashMap};
@@ -289,6 +290,9 @@ impl JobController {
         let (mut fresh_ok, mut fresh_failed) = (0u32, 0u32);
         let failure_policy = spec.pod_failure_policy.as_ref();
         let mut fail_job = None;
+        let per_index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
+        let mut failed_indexes = parse_indexes(status.failed_indexes.as_deref().unwrap_or(""));
+        let mut index_failures: Vec<i32> = Vec::new();
         for p in pods.iter().filter(|p| has_tracking(p)) {
             let wait_for_phase = failure_policy.is_some() && !finishing;
             let Some(ok) = outcome(p, wait_for_phase) else {
@@ -300,16 +304,23 @@ impl JobController {
                 continue;
             }
             if !ok {
-                match failure_policy::judge(failure_policy, p) {
+                let verdict = failure_policy::judge(failure_policy, p);
+                match &verdict {
                     failure_policy::Verdict::Ignore => {
                         // Not counted anywhere: only the finalizer goes.
                         to_release.push(p.clone());
                         continue;
                     }
                     failure_policy::Verdict::FailJob(message) => {
-                        fail_job.get_or_insert(message);
+                        fail_job.get_or_insert(message.clone());
                     }
                     failure_policy::Verdict::Count | failure_policy::Verdict::FailIndex => {}
+                }
+                if let (Some(limit), Some(i)) = (per_index_limit, index_of(p)) {
+                    index_failures.push(i);
+                    if per_index::fails_index(&verdict, p, limit) {
+                        failed_indexes.insert(i);
+                    }
                 }
             }
             if recorded.insert(puid.clone()) {
@@ -340,6 +351,19 @@ impl JobController {
             }
             if fresh_failed > 0 {
                 rec.failures += fresh_failed;
+                rec.last = Instant::now();
+            }
+        }
+        if per_index_limit.is_some() {
+            status.failed_indexes = Some(format_indexes(&failed_indexes));
+            // Each index backs off on its own failures.
+            let mut b = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+            for i in index_failures {
+                let rec = b.entry(format!("{key}#{i}")).or_insert(Backoff {
+                    failures: 0,
+                    last: Instant::now(),
+                });
+                rec.failures += 1;
                 rec.last = Instant::now();
             }
         }
@@ -441,6 +465,23 @@ impl JobController {
             Some((
                 "BackoffLimitExceeded".to_string(),
                 "Job has reached the specified backoff limit".to_string(),
+            ))
+        } else if per_index_limit.is_some()
+            && spec
+                .max_failed_indexes
+                .is_some_and(|max| failed_indexes.len() as i64 > i64::from(max))
+        {
+            Some((
+                "MaxFailedIndexesExceeded".to_string(),
+                "Job has exceeded the specified maximal number of failed indexes".to_string(),
+            ))
+        } else if per_index_limit.is_some()
+            && !failed_indexes.is_empty()
+            && completed.union(&failed_indexes).count() as i32 >= completions.unwrap_or(0)
+        {
+            Some((
+                "FailedIndexes".to_string(),
+                "Job has failed indexes".to_string(),
             ))
         } else if past_deadline {
             Some((
@@ -564,7 +605,7 @@ impl JobController {
         );
         let want = if indexed {
             let pending = (0..completions.unwrap_or(0))
-                .filter(|i| !completed.contains(i))
+                .filter(|i| !completed.contains(i) && !failed_indexes.contains(i))
                 .count() as i32;
             parallelism.min(pending)
         } else {
@@ -600,21 +641,41 @@ impl JobController {
                 status.active = Some(want);
             } else if have + (going.len() as i32) < want {
                 let have = have + going.len() as i32;
-                let delay = self.backoff_left(key);
+                let delay = if per_index_limit.is_some() {
+                    Duration::ZERO
+                } else {
+                    self.backoff_left(key)
+                };
                 if delay.is_zero() {
-                    let mut indexes: Vec<Option<i32>> = Vec::new();
+                    let mut slots: Vec<(Option<i32>, Option<(i32, i32)>)> = Vec::new();
+                    let mut waiting: Option<Duration> = None;
                     if indexed {
-                        indexes.extend(
-                            (0..completions.unwrap_or(0))
-                                .filter(|i| !completed.contains(i) && !running_indexes.contains(i))
-                                .take((want - have) as usize)
-                                .map(Some),
-                        );
+                        let open = (0..completions.unwrap_or(0)).filter(|i| {
+                            !completed.contains(i)
+                                && !failed_indexes.contains(i)
+                                && !running_indexes.contains(i)
+                        });
+                        for i in open {
+                            if per_index_limit.is_some() {
+                                let left = self.backoff_left(&format!("{key}#{i}"));
+                                if !left.is_zero() {
+                                    waiting = Some(waiting.map_or(left, |w| w.min(left)));
+                                    continue;
+                                }
+                            }
+                            let counts = per_index_limit
+                                .map(|_| per_index::counts_for(&pods, i, failure_policy));
+                            slots.push((Some(i), counts));
+                        }
+                        slots.truncate((want - have) as usize);
                     } else {
-                        indexes.extend(std::iter::repeat_n(None, (want - have) as usize));
+                        slots.extend(std::iter::repeat_n((None, None), (want - have) as usize));
                     }
-                    indexes.truncate(BURST);
-                    self.create_pods(&job, key, &indexes).await?;
+                    slots.truncate(BURST);
+                    if let Some(w) = waiting {
+                        self.queue.add_after(key.to_string(), w);
+                    }
+                    self.create_pods(&job, key, &slots).await?;
                 } else {
                     self.queue.add_after(key.to_string(), delay);
                 }
@@ -712,15 +773,18 @@ impl JobController {
         &self,
         job: &Job,
         key: &str,
-        indexes: &[Option<i32>],
+        indexes: &[(Option<i32>, Option<(i32, i32)>)],
     ) -> Result<(), ControllerError> {
+        if indexes.is_empty() {
+            return Ok(());
+        }
         let api: Api<Pod> =
             Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
         self.expectations.expect(key, indexes.len() as i64, 0);
         let mut failure = None;
-        for (n, index) in indexes.iter().enumerate() {
+        for (n, (index, counts)) in indexes.iter().enumerate() {
             match api
-                .create(&PostParams::default(), &pod_for(job, *index))
+                .create(&PostParams::default(), &pod_for(job, *index, *counts))
                 .await
             {
                 Ok(p) => {
@@ -763,8 +827,9 @@ fn without_zero_counts(mut v: serde_json::Value) -> serde_json::Value {
 }
 
 /// A pod of the Job: its template, the tracking finalizer, the controller reference, and for an
-/// Indexed Job the completion index (annotation, label, hostname, `JOB_COMPLETION_INDEX`).
-fn pod_for(job: &Job, index: Option<i32>) -> Pod {
+/// Indexed Job the completion index (annotation, label, hostname, `JOB_COMPLETION_INDEX`) and,
+/// with a back-off limit per index, its failure counts so far.
+fn pod_for(job: &Job, index: Option<i32>, counts: Option<(i32, i32)>) -> Pod {
     let template = job
         .spec
         .as_ref()
@@ -777,6 +842,10 @@ fn pod_for(job: &Job, index: Option<i32>) -> Pod {
     let mut finalizers = meta.finalizers.unwrap_or_default();
     finalizers.push(TRACKING.into());
     let name = job.name_any();
+    if let Some((failures, ignored)) = counts {
+        annotations.insert(per_index::FAILURE_COUNT.into(), failures.to_string());
+        annotations.insert(per_index::IGNORED_FAILURE_COUNT.into(), ignored.to_string());
+    }
     let generate_name = match index {
         Some(i) => {
             annotations.insert(INDEX.into(), i.to_string());
