@@ -7,7 +7,8 @@
 #   rss        VmRSS of every replica, the leader's informers warm, with 100k pods stored
 #              (goal: leader <= 1.5 GiB)
 #   failover   20 rounds of kill -9 of the leader while it scales up; time from the kill to
-#              the first pod the new leader's controllers create (goal: max < 1 s)
+#              the first pod the new leader's controllers create (goal: max < 1 s), and to
+#              the first write the new leader acknowledged
 # Results: one JSON line per scenario on stdout (and appended to $OUT if set).
 #   bench/controllers.sh [raw-scale|rss|failover]...     default: all three
 set -euo pipefail

@@ -4,8 +4,9 @@
 //! - `failover`: rounds of "scale up, kill -9 the leader while its controllers create pods,
 //!   restart it"; per round, the time from the kill to the first pod the new leader's
 //!   controllers create. A pod counts as the new leader's only when its resourceVersion is
-//!   above that of a write acknowledged after the kill (a scale-up through a surviving
-//!   replica), so a dead leader's creates that were still in flight are never counted.
+//!   above that of a write acknowledged after the kill (a scale-up sent to the new leader as
+//!   soon as one reports itself), so a dead leader's creates that were still in flight are
+//!   never counted. Also reported: kill → that write acknowledged.
 //!
 //! Prints one JSON line per scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
