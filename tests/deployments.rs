@@ -411,3 +411,106 @@ async fn scaling_mid_rollout_spreads_the_change_over_both_replica_sets() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sets a ReplicaSet's status as its controller would: `available` of `replicas` ready.
+async fn set_status(sets: &Api<ReplicaSet>, rs: &str, replicas: i32, available: i32) {
+    sets.patch_status(
+        rs,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"replicas": replicas, "readyReplicas": available,
+            "availableReplicas": available, "observedGeneration": 1}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// Found by `capstan jepsen --workload controllers --nemesis pause-leader` (seed 20078): a new
+/// leader's first sync saw an old ReplicaSet whose status still counted the pods of a
+/// scale-down its ReplicaSet controller had not carried out, and scaled the set back up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_replica_set_whose_status_lags_its_scale_down_is_never_scaled_back_up() {
+    // Only the deployment controller: the test plays the ReplicaSet controller's status, which
+    // it leaves behind on purpose.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        "lag",
+        &["--controllers".into(), "deployment".into()],
+    );
+    common::wait_api_ready(&server, PATIENCE).await;
+    let client = server.kube().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("lag", 8, rolling(2, 1)))
+        .await
+        .unwrap();
+    let spec_of = |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let until_sets = |what: &'static str, want: fn(&[ReplicaSet]) -> bool| {
+        let sets = sets.clone();
+        async move {
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                let all = sets.list(&ListParams::default()).await.unwrap().items;
+                if want(&all) {
+                    return all;
+                }
+                assert!(Instant::now() < deadline, "never: {what}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let first = until_sets("the first ReplicaSet", |s| s.len() == 1).await;
+    let old = first[0].name_any();
+    set_status(&sets, &old, 8, 8).await;
+    // A new image: a new set within the surge, and the old one scaled down by one.
+    deployments
+        .patch(
+            "lag",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}})),
+        )
+        .await
+        .unwrap();
+    let two = until_sets("old set scaled down to 7", |s| {
+        s.len() == 2
+            && s.iter()
+                .any(|r| r.spec.as_ref().and_then(|s| s.replicas) == Some(7))
+    })
+    .await;
+    let new = two.iter().find(|r| r.name_any() != old).unwrap().name_any();
+    // The new set's pods are ready, but the old set's status still shows 8 available.
+    let new_size = spec_of(two.iter().find(|r| r.name_any() == new).unwrap());
+    set_status(&sets, &new, new_size, new_size).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every size the old set was given, from the deployment controller's events.
+    let events: Vec<String> =
+        Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), "default")
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|e| e.message)
+            .filter(|m| m.contains(&format!("replica set {old} ")))
+            .collect();
+    assert!(
+        !events
+            .iter()
+            .any(|m| m.starts_with("Scaled up") && !m.ends_with("from 0 to 8")),
+        "the old set was scaled back up: {events:?}"
+    );
+    // Once its status catches up, the rollout goes on.
+    set_status(&sets, &old, 7, 7).await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let rs = sets.get(&old).await.unwrap();
+        if spec_of(&rs) < 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rollout stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

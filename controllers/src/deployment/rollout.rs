@@ -365,6 +365,18 @@ impl Rollout<'_> {
             if have == 0 || have == avail {
                 continue;
             }
+            // More available than wanted: its status has not caught up with a scale-down yet
+            // (as after a fail-over, when the ReplicaSet controller has not deleted the pods).
+            // Acting on it would scale the set back up; upstream refuses and retries, as here.
+            if avail > have {
+                return Err(ControllerError::Conflict(format!(
+                    "when cleaning up unhealthy replicas, got invalid request to scale down {}/{} {} -> {}",
+                    self.ns(),
+                    rs.name_any(),
+                    have,
+                    have - (max_down - cleaned).min(have - avail)
+                )));
+            }
             let down = (max_down - cleaned).min(have - avail);
             self.scale(rs, have - down).await?;
             cleaned += down;
