@@ -647,7 +647,7 @@ impl JobController {
                     self.backoff_left(key)
                 };
                 if delay.is_zero() {
-                    let mut slots: Vec<(Option<i32>, Option<(i32, i32)>)> = Vec::new();
+                    let mut slots: Vec<PodSlot> = Vec::new();
                     let mut waiting: Option<Duration> = None;
                     if indexed {
                         let open = (0..completions.unwrap_or(0)).filter(|i| {
@@ -773,7 +773,7 @@ impl JobController {
         &self,
         job: &Job,
         key: &str,
-        indexes: &[(Option<i32>, Option<(i32, i32)>)],
+        indexes: &[PodSlot],
     ) -> Result<(), ControllerError> {
         if indexes.is_empty() {
             return Ok(());
@@ -814,6 +814,10 @@ impl JobController {
         }
     }
 }
+
+/// A pod to create: its completion index (Indexed Jobs) and, with a back-off limit per index,
+/// the failure counts it carries.
+type PodSlot = (Option<i32>, Option<(i32, i32)>);
 
 /// Counts upstream leaves out when zero (omitempty).
 const OMITTED_WHEN_ZERO: [&str; 3] = ["active", "succeeded", "failed"];
