@@ -128,19 +128,11 @@ pub fn register(
     }
 }
 
-fn condition_true(status: &JobStatus, kind: &str) -> bool {
-    status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == kind && c.status == "True")
-}
-
 /// Complete or Failed.
 pub fn finished(job: &Job) -> bool {
-    job.status
-        .as_ref()
-        .is_some_and(|s| condition_true(s, "Complete") || condition_true(s, "Failed"))
+    job.status.as_ref().is_some_and(|s| {
+        true_condition(s, "Complete").is_some() || true_condition(s, "Failed").is_some()
+    })
 }
 
 fn set_condition(
@@ -252,10 +244,12 @@ impl JobController {
             return Ok(());
         };
         let Some(job) = self.jobs.store().get(&ObjectRef::new(name).within(ns)) else {
+            // The Job's record and those of its indexes (`<key>#<index>`).
+            let index_prefix = format!("{key}#");
             self.backoff
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(key);
+                .retain(|k, _| k != key && !k.starts_with(&index_prefix));
             return Ok(());
         };
         let job = (*job).clone();
