@@ -224,6 +224,21 @@ fn restart(r: &Replica, pids: &str, name: &str) {
     std::fs::write(pids, lines.join("\n") + "\n").unwrap();
 }
 
+/// The time of day, UTC, as the replicas' logs print it (HH:MM:SS.mmm), to find a round there.
+fn utc_clock() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = t.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        t.subsec_millis()
+    )
+}
+
 async fn ready(c: &kube::Client) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -276,6 +291,7 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
             }
         }
         let killed = Instant::now();
+        let killed_at = utc_clock();
         let status = std::process::Command::new("kill")
             .args(["-9", &victim.pid.to_string()])
             .status()
@@ -294,12 +310,16 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
             .filter(|(i, _)| *i != lead)
             .map(|(_, c)| c)
             .collect();
+        // What each attempt met, shown when the round is slow.
+        let mut attempts = Vec::new();
         let marker = loop {
             let Some(new_leader) = leader_among(&survivors).await else {
+                attempts.push(format!("{:.0} ms: no leader", ms(killed.elapsed())));
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             };
             let deployments: Api<Deployment> = Api::namespaced(new_leader.clone(), &a.namespace);
+            let sent = killed.elapsed();
             match deployments
                 .patch(
                     "failover",
@@ -309,9 +329,20 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
                 .await
             {
                 Ok(d) => break d,
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(e) => {
+                    attempts.push(format!(
+                        "{:.0}-{:.0} ms: {e}",
+                        ms(sent),
+                        ms(killed.elapsed())
+                    ));
+                    tokio::time::sleep(Duration::from_millis(5)).await
+                }
             }
         };
+        if killed.elapsed() > Duration::from_millis(900) {
+            attempts.dedup();
+            eprintln!("round {round}: slow; attempts: {attempts:?}");
+        }
         let written = killed.elapsed();
         let marker_rv: u64 = marker
             .metadata
@@ -329,7 +360,8 @@ async fn failover(clients: &[kube::Client], a: &Args) -> serde_json::Value {
         samples.push(first);
         writes.push(written);
         eprintln!(
-            "round {round}: first write acknowledged {:.0} ms, first pod of the new leader {:.0} ms after the kill",
+            "round {round}: killed {} at {killed_at}; first write acknowledged {:.0} ms, first pod of the new leader {:.0} ms after the kill",
+            a.names[lead],
             ms(written),
             ms(first)
         );

@@ -16,6 +16,7 @@
 
 mod batcher;
 pub mod codec;
+mod election;
 mod error;
 mod forwarder;
 mod log_store;

@@ -20,6 +20,7 @@ use crate::codec::{
     entry_to_pb, log_id_from_pb, opt_log_id_from_pb, opt_log_id_to_pb, required_vote,
     snapshot_meta_to_pb, vote_from_pb, vote_to_pb,
 };
+use crate::election::ElectionTimer;
 use crate::pki::CertPair;
 use crate::types::{Member, NodeId, TypeConfig};
 
@@ -112,6 +113,7 @@ fn client(ch: Channel) -> RaftClient<Channel> {
 #[derive(Clone)]
 pub struct PeerNetwork {
     pub peers: Peers,
+    pub election: Arc<ElectionTimer>,
 }
 
 /// A connection to one peer.
@@ -119,6 +121,7 @@ pub struct PeerConnection {
     target: NodeId,
     url: String,
     peers: Peers,
+    election: Arc<ElectionTimer>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
@@ -129,6 +132,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             target,
             url: node.peer_url.clone(),
             peers: self.peers.clone(),
+            election: self.election.clone(),
         }
     }
 }
@@ -238,10 +242,14 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             .map_err(|s| status_err(self.target, s))?
             .into_inner();
         let vote = required_vote(resp.vote.as_ref()).map_err(decode_err)?;
-        Ok(VoteResponse {
+        let resp = VoteResponse {
             vote,
             vote_granted: resp.vote_granted,
             last_log_id: resp.last_log_id.as_ref().map(log_id_from_pb),
-        })
+        };
+        if !resp.vote_granted && resp.last_log_id > rpc.last_log_id {
+            self.election.saw_longer_log();
+        }
+        Ok(resp)
     }
 }

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::batcher::{ProposalBatcher, ReadCoalescer};
+use crate::election::ElectionTimer;
 use crate::forwarder::ForwardBatcher;
 use crate::log_store::RaftLogStore;
 use crate::network::{PeerNetwork, PeerTls, Peers, MAX_PEER_MESSAGE};
@@ -110,8 +111,14 @@ impl RaftNode {
         .validate()
         .map_err(|e| RaftError::Config(e.to_string()))?;
         let peers = Peers::new(config.tls.clone());
+        let election = ElectionTimer::new(
+            config.heartbeat,
+            config.election_timeout_max,
+            config.election_timeout_min,
+        );
         let network = PeerNetwork {
             peers: peers.clone(),
+            election: election.clone(),
         };
         let raft = Raft::new(config.id, Arc::new(raft_config), network, log, sm)
             .await
@@ -147,7 +154,9 @@ impl RaftNode {
             leadership: lead_rx,
             election_timeout: config.election_timeout_max,
             min_lease_ttl: config.store.min_lease_ttl,
+            election: election.clone(),
         }));
+        tasks.push(tokio::spawn(election.run(raft.clone())));
         tasks.push(tokio::spawn(kv.clone().run_lease_expiry()));
         tasks.push(tokio::spawn(promote_caught_up_learners(raft.clone())));
         Ok(RaftNode {

@@ -33,6 +33,7 @@ use tonic::transport::Channel;
 
 use crate::batcher::{ProposalBatcher, ProposeError, Proposed, ReadCoalescer};
 use crate::codec::{failure_from_pb, log_id_from_pb, result_from_pb, result_to_pb};
+use crate::election::ElectionTimer;
 use crate::forwarder::ForwardBatcher;
 use crate::network::Peers;
 use crate::types::{Member, NodeId, Raft};
@@ -63,6 +64,7 @@ pub(crate) struct Shared {
     pub leadership: watch::Receiver<Leadership>,
     pub election_timeout: Duration,
     pub min_lease_ttl: i64,
+    pub election: Arc<ElectionTimer>,
 }
 
 /// The replicated store (see the module doc).
@@ -125,6 +127,11 @@ impl ReplicatedKv {
     /// The raft handle.
     pub fn raft(&self) -> &Raft {
         &self.shared.raft
+    }
+
+    /// This replica's election timer (fed by the peer service).
+    pub(crate) fn election(&self) -> &ElectionTimer {
+        &self.shared.election
     }
 
     /// Where to send a leader-only request: here, or the leader. Waits up to `LEADER_WAIT` for a

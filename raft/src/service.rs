@@ -209,6 +209,9 @@ impl RaftRpc for RaftService {
         };
         let resp = self.kv.raft().append_entries(rpc).await.map_err(internal)?;
         use openraft::raft::AppendEntriesResponse as A;
+        if !matches!(resp, A::HigherVote(_)) {
+            self.kv.election().heard_from_leader();
+        }
         use pb::append_entries_response::Result as R;
         let result = match resp {
             A::Success => R::Success(pb::Blank {}),
@@ -235,7 +238,13 @@ impl RaftRpc for RaftService {
             vote: required_vote(r.vote.as_ref()).map_err(bad)?,
             last_log_id: opt_log_id_from_pb(r.last_log_id.as_ref()),
         };
+        let (asked_with, candidate_term) = (rpc.last_log_id, rpc.vote.leader_id().term);
         let resp = self.kv.raft().vote(rpc).await.map_err(internal)?;
+        if resp.vote_granted {
+            self.kv.election().heard_from_leader();
+        } else if resp.last_log_id > asked_with {
+            self.kv.election().refused_shorter_log(candidate_term);
+        }
         Ok(Response::new(pb::VoteResponse {
             vote: Some(vote_to_pb(&resp.vote)),
             vote_granted: resp.vote_granted,
@@ -254,8 +263,9 @@ impl RaftRpc for RaftService {
             .as_ref()
             .map(snapshot_meta_from_pb)
             .ok_or_else(|| bad("snapshot chunk without metadata"))?;
+        let sent_by = required_vote(r.vote.as_ref()).map_err(bad)?;
         let rpc = InstallSnapshotRequest {
-            vote: required_vote(r.vote.as_ref()).map_err(bad)?,
+            vote: sent_by,
             meta,
             offset: r.offset,
             data: r.data.to_vec(),
@@ -267,6 +277,9 @@ impl RaftRpc for RaftService {
             .install_snapshot(rpc)
             .await
             .map_err(internal)?;
+        if resp.vote == sent_by {
+            self.kv.election().heard_from_leader();
+        }
         Ok(Response::new(pb::InstallSnapshotResponse {
             vote: Some(vote_to_pb(&resp.vote)),
         }))
