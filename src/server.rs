@@ -593,7 +593,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         },
     );
     let warm = kube.clone();
-    tokio::task::spawn_blocking(move || warm.warm_up());
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        warm.warm_up();
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "OpenAPI schemas built"
+        );
+    });
     let boot = kube.clone();
     tokio::spawn(async move {
         // The system namespaces and the `kubernetes` service, once the cluster takes writes.

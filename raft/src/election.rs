@@ -13,7 +13,7 @@
 //! target to stand) to its target. A voter that refuses a candidate for its shorter log while
 //! the leader is silent stands at once itself (it holds the longer log, so it is the one that
 //! can win), at a term above that candidate's; a candidate refused for its shorter log backs off a lease to let it. Retries are
-//! an election timeout apart, jittered. openraft's own timer stays on underneath as a fallback.
+//! half a minimum election timeout apart, jittered. openraft's own timer stays on underneath as a fallback.
 //!
 //! Safety does not rest on any of this: raft is safe whenever anyone stands. What it changes is
 //! only how soon someone does.
@@ -46,11 +46,24 @@ struct TimerState {
     /// The term of the last candidate refused for its shorter log: standing at it would tie
     /// with that candidate, and a tie goes to the greater node id.
     refused_term: u64,
+    /// Vote requests being decided here now: standing meanwhile could follow a vote just
+    /// granted, and depose the candidate it went to the moment it wins.
+    deciding: u32,
+}
+
+/// Held while this replica decides a vote request (see `ElectionTimer::deciding_vote`).
+pub struct DecidingVote<'a>(&'a ElectionTimer);
+
+impl Drop for DecidingVote<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock();
+        s.deciding = s.deciding.saturating_sub(1);
+    }
 }
 
 impl ElectionTimer {
     /// `lease` is openraft's leader lease (its maximum election timeout), `retry` the pause
-    /// between two attempts of this replica (its minimum election timeout).
+    /// between two attempts of this replica.
     pub fn new(heartbeat: Duration, lease: Duration, retry: Duration) -> Arc<ElectionTimer> {
         let now = Instant::now();
         Arc::new(ElectionTimer {
@@ -59,6 +72,7 @@ impl ElectionTimer {
                 not_before: now,
                 jitter: jitter(heartbeat),
                 refused_term: 0,
+                deciding: 0,
             }),
             nudge: Notify::new(),
             lease,
@@ -71,6 +85,13 @@ impl ElectionTimer {
     /// candidate gets its chance to establish itself), or this replica was leading.
     pub fn heard_from_leader(&self) {
         self.state.lock().last_heard = Instant::now();
+    }
+
+    /// Marks a vote request as being decided until the guard drops (after which a granted
+    /// vote counts as hearing from a leader).
+    pub fn deciding_vote(&self) -> DecidingVote<'_> {
+        self.state.lock().deciding += 1;
+        DecidingVote(self)
     }
 
     /// A voter refused this replica's candidacy for a shorter log: leave the next attempt to
@@ -140,6 +161,14 @@ impl ElectionTimer {
             };
             if leading || !may_stand || !stand {
                 continue;
+            }
+            {
+                let mut s = self.state.lock();
+                if s.deciding > 0 {
+                    // Look again shortly: the request may be a vote this replica grants.
+                    s.not_before = s.not_before.max(now + self.heartbeat / 5);
+                    continue;
+                }
             }
             tracing::info!(
                 silent_ms = now

@@ -114,7 +114,7 @@ impl RaftNode {
         let election = ElectionTimer::new(
             config.heartbeat,
             config.election_timeout_max,
-            config.election_timeout_min,
+            config.election_timeout_min / 2,
         );
         let network = PeerNetwork {
             peers: peers.clone(),

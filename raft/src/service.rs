@@ -239,10 +239,13 @@ impl RaftRpc for RaftService {
             last_log_id: opt_log_id_from_pb(r.last_log_id.as_ref()),
         };
         let (asked_with, candidate_term) = (rpc.last_log_id, rpc.vote.leader_id().term);
+        let deciding = self.kv.election().deciding_vote();
         let resp = self.kv.raft().vote(rpc).await.map_err(internal)?;
         if resp.vote_granted {
             self.kv.election().heard_from_leader();
-        } else if resp.last_log_id > asked_with {
+        }
+        drop(deciding);
+        if !resp.vote_granted && resp.last_log_id > asked_with {
             self.kv.election().refused_shorter_log(candidate_term);
         }
         Ok(Response::new(pb::VoteResponse {
