@@ -4,7 +4,8 @@
 //! advertised API address in an annotation) every 5 s; the leader, for each term it leads,
 //! writes the addresses of the voters whose Lease it has seen renewed within 15 s into
 //! `default/kubernetes`, fenced by its term. A replica killed drops out within about 15 s, one
-//! removed from the cluster at once.
+//! removed from the cluster at once. The `kubernetes` EndpointSlice follows the Endpoints, as
+//! kube-apiserver's endpoints adapter derives it (readers such as kube-proxy use slices).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use capstan_apiserver::k8s::{KubeApi, User};
 use capstan_raft::RaftNode;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Endpoints;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -28,6 +30,7 @@ const ADVERTISE: &str = "capstan.io/advertise-address";
 const RENEW_EVERY: Duration = Duration::from_secs(5);
 const LEASE_SECONDS: u64 = 15;
 const USER_AGENT: &str = "kube-apiserver/v1.33.0 (capstan)";
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 fn lease_name(member_id: u64) -> String {
     format!("apiserver-{member_id:016x}")
@@ -178,14 +181,26 @@ async fn reconcile(
         return Ok(());
     }
     let want = subsets(&live);
+    let changed = ensure_endpoints(client, &want).await? | ensure_slice(client, &want).await?;
+    if changed {
+        tracing::info!(addresses = ?live, "kubernetes endpoints now the live voting replicas");
+    }
+    Ok(())
+}
+
+/// Makes `default/kubernetes` (Endpoints) hold `want`; whether it wrote.
+async fn ensure_endpoints(
+    client: &kube::Client,
+    want: &serde_json::Value,
+) -> Result<bool, kube::Error> {
     let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
     match endpoints.get_opt("kubernetes").await? {
         Some(cur) => {
-            if serde_json::to_value(&cur.subsets).ok().as_ref() == Some(&want) {
-                return Ok(());
+            if serde_json::to_value(&cur.subsets).ok().as_ref() == Some(want) {
+                return Ok(false);
             }
             let mut next = cur;
-            next.subsets = serde_json::from_value(want).ok();
+            next.subsets = serde_json::from_value(want.clone()).ok();
             endpoints
                 .replace("kubernetes", &PostParams::default(), &next)
                 .await?;
@@ -200,6 +215,74 @@ async fn reconcile(
             endpoints.create(&PostParams::default(), &obj).await?;
         }
     }
-    tracing::info!(addresses = ?live, "kubernetes endpoints now the live voting replicas");
-    Ok(())
+    Ok(true)
+}
+
+/// The `kubernetes` EndpointSlice as kube-apiserver's endpoints adapter derives it from the
+/// Endpoints: the first subset only (its ports and ready addresses), IPv6 if every address is.
+fn slice_of(subsets: &serde_json::Value) -> serde_json::Value {
+    let first = subsets.get(0).cloned().unwrap_or_else(|| json!({}));
+    let addrs: Vec<String> = first["addresses"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["ip"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let v6 = !addrs.is_empty()
+        && addrs
+            .iter()
+            .all(|a| a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_ipv6()));
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "labels": {SERVICE_NAME_LABEL: "kubernetes"}},
+        "addressType": if v6 { "IPv6" } else { "IPv4" },
+        "ports": first.get("ports").cloned().unwrap_or_else(|| json!([])),
+        "endpoints": addrs
+            .iter()
+            .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// Makes `default/kubernetes` (EndpointSlice) match `subsets`; whether it wrote.
+async fn ensure_slice(
+    client: &kube::Client,
+    subsets: &serde_json::Value,
+) -> Result<bool, kube::Error> {
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let want: EndpointSlice =
+        serde_json::from_value(slice_of(subsets)).map_err(kube::Error::SerdeError)?;
+    match slices.get_opt("kubernetes").await? {
+        // The address type cannot change: the slice is made anew.
+        Some(cur) if cur.address_type != want.address_type => {
+            slices
+                .delete("kubernetes", &kube::api::DeleteParams::default())
+                .await?;
+            slices.create(&PostParams::default(), &want).await?;
+        }
+        Some(cur) => {
+            if cur.endpoints == want.endpoints
+                && cur.ports == want.ports
+                && cur.metadata.labels == want.metadata.labels
+            {
+                return Ok(false);
+            }
+            let mut next = want;
+            next.metadata = cur.metadata;
+            next.metadata.labels = Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_string(),
+                "kubernetes".to_string(),
+            )]));
+            slices
+                .replace("kubernetes", &PostParams::default(), &next)
+                .await?;
+        }
+        None => {
+            slices.create(&PostParams::default(), &want).await?;
+        }
+    }
+    Ok(true)
 }

@@ -168,9 +168,10 @@ pub struct ServerArgs {
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
-    /// Longest raft election timeout in milliseconds (each election waits a random time between
-    /// half of it and all of it). A follower gives up on a silent leader after this plus the
-    /// leader's lease (the same length), so a failover takes 1.5 to 2 times it.
+    /// Longest raft election timeout in milliseconds, which is also the leader's lease: voters
+    /// refuse candidates until a lease has passed since they last heard from the leader. A
+    /// follower stands for election once the leader has been silent this long plus two to three
+    /// heartbeats, so a failover takes a little more than this.
     #[arg(long, default_value_t = 400)]
     pub election_timeout_ms: u64,
 

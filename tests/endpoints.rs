@@ -681,3 +681,46 @@ async fn a_pod_on_a_missing_node_is_left_out_of_slices_with_a_warning() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_service_has_an_endpoint_slice_as_kube_apiserver_writes_it() {
+    let (_d, server, client) = fixture(&[]).await;
+    let port: i32 = server.api_url.rsplit(':').next().unwrap().parse().unwrap();
+    let slices = slices_until(&client, "kubernetes", "the kubernetes slice", |s| {
+        !s.is_empty()
+    })
+    .await;
+    assert_eq!(slices.len(), 1);
+    let s = &slices[0];
+    assert_eq!(s.name_any(), "kubernetes");
+    assert_eq!(s.address_type, "IPv4");
+    let ports: Vec<(Option<&str>, Option<i32>, Option<&str>)> = s
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.as_deref(), p.port, p.protocol.as_deref()))
+        .collect();
+    assert_eq!(ports, vec![(Some("https"), Some(port), Some("TCP"))]);
+    let endpoints: Vec<(Vec<String>, Option<bool>)> = s
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.addresses.clone(),
+                e.conditions.as_ref().and_then(|c| c.ready),
+            )
+        })
+        .collect();
+    assert_eq!(endpoints, vec![(vec!["127.0.0.1".to_string()], Some(true))]);
+    // Not managed by the EndpointSlice controller (the Service has no selector), and not
+    // rewritten while nothing changes: two more reconciler rounds (5 s apart) leave it as is.
+    assert!(!s
+        .labels()
+        .contains_key("endpointslice.kubernetes.io/managed-by"));
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let again = Api::<EndpointSlice>::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .unwrap();
+    assert_eq!(again.resource_version(), s.resource_version());
+}
