@@ -50,6 +50,13 @@ struct Backoff {
     last: Instant,
 }
 
+/// The event a Job's finishing write records once it lands.
+enum Finished {
+    Completed,
+    /// A failure's reason and message (FailureTarget, then Failed).
+    Warning(String, String),
+}
+
 struct JobController {
     client: Client,
     jobs: Arc<Informer<Job>>,
@@ -488,9 +495,6 @@ impl JobController {
         if let Some((reason, message)) = failure {
             let (reason, message) = (reason.as_str(), message.as_str());
             let first = set_condition(&mut status, "FailureTarget", true, reason, message);
-            if first {
-                self.events.warning(&job, reason, message.into()).await;
-            }
             self.delete_pods(&job, &active).await?;
             // Failed once no pod of it is still running or terminating.
             let running = pods.iter().any(|p| !is_finished(p));
@@ -502,6 +506,10 @@ impl JobController {
             {
                 set_condition(&mut status, "Failed", true, reason, message);
                 status.start_time.get_or_insert(Time(now));
+            }
+            if first {
+                let event = Finished::Warning(reason.to_string(), message.to_string());
+                return self.finish_write_then(&job, &status, event).await;
             }
             return self.finish_write(&job, &status, before).await;
         }
@@ -542,8 +550,8 @@ impl JobController {
             let running = pods.iter().any(|p| !is_finished(p));
             if !running && set_condition(&mut status, "Complete", true, reason, message) {
                 status.completion_time = Some(Time(now));
-                self.events
-                    .normal(&job, "Completed", "Job completed".into())
+                return self
+                    .finish_write_then(&job, &status, Finished::Completed)
                     .await;
             }
             return self.finish_write(&job, &status, before).await;
@@ -706,16 +714,48 @@ impl JobController {
         self.write_status(job, status).await
     }
 
-    async fn write_status(&self, job: &Job, status: &JobStatus) -> Result<(), ControllerError> {
+    /// Writes the status that finishes (or dooms) the Job, then records its event: only if the
+    /// Job is still the version this sync read (a merge patch naming its resourceVersion), so
+    /// that a sync on a cache that has not yet seen the first such write gets a conflict and
+    /// retries instead of recording the event twice, as upstream's status update does.
+    async fn finish_write_then(
+        &self,
+        job: &Job,
+        status: &JobStatus,
+        event: Finished,
+    ) -> Result<(), ControllerError> {
         let api: Api<Job> =
             Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
-        // A count left out is removed from the stored status by `null` in the merge patch.
+        let mut body = json!({"status": self.status_body(status)});
+        body["metadata"] = json!({"resourceVersion": job.resource_version()});
+        crate::status_patch::merge(&api, &job.name_any(), body).await?;
+        match event {
+            Finished::Completed => {
+                self.events
+                    .normal(job, "Completed", "Job completed".into())
+                    .await
+            }
+            Finished::Warning(reason, message) => self.events.warning(job, &reason, message).await,
+        }
+        Ok(())
+    }
+
+    /// The status as a merge patch: a count left out is removed from the stored status by
+    /// `null`.
+    fn status_body(&self, status: &JobStatus) -> serde_json::Value {
         let mut body = without_zero_counts(serde_json::to_value(status).unwrap_or_default());
         for k in OMITTED_WHEN_ZERO {
             if body.get(k).is_none() {
                 body[k] = serde_json::Value::Null;
             }
         }
+        body
+    }
+
+    async fn write_status(&self, job: &Job, status: &JobStatus) -> Result<(), ControllerError> {
+        let api: Api<Job> =
+            Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
+        let body = self.status_body(status);
         crate::status_patch::merge(&api, &job.name_any(), json!({"status": body})).await
     }
 
