@@ -17,6 +17,7 @@ use capstan_raft::RaftNode;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Endpoints;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -271,11 +272,11 @@ async fn ensure_slice(
                 return Ok(false);
             }
             let mut next = want;
-            next.metadata = cur.metadata;
-            next.metadata.labels = Some(BTreeMap::from([(
-                SERVICE_NAME_LABEL.to_string(),
-                "kubernetes".to_string(),
-            )]));
+            let labels = next.metadata.labels.take();
+            next.metadata = ObjectMeta {
+                labels,
+                ..cur.metadata
+            };
             slices
                 .replace("kubernetes", &PostParams::default(), &next)
                 .await?;

@@ -18,7 +18,6 @@
 //! Safety does not rest on any of this: raft is safe whenever anyone stands. What it changes is
 //! only how soon someone does.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::random::random_u64;
 use crate::types::Raft;
 
 /// When this replica last heard from a leader, and when it may stand next.
@@ -199,10 +199,7 @@ fn elections_to_pass(refused_term: u64, term: u64) -> u64 {
 
 /// A random duration in `0..max`.
 fn jitter(max: Duration) -> Duration {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    let nanos = max.as_nanos().max(1) as u64;
-    Duration::from_nanos(h.finish() % nanos)
+    Duration::from_nanos(random_u64() % (max.as_nanos().max(1) as u64))
 }
 
 #[cfg(test)]

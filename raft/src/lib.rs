@@ -24,6 +24,7 @@ mod log_tail;
 mod network;
 mod node;
 pub mod pki;
+mod random;
 mod replicated;
 mod service;
 mod state_machine;

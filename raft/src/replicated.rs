@@ -36,6 +36,7 @@ use crate::codec::{failure_from_pb, log_id_from_pb, result_from_pb, result_to_pb
 use crate::election::ElectionTimer;
 use crate::forwarder::ForwardBatcher;
 use crate::network::Peers;
+use crate::random::random_u64;
 use crate::types::{Member, NodeId, Raft};
 
 /// Who leads, as this replica sees it.
@@ -375,18 +376,6 @@ fn answered<T>(response: Option<T>, failure: Option<pb::KvFailure>, what: &str) 
         (Some(r), None) => Ok(r),
         (None, None) => Err(KvError::Storage(format!("empty {what} response"))),
     }
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 /// A peer's gRPC status as a store error (the leader's store errors travel as `KvFailure`;

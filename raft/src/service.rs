@@ -19,6 +19,7 @@ use crate::codec::{
     opt_log_id_to_pb, required_vote, snapshot_meta_from_pb, vote_to_pb,
 };
 use crate::pki::ReplicaCerts;
+use crate::random::random_u64;
 use crate::replicated::{command_result, ReplicatedKv};
 use crate::types::{Member, NodeId};
 
@@ -176,11 +177,8 @@ fn bad(e: impl std::fmt::Display) -> Status {
 
 /// A new member id: random, never 0, never one in use.
 fn new_member_id(taken: &BTreeSet<NodeId>) -> NodeId {
-    use std::hash::{BuildHasher, Hasher};
     loop {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(taken.len());
-        let id = h.finish();
+        let id = random_u64();
         if id != 0 && !taken.contains(&id) {
             return id;
         }

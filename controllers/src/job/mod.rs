@@ -715,20 +715,17 @@ impl JobController {
     }
 
     /// Writes the status that finishes (or dooms) the Job, then records its event: only if the
-    /// Job is still the version this sync read (a merge patch naming its resourceVersion), so
-    /// that a sync on a cache that has not yet seen the first such write gets a conflict and
-    /// retries instead of recording the event twice, as upstream's status update does.
+    /// Job is still the version this sync read, so that a sync on a cache that has not yet
+    /// seen the first such write gets a conflict and retries instead of recording the event
+    /// twice, as upstream's status update does.
     async fn finish_write_then(
         &self,
         job: &Job,
         status: &JobStatus,
         event: Finished,
     ) -> Result<(), ControllerError> {
-        let api: Api<Job> =
-            Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
-        let mut body = json!({"status": self.status_body(status)});
-        body["metadata"] = json!({"resourceVersion": job.resource_version()});
-        crate::status_patch::merge(&api, &job.name_any(), body).await?;
+        self.patch_status(job, status, job.resource_version())
+            .await?;
         match event {
             Finished::Completed => {
                 self.events
@@ -740,23 +737,32 @@ impl JobController {
         Ok(())
     }
 
-    /// The status as a merge patch: a count left out is removed from the stored status by
-    /// `null`.
-    fn status_body(&self, status: &JobStatus) -> serde_json::Value {
+    async fn write_status(&self, job: &Job, status: &JobStatus) -> Result<(), ControllerError> {
+        self.patch_status(job, status, None).await
+    }
+
+    /// A merge patch of the Job's status; with `version`, only onto that resourceVersion (409
+    /// otherwise).
+    async fn patch_status(
+        &self,
+        job: &Job,
+        status: &JobStatus,
+        version: Option<String>,
+    ) -> Result<(), ControllerError> {
+        let api: Api<Job> =
+            Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
+        // A count left out is removed from the stored status by `null` in the merge patch.
         let mut body = without_zero_counts(serde_json::to_value(status).unwrap_or_default());
         for k in OMITTED_WHEN_ZERO {
             if body.get(k).is_none() {
                 body[k] = serde_json::Value::Null;
             }
         }
-        body
-    }
-
-    async fn write_status(&self, job: &Job, status: &JobStatus) -> Result<(), ControllerError> {
-        let api: Api<Job> =
-            Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
-        let body = self.status_body(status);
-        crate::status_patch::merge(&api, &job.name_any(), json!({"status": body})).await
+        let mut patch = json!({"status": body});
+        if let Some(v) = version {
+            patch["metadata"] = json!({"resourceVersion": v});
+        }
+        crate::status_patch::merge(&api, &job.name_any(), patch).await
     }
 
     /// Removes the tracking finalizer from a pod already recorded.
