@@ -139,18 +139,6 @@ async fn pods_of(client: &kube::Client, job: &str) -> Vec<Pod> {
         .items
 }
 
-/// The events recorded about object `name` in `default`.
-async fn events_of(client: &kube::Client, name: &str) -> Vec<Event> {
-    Api::<Event>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_its_completions_at_most_parallelism_at_a_time_and_completes() {
     let (_d, _s, client, _k) = fixture().await;
@@ -200,7 +188,7 @@ async fn a_job_runs_its_completions_at_most_parallelism_at_a_time_and_completes(
         "{:?}",
         watch.seen.lock().unwrap().violations
     );
-    let listed = events_of(&client, "work").await;
+    let listed = common::events_of(&client, "work").await;
     let events: Vec<String> = listed.iter().filter_map(|e| e.reason.clone()).collect();
     // Recorded once: a sync on a cache that had not seen the finishing write yet must not
     // record it again (identical events are counted on one Event).
@@ -373,7 +361,7 @@ async fn a_failjob_rule_of_the_pod_failure_policy_fails_the_job_at_its_first_mat
         assert_eq!(c.message.as_deref(), Some(message.as_str()), "{kind}");
     }
     assert_eq!(j.status.as_ref().unwrap().failed, Some(1));
-    let events: Vec<(String, String)> = events_of(&client, "strict")
+    let events: Vec<(String, String)> = common::events_of(&client, "strict")
         .await
         .into_iter()
         .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
@@ -510,7 +498,7 @@ async fn more_failed_indexes_than_max_failed_indexes_fail_the_job_at_once() {
     assert_eq!(j.status.unwrap().failed_indexes.as_deref(), Some("1-2"));
     // One pod per index, none retried (pods still running when the Job failed were deleted,
     // so the creations are counted, not the pods left).
-    let creates = events_of(&client, "fewfail")
+    let creates = common::events_of(&client, "fewfail")
         .await
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some("SuccessfulCreate"))
@@ -643,7 +631,7 @@ async fn a_time_missed_past_the_starting_deadline_or_while_suspended_makes_no_jo
             "no MissSchedule event: {events:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-        saw_miss = events_of(&client, "late")
+        saw_miss = common::events_of(&client, "late")
             .await
             .iter()
             .any(|e| e.reason.as_deref() == Some("MissSchedule"));

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use common::Server;
 use futures_util::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::Api;
 use serde_json::{json, Value};
@@ -218,13 +218,9 @@ async fn taint_node(client: &kube::Client, node: &str, key: &str) {
 }
 
 async fn events_about(client: &kube::Client, name: &str) -> Vec<(String, String)> {
-    Api::<Event>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
+    common::events_of(client, name)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
         .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
         .collect()
 }

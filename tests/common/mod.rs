@@ -424,3 +424,18 @@ pub async fn local_keys(server: &Server, prefix: &str) -> std::collections::BTre
         .map(|kv| String::from_utf8_lossy(kv.key()).to_string())
         .collect()
 }
+
+/// The events recorded about object `name` in `default`.
+pub async fn events_of(
+    client: &kube::Client,
+    name: &str,
+) -> Vec<k8s_openapi::api::core::v1::Event> {
+    kube::Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), "default")
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .collect()
+}
