@@ -1,16 +1,16 @@
 //! The controller manager as leader-only work: for each term this replica leads, the
-//! controllers of `capstan-controllers` run through an in-process client — the REST router as a
-//! tower service, as user `system:kube-controller-manager`, over the store fenced at the term —
-//! so every write they make applies only in that term.
+//! controllers of `capstan-controllers` run through an in-process client as user
+//! `system:kube-controller-manager`, fenced at the term (`term_client`).
 
 use std::sync::Arc;
 
-use capstan_apiserver::k8s::{KubeApi, User};
+use capstan_apiserver::k8s::KubeApi;
 use capstan_controllers::ManagerConfig;
 use capstan_raft::RaftNode;
 
-use crate::fenced_kv::{FencedKv, RefusedWrites};
+use crate::fenced_kv::RefusedWrites;
 use crate::leader_terms::{LeaderTerm, TermWork};
+use crate::term_client::fenced_client;
 
 /// The name the manager's requests carry (field managers are named after it).
 const USER_AGENT: &str = "kube-controller-manager/v1.33.0 (capstan)";
@@ -23,14 +23,14 @@ pub fn per_term(
     refused: RefusedWrites,
 ) -> TermWork {
     Arc::new(move |term: LeaderTerm| {
-        let fenced: Arc<dyn capstan_store::Kv> =
-            Arc::new(FencedKv::new(node.kv(), term.term, refused.clone()));
-        let user = User {
-            name: "system:kube-controller-manager".into(),
-            groups: Vec::new(),
-        };
-        let router = kube.with_kv(fenced).router_as(user, USER_AGENT);
-        let client = kube::Client::new(router, "default");
+        let client = fenced_client(
+            &kube,
+            &node,
+            term.term,
+            &refused,
+            "system:kube-controller-manager",
+            USER_AGENT,
+        );
         Box::pin(capstan_controllers::run(client, config.clone(), term.ended))
     })
 }

@@ -17,8 +17,10 @@ mod migrate_cmd;
 mod pki_files;
 mod restore_cmd;
 mod scheduled_backup;
+mod scheduler;
 mod server;
 mod telemetry;
+mod term_client;
 
 use std::path::PathBuf;
 

@@ -89,6 +89,14 @@ pub struct ServerArgs {
     /// turn one on, `-name` to turn one off; comma-separated.
     #[arg(long, default_value = "*", value_delimiter = ',')]
     pub controllers: Vec<String>,
+    /// A KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1) or a legacy scheduler
+    /// Policy file (`kind: Policy`); without one the leader schedules with kube-scheduler's
+    /// default profile.
+    #[arg(long)]
+    pub scheduler_config: Option<PathBuf>,
+    /// Run no scheduler on the leader (another scheduler binds the pods).
+    #[arg(long)]
+    pub disable_scheduler: bool,
     /// How many namespaces the serviceaccount controller syncs at once.
     #[arg(long, default_value_t = 1)]
     pub concurrent_serviceaccount_syncs: usize,
@@ -343,6 +351,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             capstan_controllers::CONTROLLERS.join(", ")
         );
     }
+    let scheduler = match &args.scheduler_config {
+        None => capstan_scheduler::SchedulerConfig::default(),
+        Some(path) => capstan_scheduler::config_file::load(path)
+            .with_context(|| format!("--scheduler-config {}", path.display()))?,
+    };
+    scheduler
+        .build()
+        .with_context(|| format!("--scheduler-config {:?}", args.scheduler_config))?;
     let backup_every = parse_interval(&args.snapshot_interval).context("--snapshot-interval")?;
     let api_listener = TcpListener::bind(&api_addr)
         .await
@@ -645,6 +661,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         manager,
         refused_writes.clone(),
     ));
+    if !args.disable_scheduler {
+        leader_work.push(crate::scheduler::per_term(
+            kube.clone(),
+            node.clone(),
+            scheduler,
+            refused_writes.clone(),
+        ));
+    }
     leader_work.push(crate::apiserver_endpoints::per_term(
         kube.clone(),
         node.clone(),

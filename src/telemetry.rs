@@ -193,6 +193,7 @@ pub fn telemetry(
         refused,
     );
     capstan_controllers::workqueue_metrics::WorkqueueMetrics::global().register(&mut registry);
+    capstan_scheduler::metrics::SchedulerMetrics::global().register(&mut registry);
     Telemetry::new(
         registry,
         Some(Box::new(move || {

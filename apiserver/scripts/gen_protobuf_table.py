@@ -41,6 +41,7 @@ GROUPS = [
     "api/autoscaling/v1",
     "api/autoscaling/v2",
     "api/storage/v1",
+    "api/scheduling/v1",
 ]
 
 # Subresource kinds sent as request bodies that k8s-pb does not mark as `Resource`.

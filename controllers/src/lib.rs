@@ -23,6 +23,7 @@ pub mod local_path_provisioner;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod node_matching;
 pub mod owners;
 pub mod persistentvolume_binder;
 pub mod pod_state;

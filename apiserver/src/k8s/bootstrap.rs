@@ -1,7 +1,8 @@
-//! What the server creates itself: the system namespaces and the `kubernetes` service in
-//! `default` with its first endpoints (the leader keeps them current: the binary's
-//! apiserver_endpoints). (Namespace deletions are finished by the namespace
-//! controller, on the raft leader.)
+//! What the server creates itself: the system namespaces, the system PriorityClasses
+//! (`system-node-critical` and `system-cluster-critical`, which pods of the node agents and
+//! cluster add-ons name) and the `kubernetes` service in `default` with its first endpoints
+//! (the leader keeps them current: the binary's apiserver_endpoints). (Namespace deletions are
+//! finished by the namespace controller, on the raft leader.)
 
 use serde_json::{json, Value};
 
@@ -11,6 +12,7 @@ use super::managed_fields::Tracking;
 use super::objects::{key, Freshness};
 use super::resources;
 use super::status::{ApiError, ApiResult};
+use super::validation::scheduling::SYSTEM_PRIORITY_CLASSES;
 use super::write::create_object;
 
 /// The bootstrap objects' field manager, as kube-apiserver records its own writes.
@@ -20,13 +22,23 @@ const SERVER: Tracking<'static> = Tracking::Update {
 };
 use super::KubeApi;
 
-fn find(plural: &str) -> ApiResult<&'static resources::Resource> {
-    resources::find("", "v1", plural)
+fn find(group: &str, version: &str, plural: &str) -> ApiResult<&'static resources::Resource> {
+    resources::find(group, version, plural)
         .ok_or_else(|| ApiError::internal(format!("{plural} not served")))
 }
 
-async fn ensure(api: &KubeApi, plural: &str, ns: Option<&str>, obj: Value) -> ApiResult<()> {
-    let r = find(plural)?;
+/// A core/v1 resource.
+fn core(plural: &str) -> ApiResult<&'static resources::Resource> {
+    find("", "v1", plural)
+}
+
+/// Creates `obj` unless an object of its name exists (whatever it holds now).
+async fn ensure(
+    api: &KubeApi,
+    r: &'static resources::Resource,
+    ns: Option<&str>,
+    obj: Value,
+) -> ApiResult<()> {
     match create_object(api, r, ns, obj, FieldValidation::Strict, false, &SERVER).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
@@ -36,13 +48,29 @@ async fn ensure(api: &KubeApi, plural: &str, ns: Option<&str>, obj: Value) -> Ap
 
 pub async fn run(api: &KubeApi) -> ApiResult<()> {
     for ns in SYSTEM_NAMESPACES {
-        ensure(api, "namespaces", None, json!({"metadata": {"name": ns}})).await?;
+        ensure(
+            api,
+            core("namespaces")?,
+            None,
+            json!({"metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let priority_classes = find("scheduling.k8s.io", "v1", "priorityclasses")?;
+    for class in &SYSTEM_PRIORITY_CLASSES {
+        ensure(
+            api,
+            priority_classes,
+            None,
+            json!({"metadata": {"name": class.name}, "value": class.value, "description": class.description}),
+        )
+        .await?;
     }
     let first = api.ranges().first().to_string();
     let port = api.config().advertise.map(|a| a.port()).unwrap_or(6443);
     ensure(
         api,
-        "services",
+        core("services")?,
         Some("default"),
         json!({
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
@@ -60,7 +88,7 @@ pub async fn run(api: &KubeApi) -> ApiResult<()> {
 /// Creates the `kubernetes` endpoints with this replica's API address when there are none (a new
 /// cluster); afterwards the leader keeps them equal to the live voting replicas.
 async fn add_endpoint(api: &KubeApi, ip: &str, port: u16) -> ApiResult<()> {
-    let r = find("endpoints")?;
+    let r = core("endpoints")?;
     let k = key(r, Some("default"), "kubernetes");
     if api.store().get(&k, Freshness::Latest).await?.is_some() {
         return Ok(());

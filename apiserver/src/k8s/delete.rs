@@ -15,7 +15,7 @@ use super::resources::Resource;
 use super::route::Call;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
-use super::{admission, fields, meta, services, KubeApi};
+use super::{admission, fields, meta, priority, services, KubeApi};
 
 /// DeleteOptions as a request gives them (body and query parameters).
 #[derive(Debug, Default, Clone)]
@@ -363,6 +363,8 @@ pub async fn delete(api: &KubeApi, call: Call, body: &[u8]) -> ApiResult<Respons
     let opts = DeleteOptions::parse(body, &call.query)?;
     let name = call.name()?.to_string();
     let r = call.r();
+    // Only here: a collection delete bypasses the PriorityClass registry's refusal upstream too.
+    priority::check_delete(r, &name)?;
     match delete_one(api, r, call.ns(), &name, &opts).await? {
         Outcome::Deleted(obj) => Ok(json_response(StatusCode::OK, &deleted_answer(r, obj), &[])),
         Outcome::Pending(obj) => Ok(json_response(StatusCode::OK, &obj, &[])),

@@ -64,6 +64,16 @@ impl Endpoint {
                 Err("the system namespaces and the kubernetes service are not created yet".into())
             };
             checks.push(Check::new("poststarthook/bootstrap-controller", done));
+            // The same bootstrap creates the system PriorityClasses (kube-apiserver's own hook).
+            let classes = if api.bootstrapped() {
+                Ok(())
+            } else {
+                Err("the system priority classes are not created yet".into())
+            };
+            checks.push(Check::new(
+                "poststarthook/scheduling/bootstrap-system-priority-classes",
+                classes,
+            ));
         }
         checks
     }

@@ -48,6 +48,8 @@ pub fn has_generation(r: &Resource) -> bool {
         ) | ("batch", "jobs" | "cronjobs")
             | ("policy", "poddisruptionbudgets")
             | ("", "pods" | "replicationcontrollers")
+            // Generation 1 from create on; a PriorityClass has no spec, so it stays 1.
+            | ("scheduling.k8s.io", "priorityclasses")
     )
 }
 

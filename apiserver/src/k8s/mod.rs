@@ -26,6 +26,7 @@ mod metrics;
 mod objects;
 mod openapi;
 mod patch_meta;
+mod priority;
 mod protobuf;
 mod quota;
 mod read;
@@ -259,9 +260,9 @@ impl KubeApi {
         self.store().revisions().await.map(|(r, _)| r).unwrap_or(0)
     }
 
-    /// Creates what every cluster has: the system namespaces and the `kubernetes` service,
-    /// and resumes the deletion of namespaces left terminating. Idempotent; retried by the
-    /// caller until the store takes writes.
+    /// Creates what every cluster has: the system namespaces, the system PriorityClasses and
+    /// the `kubernetes` service, and resumes the deletion of namespaces left terminating.
+    /// Idempotent; retried by the caller until the store takes writes.
     pub async fn bootstrap(&self) -> Result<(), ApiError> {
         bootstrap::run(self).await?;
         self.inner

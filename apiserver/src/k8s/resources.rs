@@ -3,7 +3,8 @@
 //! routing, storage keys and OpenAPI all read this one table.
 
 use k8s_openapi::api::{
-    apps, autoscaling, batch, coordination, core, discovery, events, policy, rbac, storage,
+    apps, autoscaling, batch, coordination, core, discovery, events, policy, rbac, scheduling,
+    storage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -596,6 +597,19 @@ pub static RESOURCES: &[Resource] = &[
         NONE,
         &[],
         "io.k8s.api.rbac.v1.Role"
+    ),
+    // scheduling.k8s.io/v1
+    resource!(
+        scheduling::v1::PriorityClass,
+        "scheduling.k8s.io",
+        "priorityclasses",
+        "priorityclass",
+        "PriorityClass",
+        false,
+        &["pc"],
+        NONE,
+        &[],
+        "io.k8s.api.scheduling.v1.PriorityClass"
     ),
     // storage.k8s.io/v1
     resource!(

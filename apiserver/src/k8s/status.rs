@@ -94,6 +94,24 @@ impl ApiError {
         .with_details(details)
     }
 
+    /// 403 for a request a rule refuses, as apimachinery's `NewForbidden` words it:
+    /// `<resource>[.<group>] "<name>" is forbidden: <why>` (no name when there is none).
+    pub fn forbidden(r: &Resource, name: &str, why: &str) -> ApiError {
+        let message = if name.is_empty() {
+            format!("{} is forbidden: {why}", r.qualified())
+        } else {
+            format!("{} {name:?} is forbidden: {why}", r.qualified())
+        };
+        let mut details = json!({"kind": r.plural});
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
+        if !r.group.is_empty() {
+            details["group"] = json!(r.group);
+        }
+        ApiError::new(403, "Forbidden", message).with_details(details)
+    }
+
     /// The optimistic-concurrency conflict kubectl and controllers retry on.
     pub fn modified(r: &Resource, name: &str) -> ApiError {
         ApiError::conflict(

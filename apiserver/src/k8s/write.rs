@@ -112,6 +112,16 @@ pub fn field_manager(call: &Call, options_kind: &str) -> ApiResult<String> {
     managed_fields::manager_name(call.query.get("fieldManager"), ua, options_kind)
 }
 
+/// The name an admission refusal of a new object gives it: the requested name, else its
+/// generateName (admission runs before kube-apiserver generates names), else `Unknown`.
+fn admission_name(obj: &Value) -> String {
+    ["/metadata/name", "/metadata/generateName"]
+        .iter()
+        .find_map(|p| meta::str_at(obj, p).filter(|n| !n.is_empty()))
+        .unwrap_or("Unknown")
+        .to_string()
+}
+
 /// The create path shared by POST, create-on-update and create-on-apply.
 pub async fn create_object(
     api: &KubeApi,
@@ -124,6 +134,7 @@ pub async fn create_object(
 ) -> ApiResult<(Value, Vec<String>)> {
     let (mut obj, warnings) = accept_typed(api, r, raw, mode)?;
     meta::check_namespace(r, ns, &mut obj)?;
+    let requested_name = admission_name(&obj);
     meta::prepare_create(r, &mut obj, api.now())?;
     let name = meta::str_at(&obj, "/metadata/name")
         .unwrap_or("")
@@ -141,11 +152,14 @@ pub async fn create_object(
         &mut obj,
         &now,
     )?;
+    // Admission changes are made after field tracking: they belong to no manager.
+    super::priority::admit_create(api, r, &requested_name, &mut obj).await?;
     super::default_tolerations::admit(r, &mut obj);
     let errors = validation::validate_create(r.group, r.plural, &obj);
     if !errors.is_empty() {
         return Err(invalid(r, &obj, &errors));
     }
+    super::priority::validate_write(api, r, &name, &obj).await?;
     super::quota::admit_create(api, r, ns, &name, &obj, dry).await?;
     let k = key(r, ns, &name);
     let allocates = r.group.is_empty() && r.plural == "services";
@@ -277,6 +291,7 @@ pub async fn guaranteed_update(
         strategy::prepare_update(r, sub, &mut new, &cur.object, &meta::timestamp(api.now()));
         meta::prepare_update(r, name, &mut new, &cur.object)?;
         validation::apply_defaults(r.group, r.plural, &mut new);
+        super::priority::admit_update(r, sub, &mut new, &cur.object);
         super::objects::set_resource_version(&mut new, cur.mod_revision);
         // A service keeps its addresses when an update leaves them out (as `kubectl replace`
         // of a manifest does); new ones are allocated before validation sees the result.
@@ -307,6 +322,7 @@ pub async fn guaranteed_update(
         if !errors.is_empty() {
             return Err(invalid(r, &new, &errors));
         }
+        super::priority::validate_write(api, r, name, &new).await?;
         if r.storage == "events" {
             // An updated event lives another TTL, as kube-apiserver gives it.
             extra.lease = api.event_lease().await?;

@@ -1,8 +1,9 @@
 //! The defaults kube-apiserver 1.33 fills in, as `kubectl get -o yaml` shows
 //! them: the v1/apps/batch scheme defaulters, plus the few values the
 //! registry strategies and default admission plugins add on create (pod
-//! priority and service account, pod status, namespace finalizers and
-//! phase, a Job's generated selector, a Service's IP families).
+//! service account, pod status, namespace finalizers and phase, a Job's
+//! generated selector, a Service's IP families). A pod's priority is the
+//! Priority admission's (`k8s::priority`): it reads the PriorityClasses.
 
 use serde_json::{json, Value};
 
@@ -59,6 +60,9 @@ pub fn apply_defaults(group: &str, resource: &str, obj: &mut Value) {
                 default_str(p, "protocol", "TCP");
                 default(p, "name", json!(""));
             }
+        }
+        ("scheduling.k8s.io", "priorityclasses") => {
+            default(obj, "preemptionPolicy", json!("PreemptLowerPriority"));
         }
         ("storage.k8s.io", "storageclasses") => {
             default_str(obj, "reclaimPolicy", "Delete");
@@ -296,14 +300,6 @@ fn pod(obj: &mut Value) {
             m.insert("terminationGracePeriodSeconds".to_string(), json!(1));
         }
     }
-    // Priority admission.
-    let priority = match s(spec, "priorityClassName") {
-        "system-node-critical" => 2_000_001_000,
-        "system-cluster-critical" => 2_000_000_000,
-        _ => 0,
-    };
-    default(spec, "priority", json!(priority));
-    default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
     // ServiceAccount admission.
     let sa = match s(spec, "serviceAccountName") {
         "" => match s(spec, "serviceAccount") {

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod names;
 pub mod pod;
 pub mod quantity;
+pub mod scheduling;
 pub mod selector;
 pub mod service;
 pub mod workloads;
@@ -139,6 +140,7 @@ fn validate_body(group: &str, resource: &str, obj: &Value) -> FieldErrors {
         ("apps", "daemonsets") => workloads::validate_daemonset_spec(spec, "spec"),
         ("batch", "jobs") => workloads::validate_job(obj),
         ("batch", "cronjobs") => workloads::validate_cronjob(obj),
+        ("scheduling.k8s.io", "priorityclasses") => scheduling::validate_priority_class(obj),
         _ => Vec::new(),
     }
 }
@@ -156,7 +158,8 @@ pub fn validate_create(group: &str, resource: &str, obj: &Value) -> FieldErrors 
 /// type-specific rules for the new object, and what may not change
 /// (selectors of apps/v1 controllers and Jobs, most of a Pod's spec, most
 /// of a StatefulSet's spec, a Job's template, a Service's cluster IPs,
-/// immutable ConfigMaps and Secrets, a Secret's type).
+/// immutable ConfigMaps and Secrets, a Secret's type, a PriorityClass's value and
+/// preemption policy).
 pub fn validate_update(group: &str, resource: &str, new: &Value, old: &Value) -> FieldErrors {
     let mut errs = meta::validate_object_meta_update(new, old);
     match (group, resource) {
@@ -176,6 +179,10 @@ pub fn validate_update(group: &str, resource: &str, new: &Value, old: &Value) ->
         ("", "services") => {
             errs.extend(validate_body(group, resource, new));
             errs.extend(service::validate_service_update(new, old));
+        }
+        // Only what may not change: kube-apiserver does not check a class's own rules again.
+        ("scheduling.k8s.io", "priorityclasses") => {
+            errs.extend(scheduling::validate_priority_class_update(new, old));
         }
         // What may not change is checked before the new object itself, as kube-apiserver's
         // ValidateConfigMapUpdate and ValidateSecretUpdate do.

@@ -513,8 +513,8 @@ fn defaults_minimal_pod() {
                     "resources": {},
                     "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"
                 }],
-                "dnsPolicy": "ClusterFirst", "enableServiceLinks": true, "preemptionPolicy": "PreemptLowerPriority",
-                "priority": 0, "restartPolicy": "Always", "schedulerName": "default-scheduler", "securityContext": {},
+                "dnsPolicy": "ClusterFirst", "enableServiceLinks": true,
+                "restartPolicy": "Always", "schedulerName": "default-scheduler", "securityContext": {},
                 "serviceAccount": "default", "serviceAccountName": "default", "terminationGracePeriodSeconds": 30
             },
             "status": {"phase": "Pending", "qosClass": "BestEffort"}

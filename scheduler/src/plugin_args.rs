@@ -1,0 +1,191 @@
+//! The plugins' arguments as `pluginConfig` gives them (kubescheduler.config.k8s.io/v1
+//! `NodeResourcesFitArgs`, `NodeResourcesBalancedAllocationArgs`, `NodeAffinityArgs`), read
+//! into the plugins with upstream's defaults and validation messages.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::ConfigError;
+use crate::plugins::balanced_allocation::BalancedAllocation;
+use crate::plugins::node_affinity::NodeAffinity;
+use crate::plugins::node_resources_fit::{
+    default_resources, NodeResourcesFit, ResourceWeight, ShapePoint, Strategy,
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResourceSpec {
+    name: String,
+    #[serde(default)]
+    weight: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UtilizationShapePoint {
+    utilization: i64,
+    score: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RequestedToCapacityRatioParam {
+    #[serde(default)]
+    shape: Vec<UtilizationShapePoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScoringStrategy {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    resources: Option<Vec<ResourceSpec>>,
+    #[serde(default)]
+    requested_to_capacity_ratio: Option<RequestedToCapacityRatioParam>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct FitArgs {
+    #[serde(default)]
+    ignored_resources: Vec<String>,
+    #[serde(default)]
+    ignored_resource_groups: Vec<String>,
+    #[serde(default)]
+    scoring_strategy: Option<ScoringStrategy>,
+    #[serde(default, rename = "apiVersion")]
+    _api_version: Option<String>,
+    #[serde(default, rename = "kind")]
+    _kind: Option<String>,
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(
+    plugin: &str,
+    args: Option<&Value>,
+) -> Result<T, ConfigError> {
+    match args {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| ConfigError::Invalid(format!("decoding {plugin} args: {e}"))),
+    }
+}
+
+fn resources(
+    list: Option<Vec<ResourceSpec>>,
+    field: &str,
+) -> Result<Vec<ResourceWeight>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(default_resources());
+    };
+    list.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let weight = r.weight.unwrap_or(1);
+            if !(1..=100).contains(&weight) {
+                return Err(ConfigError::Invalid(format!(
+                    "{field}[{i}].weight: Invalid value: {weight}: resource weight of {} should be in the range [1, 100]",
+                    r.name
+                )));
+            }
+            Ok(ResourceWeight { name: r.name, weight })
+        })
+        .collect()
+}
+
+pub fn node_resources_fit(args: Option<&Value>) -> Result<NodeResourcesFit, ConfigError> {
+    let a: FitArgs = parse("NodeResourcesFit", args)?;
+    let mut fit = NodeResourcesFit {
+        ignored: a.ignored_resources,
+        ignored_groups: a.ignored_resource_groups,
+        ..NodeResourcesFit::default()
+    };
+    if let Some(s) = a.scoring_strategy {
+        fit.resources = resources(s.resources, "scoringStrategy.resources")?;
+        fit.strategy = match s.kind.as_deref().unwrap_or("LeastAllocated") {
+            "LeastAllocated" => Strategy::LeastAllocated,
+            "MostAllocated" => Strategy::MostAllocated,
+            "RequestedToCapacityRatio" => {
+                let shape: Vec<ShapePoint> = s
+                    .requested_to_capacity_ratio
+                    .map(|r| r.shape)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| ShapePoint {
+                        utilization: p.utilization,
+                        score: p.score,
+                    })
+                    .collect();
+                validate_shape(&shape)?;
+                Strategy::RequestedToCapacityRatio(shape)
+            }
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "scoringStrategy.type: Unsupported value: {other:?}: supported values: \"LeastAllocated\", \"MostAllocated\", \"RequestedToCapacityRatio\""
+                )))
+            }
+        };
+    }
+    Ok(fit)
+}
+
+fn validate_shape(shape: &[ShapePoint]) -> Result<(), ConfigError> {
+    if shape.is_empty() {
+        return Err(ConfigError::Invalid(
+            "scoringStrategy.requestedToCapacityRatio.shape: Required value: at least one point must be specified".into(),
+        ));
+    }
+    for (i, p) in shape.iter().enumerate() {
+        if !(0..=100).contains(&p.utilization) {
+            return Err(ConfigError::Invalid(format!(
+                "scoringStrategy.requestedToCapacityRatio.shape[{i}].utilization: Invalid value: {}: not in valid range [0, 100]",
+                p.utilization
+            )));
+        }
+        if !(0..=10).contains(&p.score) {
+            return Err(ConfigError::Invalid(format!(
+                "scoringStrategy.requestedToCapacityRatio.shape[{i}].score: Invalid value: {}: not in valid range [0, 10]",
+                p.score
+            )));
+        }
+        if i > 0 && shape[i - 1].utilization >= p.utilization {
+            return Err(ConfigError::Invalid(format!(
+                "scoringStrategy.requestedToCapacityRatio.shape[{i}].utilization: Invalid value: {}: utilization values must be sorted in increasing order",
+                p.utilization
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct BalancedArgs {
+    #[serde(default)]
+    resources: Option<Vec<ResourceSpec>>,
+}
+
+pub fn balanced_allocation(args: Option<&Value>) -> Result<BalancedAllocation, ConfigError> {
+    let a: BalancedArgs = parse("NodeResourcesBalancedAllocation", args)?;
+    Ok(BalancedAllocation {
+        resources: resources(a.resources, "resources")?,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AffinityArgs {
+    #[serde(default)]
+    added_affinity: Option<k8s_openapi::api::core::v1::NodeAffinity>,
+}
+
+pub fn node_affinity(args: Option<&Value>) -> Result<NodeAffinity, ConfigError> {
+    let a: AffinityArgs = parse("NodeAffinity", args)?;
+    let added = a.added_affinity.unwrap_or_default();
+    Ok(NodeAffinity {
+        added: added.required_during_scheduling_ignored_during_execution,
+        added_preferred: added
+            .preferred_during_scheduling_ignored_during_execution
+            .unwrap_or_default(),
+    })
+}

@@ -1,0 +1,35 @@
+//! Hand-built nodes and pods for the plugins' unit tests.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::node_info::NodeInfo;
+use crate::pod_info::PodInfo;
+
+/// A pod from JSON (defaults: name `p` in `default`, uid from the name, one container).
+pub fn pod(v: Value) -> Arc<PodInfo> {
+    let mut base = json!({"metadata": {"name": "p", "namespace": "default", "uid": "p"},
+                          "spec": {"containers": [{"name": "c"}]}});
+    merge(&mut base, v);
+    PodInfo::new(serde_json::from_value(base).unwrap_or_default())
+}
+
+/// A node from JSON (allocatable defaults to 4 cpu, 16Gi, 110 pods).
+pub fn node(v: Value) -> NodeInfo {
+    let mut base =
+        json!({"status": {"allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"}}});
+    merge(&mut base, v);
+    NodeInfo::new(serde_json::from_value(base).unwrap_or_default())
+}
+
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p,
+    }
+}
