@@ -105,13 +105,18 @@ struct Fixture {
     nodes: Api<Node>,
 }
 
-/// One replica running only the daemonset controller.
+/// One replica running only the daemonset controller (and no scheduler: the tests see the
+/// pods as the controller made them).
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
         dir.path(),
         "ds",
-        &["--controllers".into(), "daemonset".into()],
+        &[
+            "--controllers".into(),
+            "daemonset".into(),
+            "--disable-scheduler".into(),
+        ],
     );
     common::wait_api_ready(&server, PATIENCE).await;
     let client = server.kube().await;

@@ -179,3 +179,14 @@ async fn daemonsets_statefulsets_and_cronjobs_work_through_kubectl_1_27_and_1_33
         "no kubectl found under /usr/lib/google-cloud-sdk/bin"
     );
 }
+
+/// `tests/kubectl/scheduling.sh` (a pod Pending with the scheduler's message until a node is
+/// labelled, taints and cordons, PriorityClasses) with the oldest and newest kubectl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_is_seen_through_kubectl_1_27_and_1_33() {
+    let ran = kubectl_scripts(&[("scheduling", 27), ("scheduling", 33)], false).await;
+    assert!(
+        ran > 0,
+        "no kubectl found under /usr/lib/google-cloud-sdk/bin"
+    );
+}

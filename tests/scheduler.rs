@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::{json, Value};
@@ -347,4 +347,231 @@ async fn a_higher_priority_class_preempts_the_lowest_priority_pods() {
     );
     assert!(preempted[0].ends_with(" on node one"), "{preempted:?}");
     kubelet.abort();
+}
+
+/// A claim in `default` (class `class`; `None`: the field is left out).
+async fn claim(client: &kube::Client, name: &str, class: Option<&str>) {
+    let mut c = json!({"metadata": {"name": name, "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    if let Some(class) = class {
+        c["spec"]["storageClassName"] = json!(class);
+    }
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &serde_json::from_value(c).unwrap())
+        .await
+        .unwrap();
+}
+
+/// A pod mounting the claim `claim_name`.
+fn claim_pod(name: &str, claim_name: &str) -> Value {
+    json!({"metadata": {"name": name}, "spec": {
+        "containers": [{"name": "c", "image": "registry.example/app:v1",
+                        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}]}})
+}
+
+/// Waits until the claim is bound (`volumeName` and the PV controller's bind-completed).
+async fn bound_claim(client: &kube::Client, name: &str) -> PersistentVolumeClaim {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let end = Instant::now() + PATIENCE;
+    loop {
+        let c = api.get(name).await.unwrap();
+        let bound = c
+            .spec
+            .as_ref()
+            .and_then(|s| s.volume_name.as_ref())
+            .is_some()
+            && c.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("pv.kubernetes.io/bind-completed"));
+        if bound {
+            return c;
+        }
+        assert!(Instant::now() < end, "claim {name} was never bound: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Nodes as a kubelet registers them, with their hostname label (what local volumes' node
+/// affinity names).
+async fn hosts(client: &kube::Client, names: &[&str]) {
+    for n in names {
+        node(
+            client,
+            n,
+            "4",
+            json!({"kubernetes.io/hostname": n}),
+            json!([]),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_claim_is_missing_waits_with_upstreams_message_until_it_is_created() {
+    let (_d, _s, client) = fixture(&[]).await;
+    hosts(&client, &["node-a", "node-b"]).await;
+    pod(&client, claim_pod("p", "data")).await;
+    let (reason, message) = unschedulable(&client, "p", "nodes are available").await;
+    assert_eq!(reason, "Unschedulable");
+    assert_eq!(
+        message,
+        "0/2 nodes are available: persistentvolumeclaim \"data\" not found. \
+         preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
+    );
+    // The claim appearing is the event that lets the pod be scheduled.
+    claim(&client, "data", Some("local-path")).await;
+    bound(&client, "p").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_first_consumer_claim_is_provisioned_on_the_node_the_pod_is_bound_to() {
+    let (_d, _s, client) = fixture(&[]).await;
+    hosts(&client, &["node-a", "node-b"]).await;
+    // The local-path provisioner makes its WaitForFirstConsumer class at start.
+    let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(client.clone());
+    let end = Instant::now() + PATIENCE;
+    let class = loop {
+        if let Some(c) = classes.get_opt("local-path").await.unwrap() {
+            break c;
+        }
+        assert!(Instant::now() < end, "no local-path class");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        class.volume_binding_mode.as_deref(),
+        Some("WaitForFirstConsumer")
+    );
+    claim(&client, "data", Some("local-path")).await;
+    pod(&client, claim_pod("p", "data")).await;
+    let on = bound(&client, "p").await;
+    let c = bound_claim(&client, "data").await;
+    let selected = c
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("volume.kubernetes.io/selected-node").cloned());
+    assert_eq!(selected.as_deref(), Some(on.as_str()));
+    let volume_name = c.spec.and_then(|s| s.volume_name).unwrap();
+    let pv = Api::<PersistentVolume>::all(client.clone())
+        .get(&volume_name)
+        .await
+        .unwrap();
+    let term = pv
+        .spec
+        .and_then(|s| s.node_affinity)
+        .and_then(|a| a.required)
+        .map(|r| r.node_selector_terms)
+        .unwrap_or_default();
+    let values = term[0].match_expressions.as_ref().unwrap()[0]
+        .values
+        .clone()
+        .unwrap();
+    assert_eq!(values, [on.as_str()], "the volume is on the pod's node");
+    let scheduled = wait_event(&client, "p", "Scheduled").await;
+    assert_eq!(
+        scheduled,
+        [format!("Successfully assigned default/p to {on}")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_goes_where_its_bound_volumes_node_affinity_points() {
+    let (_d, _s, client) = fixture(&[]).await;
+    hosts(&client, &["node-a", "node-b", "node-c"]).await;
+    // A pre-created local volume on node-b, and a claim of a class with no StorageClass object
+    // (bound at once by the PV controller).
+    let pv = json!({"metadata": {"name": "pv-b"}, "spec": {
+        "storageClassName": "manual", "capacity": {"storage": "1Gi"},
+        "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/pv-b"},
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-b"]}]}]}}}});
+    Api::<PersistentVolume>::all(client.clone())
+        .create(&PostParams::default(), &serde_json::from_value(pv).unwrap())
+        .await
+        .unwrap();
+    claim(&client, "pinned", Some("manual")).await;
+    bound_claim(&client, "pinned").await;
+    for i in 0..3 {
+        let name = format!("p{i}");
+        pod(&client, claim_pod(&name, "pinned")).await;
+        assert_eq!(bound(&client, &name).await, "node-b");
+    }
+}
+
+/// Three nodes, two in zone z1 and one in z2, each with its hostname label.
+async fn zoned_nodes(client: &kube::Client) {
+    for (n, zone) in [("node-a", "z1"), ("node-b", "z1"), ("node-c", "z2")] {
+        let labels = json!({"kubernetes.io/hostname": n, "topology.kubernetes.io/zone": zone});
+        node(client, n, "4", labels, json!([])).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_anti_affinity_puts_one_pod_per_node_and_the_fourth_waits_with_upstreams_message()
+{
+    let (_d, _s, client) = fixture(&[]).await;
+    let kubelet = finish_deletions(client.clone());
+    zoned_nodes(&client).await;
+    let apart = |name: &str| {
+        json!({"metadata": {"name": name, "labels": {"app": "apart"}}, "spec": {"affinity": {
+            "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                "labelSelector": {"matchLabels": {"app": "apart"}},
+                "topologyKey": "kubernetes.io/hostname"}]}}}})
+    };
+    let mut placed = Vec::new();
+    for name in ["apart-1", "apart-2", "apart-3"] {
+        pod(&client, apart(name)).await;
+        placed.push(bound(&client, name).await);
+    }
+    placed.sort();
+    assert_eq!(placed, ["node-a", "node-b", "node-c"]);
+    // Equal priorities: preemption finds no victims.
+    pod(&client, apart("apart-4")).await;
+    let (reason, message) = unschedulable(&client, "apart-4", "nodes are available").await;
+    assert_eq!(reason, "Unschedulable");
+    assert_eq!(
+        message,
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. \
+         preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.."
+    );
+    let failed = wait_event(&client, "apart-4", "FailedScheduling").await;
+    assert_eq!(failed[0], message);
+    // Deleting one of them is the event that lets it in, on the node it freed.
+    let freed = bound(&client, "apart-2").await;
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .delete("apart-2", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(bound(&client, "apart-4").await, freed);
+    kubelet.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone() {
+    let (_d, _s, client) = fixture(&[]).await;
+    zoned_nodes(&client).await;
+    for i in 0..4 {
+        let name = format!("spread-{i}");
+        pod(
+            &client,
+            json!({"metadata": {"name": name, "labels": {"app": "spread"}}, "spec": {
+                "topologySpreadConstraints": [{"maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": "spread"}}}]}}),
+        )
+        .await;
+    }
+    let mut per_zone = std::collections::BTreeMap::new();
+    for i in 0..4 {
+        let n = bound(&client, &format!("spread-{i}")).await;
+        let zone = if n == "node-c" { "z2" } else { "z1" };
+        *per_zone.entry(zone).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_zone,
+        std::collections::BTreeMap::from([("z1", 2), ("z2", 2)])
+    );
 }

@@ -1,4 +1,5 @@
-//! The binding cycle: the decision is written as a `pods/binding` (the API sets `spec.nodeName`
+//! The binding cycle: the PreBind plugins' work first (VolumeBinding binds the pod's claims),
+//! then the decision is written as a `pods/binding` (the API sets `spec.nodeName`
 //! and PodScheduled=True), asynchronously and many at once, so the next cycle does not wait for
 //! the write. A successful bind is reported with a `Scheduled` event; a failed one makes the
 //! cache forget the assumed pod and sends the pod back to the queue.
@@ -10,6 +11,7 @@ use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use kube::api::{Api, ObjectMeta, PostParams};
 
 use crate::metrics::{AttemptResult, SchedulerMetrics};
+use crate::pod_condition::{self, SCHEDULER_ERROR};
 use crate::pod_info::PodInfo;
 use crate::scheduler::Shared;
 
@@ -21,6 +23,9 @@ pub async fn bind(
     started: Instant,
     profile: String,
 ) {
+    if !pre_bind(&shared, &pod, &node, started, &profile).await {
+        return;
+    }
     let api: Api<Pod> = Api::namespaced(shared.client.clone(), &pod.namespace);
     let binding = Binding {
         metadata: ObjectMeta {
@@ -37,15 +42,26 @@ pub async fn bind(
         },
     };
     let bind_started = Instant::now();
-    let result = api
-        .create_subresource::<_, serde_json::Value>(
+    let binder = shared
+        .extenders
+        .iter()
+        .find(|e| e.is_binder() && e.is_interested(&pod))
+        .cloned();
+    let result = if let Some(ext) = binder {
+        // A binding extender binds instead of the API's binding subresource.
+        ext.bind(&pod, &node)
+            .await
+            .map_err(|e| kube::Error::Service(e.into()))
+    } else {
+        api.create_subresource::<_, serde_json::Value>(
             "binding",
             &pod.name,
             &PostParams::default(),
             &binding,
         )
         .await
-        .map(|_| ());
+        .map(|_| ())
+    };
     let metrics = SchedulerMetrics::global();
     metrics.point(&profile, "Bind", result.is_ok(), bind_started.elapsed());
     match result {
@@ -61,6 +77,9 @@ pub async fn bind(
                 .await;
         }
         Err(e) => {
+            if let Some(p) = shared.profiles.get(&profile) {
+                p.unreserve(&pod, &node);
+            }
             shared.cache().forget(&pod.uid);
             metrics.attempt(&profile, AttemptResult::Error, started.elapsed());
             let gone = matches!(&e, kube::Error::Api(s) if s.code == 404);
@@ -79,6 +98,58 @@ pub async fn bind(
             shared.queue.retry(pod);
         }
     }
+}
+
+/// PreBind: each plugin's work before the binding, in order (recorded as the "PreBind"
+/// extension point when there was any). A failure unreserves, forgets the assumed pod and sends
+/// it back to the queue with upstream's message (unless it was deleted meanwhile); `false` then.
+async fn pre_bind(
+    shared: &Arc<Shared>,
+    pod: &Arc<PodInfo>,
+    node: &str,
+    started: Instant,
+    profile: &str,
+) -> bool {
+    let Some(p) = shared.profiles.get(profile) else {
+        return true;
+    };
+    let hooks = p.pre_bind(&shared.client, pod, node);
+    if hooks.is_empty() {
+        return true;
+    }
+    let metrics = SchedulerMetrics::global();
+    let began = Instant::now();
+    let mut failed = None;
+    for (name, hook) in hooks {
+        if let Err(s) = hook.await {
+            failed = Some(format!("running PreBind plugin {name:?}: {}", s.message()));
+            break;
+        }
+    }
+    metrics.point(profile, "PreBind", failed.is_none(), began.elapsed());
+    let Some(message) = failed else {
+        return true;
+    };
+    p.unreserve(pod, node);
+    shared.cache().forget(&pod.uid);
+    metrics.attempt(profile, AttemptResult::Error, started.elapsed());
+    tracing::debug!(pod = %pod.key, %node, error = %message, "PreBind failed");
+    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &pod.namespace);
+    let gone = match api.get_opt(&pod.name).await {
+        Ok(None) => true,
+        Ok(Some(now)) => now.metadata.uid.as_deref() != Some(pod.uid.as_str()),
+        Err(_) => false,
+    };
+    if !gone {
+        shared
+            .recorder
+            .warning(&pod.pod, "FailedScheduling", message.clone())
+            .await;
+        pod_condition::set_unschedulable(&shared.client, pod, SCHEDULER_ERROR, &message, None)
+            .await;
+        shared.queue.retry(pod.clone());
+    }
+    false
 }
 
 /// The API's own message for a refused request.

@@ -77,6 +77,9 @@ pub struct SchedulerConfig {
     /// The global `percentageOfNodesToScore` (0 or unset: adaptive).
     pub percentage_of_nodes_to_score: Option<u32>,
     pub extenders: Vec<crate::extender::ExtenderConfig>,
+    /// `podInitialBackoffSeconds` and `podMaxBackoffSeconds`.
+    pub initial_backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -85,6 +88,8 @@ impl Default for SchedulerConfig {
             profiles: vec![ProfileConfig::default()],
             percentage_of_nodes_to_score: None,
             extenders: Vec::new(),
+            initial_backoff: crate::queue::INITIAL_BACKOFF,
+            max_backoff: crate::queue::MAX_BACKOFF,
         }
     }
 }
@@ -115,6 +120,10 @@ fn build_plugin(
         node_resources_fit::NAME => Arc::new(crate::plugin_args::node_resources_fit(args)?),
         balanced_allocation::NAME => Arc::new(crate::plugin_args::balanced_allocation(args)?),
         image_locality::NAME => Arc::new(image_locality::ImageLocality),
+        inter_pod_affinity::NAME => Arc::new(crate::plugin_args::inter_pod_affinity(args)?),
+        pod_topology_spread::NAME => Arc::new(crate::plugin_args::pod_topology_spread(args)?),
+        volume_binding::NAME => Arc::new(volume_binding::VolumeBinding::from_args(args)?),
+        node_prefer_avoid_pods::NAME => Arc::new(node_prefer_avoid_pods::NodePreferAvoidPods),
         n if is_registered(n) => return Ok(None),
         other => {
             return Err(ConfigError::Invalid(format!(
@@ -133,6 +142,8 @@ fn points_of(point: &str) -> Points {
         "preFilter" => p.pre_filter = true,
         "filter" => p.filter = true,
         "preScore" => p.pre_score = true,
+        "reserve" => p.reserve = true,
+        "preBind" => p.pre_bind = true,
         "score" => {
             p.score = true;
             p.pre_score = true;
@@ -149,6 +160,8 @@ fn union(a: Points, b: Points) -> Points {
         filter: a.filter || b.filter,
         pre_score: a.pre_score || b.pre_score,
         score: a.score || b.score,
+        reserve: a.reserve || b.reserve,
+        pre_bind: a.pre_bind || b.pre_bind,
     }
 }
 
@@ -243,7 +256,37 @@ impl SchedulerConfig {
                 "profiles: Required value: at least one profile is required".into(),
             ));
         }
+        for e in &self.extenders {
+            crate::extender::Extender::new(e.clone())?;
+        }
+        // Resources extenders manage with `ignoredByScheduler` are not NodeResourcesFit's.
+        let ignored: Vec<serde_json::Value> = self
+            .extenders
+            .iter()
+            .flat_map(|e| e.managed_resources.iter())
+            .filter(|m| m.ignored_by_scheduler)
+            .map(|m| serde_json::Value::String(m.name.clone()))
+            .collect();
         for (i, pc) in self.profiles.iter().enumerate() {
+            let mut pc = pc.clone();
+            if !ignored.is_empty() {
+                let args = pc
+                    .args
+                    .entry("NodeResourcesFit".into())
+                    .or_insert_with(|| serde_json::json!({}));
+                if args.is_null() {
+                    *args = serde_json::json!({});
+                }
+                if let Some(obj) = args.as_object_mut() {
+                    let list = obj
+                        .entry("ignoredResources")
+                        .or_insert_with(|| serde_json::json!([]));
+                    if let Some(l) = list.as_array_mut() {
+                        l.extend(ignored.iter().cloned());
+                    }
+                }
+            }
+            let pc = &pc;
             if pc.scheduler_name.is_empty() {
                 return Err(ConfigError::Invalid(format!(
                     "profiles[{i}].schedulerName: Required value"
@@ -291,6 +334,8 @@ mod tests {
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
                 ("NodeResourcesBalancedAllocation", 1),
                 ("ImageLocality", 1)
             ]

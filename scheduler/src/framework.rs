@@ -5,7 +5,11 @@
 
 use std::any::Any;
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use capstan_controllers::informers::Informers;
 
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
@@ -101,6 +105,10 @@ impl PreFiltered {
     }
 }
 
+/// What a PreBind hook leaves to the binding cycle: it runs before the pod's `pods/binding`
+/// POST, and an error sends the pod back to the queue.
+pub type PreBindFuture = Pin<Box<dyn Future<Output = Result<(), Status>> + Send>>;
+
 /// Reads a plugin's own state back.
 pub fn state_of<T: 'static>(state: Option<&dyn PluginState>) -> Option<&T> {
     state.and_then(|s| s.as_any().downcast_ref::<T>())
@@ -169,6 +177,31 @@ pub trait Plugin: Send + Sync {
 
     /// NormalizeScore: brings the raw scores into 0..=100.
     fn normalize(&self, _state: Option<&dyn PluginState>, _scores: &mut [i64]) {}
+
+    /// Called once per run, before the informers start: a plugin that reads objects besides
+    /// the snapshot's nodes and pods takes their caches here (VolumeBinding: claims, volumes,
+    /// classes), as upstream plugins take listers from the framework handle.
+    fn attach(&self, _informers: &Informers) {}
+
+    /// Reserve: the cycle chose `node` for `pod`. Runs in the scheduling cycle, one pod at a
+    /// time, so what the plugin sets aside here is seen by the next cycles.
+    fn reserve(&self, _pod: &Arc<PodInfo>, _node: &NodeInfo) -> Result<(), Status> {
+        Ok(())
+    }
+
+    /// Unreserve: what `reserve` set aside is dropped (a later step or the binding failed).
+    fn unreserve(&self, _pod: &PodInfo, _node: &str) {}
+
+    /// PreBind: what must be done before `pod` is bound to `node`, run in the binding cycle
+    /// (the plugin takes what it needs into the future); `None` when nothing is to be done.
+    fn pre_bind(
+        &self,
+        _client: &kube::Client,
+        _pod: &Arc<PodInfo>,
+        _node: &str,
+    ) -> Option<PreBindFuture> {
+        None
+    }
 }
 
 /// Which extension points a plugin implements.
@@ -179,6 +212,8 @@ pub struct Points {
     pub filter: bool,
     pub pre_score: bool,
     pub score: bool,
+    pub reserve: bool,
+    pub pre_bind: bool,
 }
 
 impl Points {
@@ -188,6 +223,8 @@ impl Points {
         filter: true,
         pre_score: false,
         score: false,
+        reserve: false,
+        pre_bind: false,
     };
 
     pub const SCORE: Points = Points {
@@ -196,6 +233,8 @@ impl Points {
         filter: false,
         pre_score: true,
         score: true,
+        reserve: false,
+        pre_bind: false,
     };
 
     pub const fn with_pre_filter(mut self) -> Points {
@@ -211,7 +250,16 @@ impl Points {
             filter: self.filter && o.filter,
             pre_score: self.pre_score && o.pre_score,
             score: self.score && o.score,
+            reserve: self.reserve && o.reserve,
+            pre_bind: self.pre_bind && o.pre_bind,
         }
+    }
+
+    /// Reserve and PreBind too (a plugin that binds something before the pod).
+    pub const fn with_reserve_and_pre_bind(mut self) -> Points {
+        self.reserve = true;
+        self.pre_bind = true;
+        self
     }
 
     pub const fn with_score(mut self) -> Points {

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod config_file;
 pub mod extender;
+pub mod extender_cycle;
 pub mod fit_error;
 pub mod framework;
 pub mod metrics;
@@ -38,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 /// configuration was checked at start (`SchedulerConfig::build`), so an error here is logged.
 pub async fn run(client: Client, config: SchedulerConfig, ended: CancellationToken) {
     match config.build() {
-        Ok(profiles) => scheduler::run(client, profiles, ended).await,
+        Ok(profiles) => scheduler::run(client, profiles, &config, ended).await,
         Err(e) => tracing::error!(error = %e, "scheduler configuration is invalid"),
     }
 }

@@ -88,7 +88,7 @@ fn resources(
                     r.name
                 )));
             }
-            Ok(ResourceWeight { name: r.name, weight })
+            Ok(ResourceWeight::new(r.name, weight))
         })
         .collect()
 }
@@ -187,5 +187,114 @@ pub fn node_affinity(args: Option<&Value>) -> Result<NodeAffinity, ConfigError> 
         added_preferred: added
             .preferred_during_scheduling_ignored_during_execution
             .unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct InterPodAffinityArgs {
+    #[serde(default)]
+    hard_pod_affinity_weight: Option<i32>,
+    #[serde(default)]
+    ignore_preferred_terms_of_existing_pods: bool,
+}
+
+/// InterPodAffinityArgs: `hardPodAffinityWeight` (default 1, within [0, 100]) and
+/// `ignorePreferredTermsOfExistingPods`.
+pub fn inter_pod_affinity(
+    args: Option<&Value>,
+) -> Result<crate::plugins::inter_pod_affinity::InterPodAffinity, ConfigError> {
+    use crate::plugins::inter_pod_affinity::{InterPodAffinity, DEFAULT_HARD_POD_AFFINITY_WEIGHT};
+    let a: InterPodAffinityArgs = parse("InterPodAffinity", args)?;
+    let weight = a
+        .hard_pod_affinity_weight
+        .unwrap_or(DEFAULT_HARD_POD_AFFINITY_WEIGHT);
+    if !(0..=100).contains(&weight) {
+        return Err(ConfigError::Invalid(format!(
+            "hardPodAffinityWeight: Invalid value: {weight}: not in valid range [0, 100]"
+        )));
+    }
+    Ok(InterPodAffinity::new(
+        weight,
+        a.ignore_preferred_terms_of_existing_pods,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodTopologySpreadArgs {
+    #[serde(default)]
+    default_constraints: Vec<k8s_openapi::api::core::v1::TopologySpreadConstraint>,
+    #[serde(default)]
+    defaulting_type: Option<String>,
+}
+
+/// PodTopologySpreadArgs: `defaultingType` System (the default: the system's constraints)
+/// or List (`defaultConstraints`), validated as upstream's ValidatePodTopologySpreadArgs.
+pub fn pod_topology_spread(
+    args: Option<&Value>,
+) -> Result<crate::plugins::pod_topology_spread::PodTopologySpread, ConfigError> {
+    use crate::plugins::pod_topology_spread::{
+        system_default_constraints, PodTopologySpread, DO_NOT_SCHEDULE, SCHEDULE_ANYWAY,
+    };
+    let a: PodTopologySpreadArgs = parse("PodTopologySpread", args)?;
+    let defaulting = a.defaulting_type.unwrap_or_else(|| "System".into());
+    let mut errs: Vec<String> = Vec::new();
+    match defaulting.as_str() {
+        "System" if !a.default_constraints.is_empty() => errs.push(
+            "defaultingType: Invalid value: \"System\": when .defaultConstraints are not empty"
+                .into(),
+        ),
+        "System" | "List" => {}
+        other => errs.push(format!(
+            "defaultingType: Unsupported value: {other:?}: supported values: \"System\", \"List\""
+        )),
+    }
+    for (i, c) in a.default_constraints.iter().enumerate() {
+        let path = format!("defaultConstraints[{i}]");
+        if c.max_skew <= 0 {
+            errs.push(format!(
+                "{path}.maxSkew: Invalid value: {}: not in valid range (0, inf)",
+                c.max_skew
+            ));
+        }
+        if c.topology_key.is_empty() {
+            errs.push(format!(
+                "{path}.topologyKey: Required value: can not be empty"
+            ));
+        }
+        match c.when_unsatisfiable.as_str() {
+            "" => errs.push(format!(
+                "{path}.whenUnsatisfiable: Required value: can not be empty"
+            )),
+            DO_NOT_SCHEDULE | SCHEDULE_ANYWAY => {}
+            other => errs.push(format!(
+                "{path}.whenUnsatisfiable: Unsupported value: {other:?}: supported values: \"{DO_NOT_SCHEDULE}\", \"{SCHEDULE_ANYWAY}\""
+            )),
+        }
+        if c.label_selector.is_some() {
+            errs.push(format!(
+                "{path}.labelSelector: Forbidden: constraint must not define a selector, as they deduced for each pod"
+            ));
+        }
+        let repeated = a.default_constraints[..i].iter().any(|o| {
+            o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable
+        });
+        if repeated {
+            errs.push(format!(
+                "{path}: Duplicate value: \"{{{}, {}}}\"",
+                c.topology_key, c.when_unsatisfiable
+            ));
+        }
+    }
+    match errs.len() {
+        0 => {}
+        1 => return Err(ConfigError::Invalid(errs.remove(0))),
+        _ => return Err(ConfigError::Invalid(format!("[{}]", errs.join(", ")))),
+    }
+    Ok(if defaulting == "System" {
+        PodTopologySpread::new(system_default_constraints(), true)
+    } else {
+        PodTopologySpread::new(a.default_constraints, false)
     })
 }

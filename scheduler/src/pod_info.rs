@@ -45,6 +45,9 @@ pub struct PodInfo {
     pub has_pod_affinity: bool,
     /// Whether it has a required anti-affinity term (existing pods' anti-affinity filter).
     pub has_required_anti_affinity: bool,
+    /// Whether it has a nodeSelector or required node affinity (else NodeAffinity's filter
+    /// has nothing to check).
+    pub has_node_constraints: bool,
 }
 
 impl PodInfo {
@@ -87,6 +90,15 @@ impl PodInfo {
                 .is_some_and(|t| !t.is_empty())
         });
         let has_pod_affinity = pod_affinity.is_some() || anti.is_some();
+        let has_node_constraints = spec.node_selector.as_ref().is_some_and(|s| !s.is_empty())
+            || spec
+                .affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .is_some_and(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .is_some()
+                });
         Arc::new(PodInfo {
             key: format!("{namespace}/{name}"),
             priority: spec.priority.unwrap_or(0),
@@ -100,6 +112,7 @@ impl PodInfo {
             labels,
             has_pod_affinity,
             has_required_anti_affinity,
+            has_node_constraints,
         })
     }
 

@@ -250,7 +250,7 @@ pub fn find_candidates(
 
 /// PostFilter: the fit error with preemption's message, and the node the pod is nominated to
 /// when victims are being evicted for it.
-pub fn post_filter(
+pub async fn post_filter(
     shared: &Arc<Shared>,
     profile: &Profile,
     pod: &Arc<PodInfo>,
@@ -265,7 +265,11 @@ pub fn post_filter(
         return (fit, None);
     }
     let budgets = budgets(&shared.pdbs());
-    let (candidates, statuses) = find_candidates(profile, pod, snapshot, &fit, &budgets);
+    let (mut candidates, statuses) = find_candidates(profile, pod, snapshot, &fit, &budgets);
+    if let Err(e) = ask_extenders(shared, pod, &mut candidates).await {
+        fit.error = Some(e);
+        return (fit, None);
+    }
     let Some(chosen) = pick(&candidates) else {
         let why = FitError::filter(snapshot.nodes.len(), statuses, false);
         fit.post_filter_msg = Some(format!("preemption: {}", why.message()));
@@ -291,6 +295,50 @@ pub fn post_filter(
         profile.scheduler_name.clone(),
     ));
     (fit, Some(node))
+}
+
+/// Extenders that take part in preemption narrow the candidates (upstream's
+/// `callExtenders`): each keeps the nodes it agrees with, with the victims it names.
+async fn ask_extenders(
+    shared: &Arc<Shared>,
+    pod: &PodInfo,
+    candidates: &mut Vec<Candidate>,
+) -> Result<(), String> {
+    for ext in shared.extenders.iter() {
+        if candidates.is_empty() {
+            break;
+        }
+        if !ext.supports_preemption() || !ext.is_interested(pod) {
+            continue;
+        }
+        let asked: BTreeMap<String, (Vec<Arc<PodInfo>>, usize)> = candidates
+            .iter()
+            .map(|c| (c.node.clone(), (c.victims.clone(), c.pdb_violations)))
+            .collect();
+        let kept = match ext.process_preemption(&pod.pod, &asked).await {
+            Ok(k) => k,
+            Err(_) if ext.config.ignorable => continue,
+            Err(e) => return Err(e),
+        };
+        let mut narrowed = Vec::new();
+        for (node, (uids, pdb)) in kept {
+            let Some((victims, _)) = asked.get(&node) else {
+                continue;
+            };
+            let victims: Vec<Arc<PodInfo>> = victims
+                .iter()
+                .filter(|v| uids.contains(&v.uid))
+                .cloned()
+                .collect();
+            narrowed.push(Candidate {
+                node,
+                victims,
+                pdb_violations: pdb,
+            });
+        }
+        *candidates = narrowed;
+    }
+    Ok(())
 }
 
 /// Marks each victim with the DisruptionTarget condition, deletes it, and clears the

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::fit_error::FitError;
-use crate::framework::{Code, Plugin, PluginState, Status};
+use crate::framework::{Code, Plugin, PluginState, PreBindFuture, Status};
 use crate::node_info::NodeInfo;
 use crate::nominator::Nominator;
 use crate::plugins::Enabled;
@@ -30,6 +30,10 @@ pub struct Profile {
     /// For each of `filter`: whether its PreFilter and Filter are enabled.
     filter_points: Vec<(bool, bool)>,
     pub score: Vec<Enabled>,
+    /// Reserve plugins, run once a node is chosen (unreserved in reverse order).
+    pub reserve: Vec<Arc<dyn Plugin>>,
+    /// PreBind plugins, run in the binding cycle before the pod is bound.
+    pub pre_bind: Vec<Arc<dyn Plugin>>,
     /// `alwaysCheckAllPredicates` (legacy Policy): every filter runs, and every reason counts.
     pub check_all_filters: bool,
     /// `percentageOfNodesToScore` (0 or unset: adaptive).
@@ -56,6 +60,19 @@ impl Clone for CycleState {
             nodes: self.nodes.clone(),
         }
     }
+}
+
+/// What filtering found.
+pub enum Feasibility {
+    /// The nominated node fits: no other is looked at.
+    Decided(Placement),
+    /// The nodes that fit (at least one), and why the others do not.
+    Candidates {
+        feasible: Vec<Arc<NodeInfo>>,
+        statuses: BTreeMap<String, Status>,
+        evaluated: usize,
+        narrowed: bool,
+    },
 }
 
 /// Where a cycle placed the pod.
@@ -97,10 +114,71 @@ impl Profile {
                 .filter(|p| has(p, |x| x.score) && p.weight > 0)
                 .cloned()
                 .collect(),
+            reserve: plugins
+                .iter()
+                .filter(|p| has(p, |x| x.reserve))
+                .map(|p| p.plugin.clone())
+                .collect(),
+            pre_bind: plugins
+                .iter()
+                .filter(|p| has(p, |x| x.pre_bind))
+                .map(|p| p.plugin.clone())
+                .collect(),
             percentage_of_nodes_to_score: None,
             preemption: true,
             next_start: AtomicUsize::new(0),
         }
+    }
+
+    /// Hands every plugin the run's informers (`Plugin::attach`) before they start.
+    pub fn attach(&self, informers: &capstan_controllers::informers::Informers) {
+        let all = self
+            .pre_enqueue
+            .iter()
+            .chain(&self.filter)
+            .chain(self.score.iter().map(|e| &e.plugin))
+            .chain(&self.reserve)
+            .chain(&self.pre_bind);
+        for p in all {
+            p.attach(informers);
+        }
+    }
+
+    /// Reserve on the chosen node; a refusal unreserves every plugin (upstream's
+    /// `RunReservePluginsReserve` failing, then `RunReservePluginsUnreserve`).
+    pub fn reserve(&self, pod: &Arc<PodInfo>, node: &NodeInfo) -> Result<(), Status> {
+        for p in &self.reserve {
+            if let Err(mut s) = p.reserve(pod, node) {
+                self.unreserve(pod, &node.name);
+                s.reasons = vec![format!(
+                    "running Reserve plugin {:?}: {}",
+                    p.name(),
+                    s.message()
+                )];
+                return Err(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Unreserve, in the reverse order of Reserve.
+    pub fn unreserve(&self, pod: &PodInfo, node: &str) {
+        for p in self.reserve.iter().rev() {
+            p.unreserve(pod, node);
+        }
+    }
+
+    /// The PreBind work of every plugin that has some for `pod` on `node`, in order.
+    pub fn pre_bind(
+        &self,
+        client: &kube::Client,
+        pod: &Arc<PodInfo>,
+        node: &str,
+    ) -> Vec<(&'static str, PreBindFuture)> {
+        self.pre_bind
+            .iter()
+            .filter_map(|p| p.pre_bind(client, pod, node).map(|f| (p.name(), f)))
+            .collect()
     }
 
     /// PreEnqueue: the first refusal, if any.
@@ -232,13 +310,14 @@ impl Profile {
         failed.map_or(Ok(()), Err)
     }
 
-    /// One scheduling cycle for `pod`: the node to bind it to, or why none fits.
-    pub fn schedule(
+    /// PreFilter and Filter: the nodes that fit (or the nominated node, decided at once), or
+    /// why none does.
+    pub fn find_feasible(
         &self,
         pod: &PodInfo,
         snapshot: &Snapshot,
         nominator: &Nominator,
-    ) -> Result<Placement, Box<FitError>> {
+    ) -> Result<Feasibility, Box<FitError>> {
         let all = snapshot.nodes.len();
         if all == 0 {
             return Err(Box::new(FitError::no_nodes()));
@@ -253,11 +332,11 @@ impl Profile {
                 .filter_with_nominated(&state, pod, nominated, nominator)
                 .is_ok()
             {
-                return Ok(Placement {
+                return Ok(Feasibility::Decided(Placement {
                     node: nominated.name.clone(),
                     evaluated: 1,
                     feasible: 1,
-                });
+                }));
             }
         }
         let mut statuses: BTreeMap<String, Status> = BTreeMap::new();
@@ -304,6 +383,29 @@ impl Profile {
                 state.nodes.is_some(),
             )));
         }
+        Ok(Feasibility::Candidates {
+            feasible,
+            statuses,
+            evaluated,
+            narrowed: state.nodes.is_some(),
+        })
+    }
+
+    /// One scheduling cycle for `pod`: the node to bind it to, or why none fits.
+    pub fn schedule(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nominator: &Nominator,
+    ) -> Result<Placement, Box<FitError>> {
+        let (feasible, evaluated) = match self.find_feasible(pod, snapshot, nominator)? {
+            Feasibility::Decided(p) => return Ok(p),
+            Feasibility::Candidates {
+                feasible,
+                evaluated,
+                ..
+            } => (feasible, evaluated),
+        };
         let feasible_count = feasible.len();
         if feasible.len() == 1 {
             return Ok(Placement {
@@ -349,7 +451,7 @@ impl Profile {
 }
 
 /// The highest-scoring node; among equals each is equally likely (reservoir sampling).
-fn select_host(nodes: &[Arc<NodeInfo>], totals: &[i64]) -> String {
+pub fn select_host(nodes: &[Arc<NodeInfo>], totals: &[i64]) -> String {
     let mut best = 0;
     let mut ties = 1u64;
     for i in 1..nodes.len() {

@@ -34,6 +34,8 @@ pub enum ClusterEvent {
     NodeTaint,
     /// Its allocatable changed.
     NodeAllocatable,
+    /// A node was removed (a topology domain may be gone).
+    NodeDelete,
     AssignedPodAdd,
     AssignedPodDelete,
     /// Volumes or claims changed.
@@ -53,7 +55,11 @@ impl ClusterEvent {
                 NodeLabel,
                 "NodeAffinity" | "PodTopologySpread" | "InterPodAffinity" | "VolumeBinding",
             ) => true,
-            (NodeTaint, "TaintToleration" | "NodeUnschedulable") => true,
+            (
+                NodeTaint,
+                "TaintToleration" | "NodeUnschedulable" | "PodTopologySpread" | "InterPodAffinity",
+            ) => true,
+            (NodeDelete, "PodTopologySpread") => true,
             (NodeAllocatable, "NodeResourcesFit") => true,
             (AssignedPodAdd, "InterPodAffinity" | "PodTopologySpread") => true,
             (
@@ -95,15 +101,15 @@ struct Entry {
 }
 
 impl Entry {
-    fn backoff_until(&self) -> Instant {
+    fn backoff_until(&self, initial: Duration, max: Duration) -> Instant {
         let Some(last) = self.last_attempt else {
             return Instant::now();
         };
-        let mut d = INITIAL_BACKOFF;
+        let mut d = initial;
         for _ in 1..self.attempts {
-            d = (d * 2).min(MAX_BACKOFF);
+            d = (d * 2).min(max);
         }
-        last + d.min(MAX_BACKOFF)
+        last + d.min(max)
     }
 }
 
@@ -130,8 +136,11 @@ impl PartialOrd for ActiveItem {
     }
 }
 
-#[derive(Default)]
 struct Inner {
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    /// The keys of the pods in the unschedulable pool.
+    unschedulable: std::collections::HashSet<String>,
     entries: HashMap<String, Entry>,
     active: BinaryHeap<ActiveItem>,
     backoff: BinaryHeap<Reverse<(Instant, u64, String)>>,
@@ -150,21 +159,39 @@ pub struct Pending {
     pub gated: usize,
 }
 
-#[derive(Default)]
 pub struct SchedulingQueue {
     inner: Mutex<Inner>,
     wake: Notify,
 }
 
+impl Default for SchedulingQueue {
+    fn default() -> Self {
+        SchedulingQueue::new(INITIAL_BACKOFF, MAX_BACKOFF)
+    }
+}
+
 impl Inner {
+    fn backoff_until(&self, e: &Entry) -> Instant {
+        e.backoff_until(self.initial_backoff, self.max_backoff)
+    }
+
     fn place(&mut self, key: &str, place: Place) {
         self.generation += 1;
         let generation = self.generation;
+        let Some(until) = self.entries.get(key).map(|e| self.backoff_until(e)) else {
+            return;
+        };
         let Some(e) = self.entries.get_mut(key) else {
             return;
         };
         e.place = place;
         e.generation = generation;
+        // Cluster events look only at the unschedulable pods, not the whole queue.
+        if place == Place::Unschedulable {
+            self.unschedulable.insert(key.to_string());
+        } else {
+            self.unschedulable.remove(key);
+        }
         match place {
             Place::Active => self.active.push(ActiveItem {
                 priority: e.pod.priority,
@@ -172,10 +199,9 @@ impl Inner {
                 generation,
                 key: key.to_string(),
             }),
-            Place::Backoff => {
-                self.backoff
-                    .push(Reverse((e.backoff_until(), generation, key.to_string())))
-            }
+            Place::Backoff => self
+                .backoff
+                .push(Reverse((until, generation, key.to_string()))),
             _ => {}
         }
     }
@@ -185,7 +211,7 @@ impl Inner {
         let backing_off = self
             .entries
             .get(key)
-            .is_some_and(|e| e.backoff_until() > Instant::now());
+            .is_some_and(|e| self.backoff_until(e) > Instant::now());
         self.place(
             key,
             if backing_off {
@@ -198,6 +224,24 @@ impl Inner {
 }
 
 impl SchedulingQueue {
+    /// A queue backing pods off from `initial`, doubling up to `max`.
+    pub fn new(initial: Duration, max: Duration) -> SchedulingQueue {
+        SchedulingQueue {
+            inner: Mutex::new(Inner {
+                initial_backoff: initial,
+                max_backoff: max,
+                entries: HashMap::new(),
+                unschedulable: std::collections::HashSet::new(),
+                active: BinaryHeap::new(),
+                backoff: BinaryHeap::new(),
+                generation: 0,
+                events: 0,
+                closed: false,
+            }),
+            wake: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -246,7 +290,9 @@ impl SchedulingQueue {
 
     /// The pod was deleted, bound, or is no longer this scheduler's.
     pub fn delete(&self, key: &str) {
-        self.lock().entries.remove(key);
+        let mut q = self.lock();
+        q.entries.remove(key);
+        q.unschedulable.remove(key);
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -341,11 +387,15 @@ impl SchedulingQueue {
         let mut q = self.lock();
         q.events += 1;
         let moving: Vec<String> = q
-            .entries
+            .unschedulable
             .iter()
-            .filter(|(_, e)| e.place == Place::Unschedulable)
-            .filter(|(_, e)| e.plugins.is_empty() || e.plugins.iter().any(|p| event.helps(p)))
-            .map(|(k, _)| k.clone())
+            .filter(|k| {
+                q.entries.get(*k).is_some_and(|e| {
+                    e.place == Place::Unschedulable
+                        && (e.plugins.is_empty() || e.plugins.iter().any(|p| event.helps(p)))
+                })
+            })
+            .cloned()
             .collect();
         let moved = !moving.is_empty();
         for k in moving {
@@ -378,14 +428,15 @@ impl SchedulingQueue {
             }
         }
         let stale: Vec<String> = q
-            .entries
+            .unschedulable
             .iter()
-            .filter(|(_, e)| e.place == Place::Unschedulable)
-            .filter(|(_, e)| {
-                e.last_attempt
-                    .is_some_and(|t| now.duration_since(t) > MAX_UNSCHEDULABLE)
+            .filter(|k| {
+                q.entries.get(*k).is_some_and(|e| {
+                    e.last_attempt
+                        .is_some_and(|t| now.duration_since(t) > MAX_UNSCHEDULABLE)
+                })
             })
-            .map(|(k, _)| k.clone())
+            .cloned()
             .collect();
         for k in stale {
             q.requeue(&k);
@@ -483,7 +534,11 @@ mod tests {
             generation: 0,
             popped_at_event: 0,
         };
-        let secs = |a| e(a).backoff_until().duration_since(now).as_secs();
+        let secs = |a| {
+            e(a).backoff_until(INITIAL_BACKOFF, MAX_BACKOFF)
+                .duration_since(now)
+                .as_secs()
+        };
         assert_eq!(
             [secs(1), secs(2), secs(3), secs(4), secs(5), secs(9)],
             [1, 2, 4, 8, 10, 10]

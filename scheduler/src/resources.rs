@@ -93,6 +93,38 @@ impl Resources {
     }
 }
 
+/// A resource name read once, so per-node arithmetic does not compare strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Scalar(String),
+}
+
+impl ResourceKind {
+    pub fn of(name: &str) -> ResourceKind {
+        match name {
+            "cpu" => ResourceKind::Cpu,
+            "memory" => ResourceKind::Memory,
+            "ephemeral-storage" => ResourceKind::EphemeralStorage,
+            other => ResourceKind::Scalar(other.to_string()),
+        }
+    }
+}
+
+impl Resources {
+    /// The amount of one resource.
+    pub fn of(&self, kind: &ResourceKind) -> i64 {
+        match kind {
+            ResourceKind::Cpu => self.milli_cpu,
+            ResourceKind::Memory => self.memory,
+            ResourceKind::EphemeralStorage => self.ephemeral_storage,
+            ResourceKind::Scalar(name) => self.scalar.get(name).copied().unwrap_or(0),
+        }
+    }
+}
+
 /// Whether the scheduler counts `name` by name: extended resources (a domain outside
 /// `kubernetes.io/`), hugepages and attachable volumes.
 pub fn is_scalar(name: &str) -> bool {

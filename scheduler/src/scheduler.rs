@@ -9,9 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use capstan_controllers::events::Recorder;
-use capstan_controllers::informers::{Change, Informers};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use capstan_controllers::informers::{Change, Informer, Informers, Object};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::Store;
 use kube::Client;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +40,7 @@ pub struct Shared {
     pub nominator: Mutex<Nominator>,
     pub profiles: HashMap<String, Arc<Profile>>,
     pub pdbs: Option<Store<PodDisruptionBudget>>,
+    pub extenders: Vec<Arc<crate::extender::Extender>>,
 }
 
 impl Shared {
@@ -107,8 +112,16 @@ impl Shared {
                 }
             }
             Change::Deleted(n) => {
-                self.cache()
-                    .remove_node(n.metadata.name.as_deref().unwrap_or_default());
+                let name = n.metadata.name.as_deref().unwrap_or_default();
+                let had = {
+                    let mut cache = self.cache();
+                    let had = cache.node(name).is_some();
+                    cache.remove_node(name);
+                    had
+                };
+                if had {
+                    self.queue.move_for(ClusterEvent::NodeDelete);
+                }
             }
         }
     }
@@ -190,18 +203,34 @@ impl Shared {
 }
 
 /// Runs the scheduler through `client` until `ended` is cancelled.
-pub async fn run(client: Client, profiles: Vec<Profile>, ended: CancellationToken) {
+pub async fn run(
+    client: Client,
+    profiles: Vec<Profile>,
+    config: &crate::config::SchedulerConfig,
+    ended: CancellationToken,
+) {
     let informers = Informers::new(client.clone());
     let shared = Arc::new(Shared {
         recorder: Recorder::new(client.clone(), "default-scheduler"),
         client,
-        queue: SchedulingQueue::default(),
+        queue: SchedulingQueue::new(config.initial_backoff, config.max_backoff),
         cache: Mutex::new(Cache::default()),
         nominator: Mutex::new(Nominator::default()),
         pdbs: Some(informers.get::<PodDisruptionBudget>().store().clone()),
         profiles: profiles
             .into_iter()
             .map(|p| (p.scheduler_name.clone(), Arc::new(p)))
+            .collect(),
+        extenders: config
+            .extenders
+            .iter()
+            .filter_map(|e| match crate::extender::Extender::new(e.clone()) {
+                Ok(e) => Some(Arc::new(e)),
+                Err(err) => {
+                    tracing::error!(error = %err, "extender left out");
+                    None
+                }
+            })
             .collect(),
     });
     let nodes = informers.get::<Node>();
@@ -210,10 +239,40 @@ pub async fn run(client: Client, profiles: Vec<Profile>, ended: CancellationToke
     nodes.on_change(move |c| s.on_node(c));
     let s = shared.clone();
     pods.on_change(move |c| s.on_pod(c));
+    // Plugins take the caches they read (VolumeBinding: claims, volumes, classes); storage
+    // changes may let the pods it refused fit.
+    for p in shared.profiles.values() {
+        p.attach(&informers);
+    }
+    let claims = informers.get::<PersistentVolumeClaim>();
+    let volumes = informers.get::<PersistentVolume>();
+    let classes = informers.get::<StorageClass>();
+    move_on_storage(&claims, &shared);
+    move_on_storage(&volumes, &shared);
+    move_on_storage(&classes, &shared);
+    // What InterPodAffinity (namespace selectors) and PodTopologySpread (default selectors)
+    // read: the same informers their `attach` took.
+    let namespaces = informers.get::<Namespace>();
+    let services = informers.get::<Service>();
+    let controllers = informers.get::<ReplicationController>();
+    let replica_sets = informers.get::<ReplicaSet>();
+    let stateful_sets = informers.get::<StatefulSet>();
     let watches = informers.start(&ended);
+    let synced = async {
+        namespaces.synced().await;
+        services.synced().await;
+        controllers.synced().await;
+        replica_sets.synced().await;
+        stateful_sets.synced().await;
+        nodes.synced().await;
+        pods.synced().await;
+        claims.synced().await;
+        volumes.synced().await;
+        classes.synced().await;
+    };
     tokio::select! {
         _ = ended.cancelled() => {}
-        _ = async { nodes.synced().await; pods.synced().await } => {
+        _ = synced => {
             tracing::info!(profiles = shared.profiles.len(), "scheduler started");
             let flusher = tokio::spawn(flush(shared.clone(), ended.clone()));
             tokio::select! {
@@ -228,6 +287,17 @@ pub async fn run(client: Client, profiles: Vec<Profile>, ended: CancellationToke
         let _ = w.await;
     }
     tracing::info!("scheduler stopped");
+}
+
+/// Claims, volumes and classes added or changed may let pods VolumeBinding refused fit
+/// (upstream registers their Add and Update events).
+fn move_on_storage<K: Object>(informer: &Informer<K>, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    informer.on_change(move |c| {
+        if matches!(c, Change::Applied(_)) {
+            s.queue.move_for(ClusterEvent::Storage);
+        }
+    });
 }
 
 /// Moves backed-off pods to active every second, and publishes the queue's sizes.
@@ -247,13 +317,13 @@ async fn flush(shared: Arc<Shared>, ended: CancellationToken) {
 async fn schedule_loop(shared: Arc<Shared>) {
     let mut snapshot = Snapshot::default();
     while let Some(pod) = shared.queue.pop().await {
-        schedule_one(&shared, &mut snapshot, pod);
+        schedule_one(&shared, &mut snapshot, pod).await;
         tokio::task::yield_now().await;
     }
 }
 
 /// One pod's scheduling cycle; the binding cycle continues in its own task.
-pub fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Arc<PodInfo>) {
+pub async fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Arc<PodInfo>) {
     let started = Instant::now();
     let Some(profile) = shared.profiles.get(scheduler_name(&pod.pod)).cloned() else {
         shared.queue.delete(&pod.key);
@@ -261,12 +331,23 @@ pub fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Arc<PodI
     };
     shared.cache().update_snapshot(snapshot);
     let metrics = SchedulerMetrics::global();
-    let decided = {
-        let nominator = shared.nominator();
-        profile.schedule(&pod, snapshot, &nominator)
-    };
+    let decided = crate::extender_cycle::decide(shared, &profile, &pod, snapshot).await;
     match decided {
         Ok(placement) => {
+            // Reserve: what plugins set aside for the node is seen by the next cycles.
+            let reserved = snapshot
+                .get(&placement.node)
+                .map_or(Ok(()), |n| profile.reserve(&pod, n));
+            if let Err(status) = reserved {
+                metrics.attempt(
+                    &profile.scheduler_name,
+                    AttemptResult::Error,
+                    started.elapsed(),
+                );
+                record_failure(shared, &pod, &FitError::error(status), None);
+                shared.queue.retry(pod);
+                return;
+            }
             let mut bound = pod.pod.clone();
             if let Some(spec) = bound.spec.as_mut() {
                 spec.node_name = Some(placement.node.clone());
@@ -292,7 +373,7 @@ pub fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Arc<PodI
             };
             metrics.attempt(&profile.scheduler_name, result, started.elapsed());
             let (fit, nominated) =
-                crate::preemption::post_filter(shared, &profile, &pod, snapshot, fit);
+                crate::preemption::post_filter(shared, &profile, &pod, snapshot, fit).await;
             record_failure(shared, &pod, &fit, nominated);
             if unschedulable {
                 shared.queue.unschedulable(pod, fit.unschedulable_plugins());

@@ -41,25 +41,37 @@ impl Plugin for BalancedAllocation {
         _: &Snapshot,
         _: &[Arc<NodeInfo>],
     ) -> Result<Option<Box<dyn PluginState>>, Status> {
-        let asks = self.resources.iter().any(|r| pod.requests.get(&r.name) > 0);
+        let asks = self.resources.iter().any(|r| pod.requests.of(&r.kind) > 0);
         Ok(asks.then(|| Box::new(()) as _))
     }
 
     fn score(&self, _: Option<&dyn PluginState>, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let fractions: Vec<f64> = self
+        let fraction = |r: &ResourceWeight| {
+            let (req, alloc) = requested_and_allocatable(pod, node, &r.kind, false);
+            (alloc != 0).then(|| (req as f64 / alloc as f64).min(1.0))
+        };
+        // Without a list per node: the count and sum first, then the deviation.
+        let (n, sum) = self
             .resources
             .iter()
-            .filter_map(|r| {
-                let (req, alloc) = requested_and_allocatable(pod, node, &r.name, false);
-                (alloc != 0).then(|| (req as f64 / alloc as f64).min(1.0))
-            })
-            .collect();
-        let std = match fractions.len() {
+            .filter_map(fraction)
+            .fold((0usize, 0.0f64), |(n, s), f| (n + 1, s + f));
+        let std = match n {
             0 | 1 => 0.0,
-            2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+            2 => {
+                let mut it = self.resources.iter().filter_map(fraction);
+                let (a, b) = (it.next().unwrap_or(0.0), it.next().unwrap_or(0.0));
+                ((a - b) / 2.0).abs()
+            }
             n => {
-                let mean = fractions.iter().sum::<f64>() / n as f64;
-                let var = fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64;
+                let mean = sum / n as f64;
+                let var = self
+                    .resources
+                    .iter()
+                    .filter_map(fraction)
+                    .map(|f| (f - mean).powi(2))
+                    .sum::<f64>()
+                    / n as f64;
                 var.sqrt()
             }
         };

@@ -66,7 +66,7 @@ impl Plugin for ImageLocality {
         let Some(s) = crate::framework::state_of::<Spread>(state) else {
             return 0;
         };
-        if s.total_nodes == 0 {
+        if s.total_nodes == 0 || node.images.is_empty() {
             return 0;
         }
         let sum: i64 = s

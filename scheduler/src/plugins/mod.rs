@@ -3,15 +3,21 @@
 
 pub mod balanced_allocation;
 pub mod image_locality;
+pub mod inter_pod_affinity;
+pub mod label_selector;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
+pub mod node_prefer_avoid_pods;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
+pub mod pod_index;
+pub mod pod_topology_spread;
 pub mod scheduling_gates;
 pub mod taint_toleration;
 #[cfg(test)]
 pub mod testing;
+pub mod volume_binding;
 
 use std::sync::Arc;
 
@@ -59,10 +65,10 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (node_resources_fit::NAME, 1),
     ("VolumeRestrictions", 0),
     ("NodeVolumeLimits", 0),
-    ("VolumeBinding", 0),
+    (volume_binding::NAME, 0),
     ("VolumeZone", 0),
-    ("PodTopologySpread", 2),
-    ("InterPodAffinity", 2),
+    (pod_topology_spread::NAME, 2),
+    (inter_pod_affinity::NAME, 2),
     ("DefaultPreemption", 0),
     (balanced_allocation::NAME, 1),
     (image_locality::NAME, 1),

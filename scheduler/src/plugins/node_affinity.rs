@@ -84,6 +84,9 @@ impl Plugin for NodeAffinity {
                 return Err(Status::unresolvable(NAME, ENFORCED_REASON));
             }
         }
+        if !pod.has_node_constraints {
+            return Ok(());
+        }
         let fits = pod.spec().is_none_or(|s| fits_affinity(s, &node.node));
         if fits {
             Ok(())

@@ -8,7 +8,7 @@
 use crate::framework::{Plugin, PluginState, Points, Status, MAX_NODE_SCORE};
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
-use crate::resources::Resources;
+use crate::resources::{ResourceKind, Resources};
 
 pub const NAME: &str = "NodeResourcesFit";
 
@@ -16,7 +16,18 @@ pub const NAME: &str = "NodeResourcesFit";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceWeight {
     pub name: String,
+    pub kind: ResourceKind,
     pub weight: i64,
+}
+
+impl ResourceWeight {
+    pub fn new(name: String, weight: i64) -> ResourceWeight {
+        ResourceWeight {
+            kind: ResourceKind::of(&name),
+            name,
+            weight,
+        }
+    }
 }
 
 /// One point of RequestedToCapacityRatio's shape: utilisation (0..=100) to score (0..=10).
@@ -58,10 +69,7 @@ impl Default for NodeResourcesFit {
 pub fn default_resources() -> Vec<ResourceWeight> {
     ["cpu", "memory"]
         .into_iter()
-        .map(|n| ResourceWeight {
-            name: n.into(),
-            weight: 1,
-        })
+        .map(|n| ResourceWeight::new(n.into(), 1))
         .collect()
 }
 
@@ -70,14 +78,14 @@ pub fn default_resources() -> Vec<ResourceWeight> {
 pub fn requested_and_allocatable(
     pod: &PodInfo,
     node: &NodeInfo,
-    name: &str,
+    kind: &ResourceKind,
     non_zero: bool,
 ) -> (i64, i64) {
-    let alloc = node.allocatable.get(name);
-    let req = match (name, non_zero) {
-        ("cpu", true) => node.non_zero_requested.0 + pod.non_zero.0,
-        ("memory", true) => node.non_zero_requested.1 + pod.non_zero.1,
-        _ => node.requested.get(name) + pod.requests.get(name),
+    let alloc = node.allocatable.of(kind);
+    let req = match (kind, non_zero) {
+        (ResourceKind::Cpu, true) => node.non_zero_requested.0 + pod.non_zero.0,
+        (ResourceKind::Memory, true) => node.non_zero_requested.1 + pod.non_zero.1,
+        _ => node.requested.of(kind) + pod.requests.of(kind),
     };
     (req, alloc)
 }
@@ -195,7 +203,7 @@ impl Plugin for NodeResourcesFit {
     fn score(&self, _: Option<&dyn PluginState>, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
         for r in &self.resources {
-            let (req, alloc) = requested_and_allocatable(pod, node, &r.name, true);
+            let (req, alloc) = requested_and_allocatable(pod, node, &r.kind, true);
             if alloc == 0 {
                 continue;
             }

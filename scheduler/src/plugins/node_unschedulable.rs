@@ -28,8 +28,7 @@ impl Plugin for NodeUnschedulable {
         pod: &PodInfo,
         node: &NodeInfo,
     ) -> Result<(), Status> {
-        let cordoned = node.node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
-        if !cordoned {
+        if !node.unschedulable {
             return Ok(());
         }
         let taint = Taint {

@@ -52,20 +52,25 @@ impl Plugin for TaintToleration {
     }
 
     fn score(&self, _: Option<&dyn PluginState>, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        if node.taints.is_empty() {
+            return 0;
+        }
         // Only tolerations that apply to PreferNoSchedule count (an empty effect does).
-        let ts: Vec<&Toleration> = tolerations(pod)
-            .iter()
-            .filter(|t| {
-                matches!(
-                    t.effect.as_deref(),
-                    None | Some("") | Some("PreferNoSchedule")
-                )
-            })
-            .collect();
+        let applies = |t: &&Toleration| {
+            matches!(
+                t.effect.as_deref(),
+                None | Some("") | Some("PreferNoSchedule")
+            )
+        };
         node.taints()
             .iter()
             .filter(|taint| taint.effect == "PreferNoSchedule")
-            .filter(|taint| !ts.iter().any(|t| tolerates(t, taint)))
+            .filter(|taint| {
+                !tolerations(pod)
+                    .iter()
+                    .filter(applies)
+                    .any(|t| tolerates(t, taint))
+            })
             .count() as i64
     }
 
