@@ -6,6 +6,7 @@
 //!   wait   watch --namespace until --pods pods are bound: pods bound per second from the
 //!          first bind to the last (the scheduler must be running)
 //! Prints one JSON line per run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -575,3 +575,141 @@ async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone() {
         std::collections::BTreeMap::from([("z1", 2), ("z2", 2)])
     );
 }
+
+/// `capstan_fenced_writes_refused_total` of a replica.
+fn refused_writes(s: &Server) -> f64 {
+    let (code, text) = common::api_get(s, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    text.lines()
+        .find(|l| l.starts_with("capstan_fenced_writes_refused_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no capstan_fenced_writes_refused_total: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_then_resumed_leaders_binds_are_refused_and_no_pod_is_bound_twice() {
+    // Three nodes of 110 pods each.
+    const N: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = common::start_static(dir.path(), "s", 3).await;
+    for s in &servers {
+        common::wait_api_ready(s, PATIENCE).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = common::wait_cluster(&refs, 3, PATIENCE).await;
+    let old = servers.iter().position(|s| s.member_id == leader).unwrap();
+    let via = (old + 1) % 3;
+    let client = servers[via].kube().await;
+    for n in ["a", "b", "c"] {
+        node(&client, n, "1000", json!({}), json!([])).await;
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    // Many pods at once, so the leader is binding when it is frozen.
+    let creates: Vec<_> = (0..N)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(
+                async move { pod(&c, json!({"metadata": {"name": format!("f{i}")}})).await },
+            )
+        })
+        .collect();
+    for c in creates {
+        c.await.unwrap();
+    }
+    let bound_count = |list: &[Pod]| {
+        list.iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .count()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while bound_count(&pods.list(&ListParams::default()).await.unwrap().items) < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the leader never started binding"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = servers[old].pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let alive: Vec<&Server> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != old)
+        .map(|(_, s)| s)
+        .collect();
+    let new_leader = common::wait_cluster(&alive, 3, PATIENCE).await;
+    assert_ne!(new_leader, leader);
+    // The new leader's scheduler binds the rest.
+    let deadline = Instant::now() + PATIENCE;
+    while bound_count(&pods.list(&ListParams::default()).await.unwrap().items) < N {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never bound every pod"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before: Vec<(String, String)> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| (p.metadata.name.unwrap(), p.spec.unwrap().node_name.unwrap()))
+        .collect();
+    // The old leader wakes in a newer term: its binds in flight are refused.
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + PATIENCE;
+    while !servers[old]
+        .log()
+        .contains("leader-only work of the term stopped")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the old leader's work never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after: Vec<(String, String)> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| (p.metadata.name.unwrap(), p.spec.unwrap().node_name.unwrap()))
+        .collect();
+    assert_eq!(before, after, "a pod moved after it was bound");
+    // One Scheduled event per pod: no bind happened twice.
+    let events: Vec<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let mut scheduled = std::collections::BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Scheduled"))
+    {
+        *scheduled
+            .entry(e.involved_object.name.clone().unwrap_or_default())
+            .or_insert(0) += e.count.unwrap_or(1);
+    }
+    assert!(
+        scheduled.values().all(|c| *c == 1),
+        "a pod was scheduled twice: {:?}",
+        scheduled.iter().find(|(_, c)| **c != 1)
+    );
+    let refused = refused_writes(&servers[old]);
+    eprintln!("writes the old leader's work had refused by fencing: {refused}");
+    assert!(refused >= 1.0, "no refused write on the deposed leader");
+    servers[old].kill();
+}

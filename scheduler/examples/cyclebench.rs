@@ -7,6 +7,7 @@
 //! - preemption: every node already full of low-priority pods; each new high-priority pod
 //!   must preempt (the decision includes finding candidates and picking victims; the victims
 //!   are then removed from the cache as their deletion would).
+//!
 //! Prints one JSON line.
 
 use std::sync::Arc;
