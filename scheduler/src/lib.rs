@@ -11,6 +11,7 @@ pub mod binder;
 pub mod cache;
 pub mod config;
 pub mod config_file;
+pub mod event_queue;
 pub mod extender;
 pub mod extender_cycle;
 pub mod fit_error;

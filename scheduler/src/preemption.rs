@@ -286,7 +286,7 @@ pub async fn post_filter(
         nominator.nominate(pod.clone(), &node);
         lower
     };
-    tokio::spawn(evict(
+    shared.runtime.spawn(evict(
         shared.clone(),
         pod.clone(),
         node.clone(),

@@ -34,7 +34,9 @@ use crate::snapshot::Snapshot;
 /// What the loop, the watch handlers and the binding tasks share.
 pub struct Shared {
     pub client: Client,
-    pub recorder: Recorder,
+    pub recorder: crate::event_queue::EventQueue,
+    /// The runtime binding tasks and API writes run on (the cycle has its own thread).
+    pub runtime: tokio::runtime::Handle,
     pub queue: SchedulingQueue,
     pub cache: Mutex<Cache>,
     pub nominator: Mutex<Nominator>,
@@ -211,7 +213,11 @@ pub async fn run(
 ) {
     let informers = Informers::new(client.clone());
     let shared = Arc::new(Shared {
-        recorder: Recorder::new(client.clone(), "default-scheduler"),
+        runtime: tokio::runtime::Handle::current(),
+        recorder: crate::event_queue::EventQueue::start(
+            Recorder::new(client.clone(), "default-scheduler"),
+            ended.clone(),
+        ),
         client,
         queue: SchedulingQueue::new(config.initial_backoff, config.max_backoff),
         cache: Mutex::new(Cache::default()),
@@ -275,9 +281,28 @@ pub async fn run(
         _ = synced => {
             tracing::info!(profiles = shared.profiles.len(), "scheduler started");
             let flusher = tokio::spawn(flush(shared.clone(), ended.clone()));
+            // The cycle is CPU-bound: it runs on a thread of its own (kube-scheduler's
+            // scheduleOne goroutine), not queued behind the binding tasks it starts.
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let s = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("scheduler-cycle".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(schedule_loop(s)),
+                        Err(e) => tracing::error!(error = %e, "scheduler cycle runtime"),
+                    }
+                    let _ = done_tx.send(());
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start the scheduling cycle's thread");
+            }
             tokio::select! {
                 _ = ended.cancelled() => {}
-                _ = schedule_loop(shared.clone()) => {}
+                _ = done_rx => {}
             }
             shared.queue.close();
             let _ = flusher.await;
@@ -355,7 +380,7 @@ pub async fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Ar
             shared.cache().assume(PodInfo::new(bound), &placement.node);
             shared.nominator().remove(&pod.uid);
             shared.queue.done(&pod.key);
-            tokio::spawn(binder::bind(
+            shared.runtime.spawn(binder::bind(
                 shared.clone(),
                 pod,
                 placement.node,
@@ -398,7 +423,7 @@ fn record_failure(
         SCHEDULER_ERROR
     };
     let (shared, pod) = (shared.clone(), pod.clone());
-    tokio::spawn(async move {
+    shared.clone().runtime.spawn(async move {
         shared
             .recorder
             .warning(&pod.pod, "FailedScheduling", message.clone())
