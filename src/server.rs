@@ -683,7 +683,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         identity_stop.clone(),
     ));
     let leader_stop = CancellationToken::new();
-    let leader_task = tokio::spawn(crate::leader_terms::run(
+    // Leader-only work (the controllers' and the scheduler's informers decoding whole lists,
+    // their reconciles, the scheduling cycle) runs on threads of its own, so a burst of it —
+    // a new term listing 20,000 pods — cannot hold up this runtime's raft heartbeats and
+    // requests: the kernel shares the cores between the two sets of threads.
+    let leader_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("leader-work")
+        .enable_all()
+        .build()?;
+    let leader_task = leader_runtime.spawn(crate::leader_terms::run(
         node.kv().leadership(),
         crate::leader_terms::confirm_by_read_index(node.clone()),
         leader_work,
@@ -739,6 +748,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "leader-only work did not stop within {LEADER_WORK_STOP:?}; shutting down anyway"
         );
     }
+    leader_runtime.shutdown_background();
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;

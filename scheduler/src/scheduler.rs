@@ -31,12 +31,17 @@ use crate::profile::Profile;
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::snapshot::Snapshot;
 
+/// Bindings under way at once, at most.
+const MAX_BINDS_IN_FLIGHT: usize = 64;
+
 /// What the loop, the watch handlers and the binding tasks share.
 pub struct Shared {
     pub client: Client,
     pub recorder: crate::event_queue::EventQueue,
     /// The runtime binding tasks and API writes run on (the cycle has its own thread).
     pub runtime: tokio::runtime::Handle,
+    /// Permits for bindings under way.
+    pub binds_in_flight: Arc<tokio::sync::Semaphore>,
     pub queue: SchedulingQueue,
     pub cache: Mutex<Cache>,
     pub nominator: Mutex<Nominator>,
@@ -214,6 +219,7 @@ pub async fn run(
     let informers = Informers::new(client.clone());
     let shared = Arc::new(Shared {
         runtime: tokio::runtime::Handle::current(),
+        binds_in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_BINDS_IN_FLIGHT)),
         recorder: crate::event_queue::EventQueue::start(
             Recorder::new(client.clone(), "default-scheduler"),
             ended.clone(),
@@ -380,13 +386,22 @@ pub async fn schedule_one(shared: &Arc<Shared>, snapshot: &mut Snapshot, pod: Ar
             shared.cache().assume(PodInfo::new(bound), &placement.node);
             shared.nominator().remove(&pod.uid);
             shared.queue.done(&pod.key);
-            shared.runtime.spawn(binder::bind(
+            // At most MAX_BINDS_IN_FLIGHT bindings at once: a burst of decisions must not
+            // flood the replica with writes (its raft heartbeats share the same cores).
+            let Ok(permit) = shared.binds_in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let bind = binder::bind(
                 shared.clone(),
                 pod,
                 placement.node,
                 started,
                 profile.scheduler_name.clone(),
-            ));
+            );
+            shared.runtime.spawn(async move {
+                bind.await;
+                drop(permit);
+            });
         }
         Err(fit) => {
             let fit = *fit;
