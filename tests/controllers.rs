@@ -531,17 +531,6 @@ async fn the_kubernetes_endpoints_are_the_live_voting_replicas() {
     }
 }
 
-/// `capstan_fenced_writes_refused_total` of a replica.
-fn refused_writes(s: &Server) -> f64 {
-    let (code, text) = common::api_get(s, "/metrics");
-    assert_eq!(code, 200, "{text}");
-    text.lines()
-        .find(|l| l.starts_with("capstan_fenced_writes_refused_total "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no capstan_fenced_writes_refused_total: {text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas() {
     use common::kubelet::PodWatch;
@@ -645,7 +634,7 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
     assert!(seen.max_pods <= N, "{} pods at once", seen.max_pods);
     drop(seen);
     // Its in-flight creates, stamped with its old term, were refused, and its metrics say so.
-    let refused = refused_writes(&servers[old]);
+    let refused = common::refused_writes(&servers[old]);
     eprintln!("writes the old leader's work had refused by fencing: {refused}");
     assert!(
         refused >= 1.0,

@@ -576,17 +576,6 @@ async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone() {
     );
 }
 
-/// `capstan_fenced_writes_refused_total` of a replica.
-fn refused_writes(s: &Server) -> f64 {
-    let (code, text) = common::api_get(s, "/metrics");
-    assert_eq!(code, 200, "{text}");
-    text.lines()
-        .find(|l| l.starts_with("capstan_fenced_writes_refused_total "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no capstan_fenced_writes_refused_total: {text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_then_resumed_leaders_binds_are_refused_and_no_pod_is_bound_twice() {
     // Three nodes of 110 pods each.
@@ -708,7 +697,7 @@ async fn a_paused_then_resumed_leaders_binds_are_refused_and_no_pod_is_bound_twi
         "a pod was scheduled twice: {:?}",
         scheduled.iter().find(|(_, c)| **c != 1)
     );
-    let refused = refused_writes(&servers[old]);
+    let refused = common::refused_writes(&servers[old]);
     eprintln!("writes the old leader's work had refused by fencing: {refused}");
     assert!(refused >= 1.0, "no refused write on the deposed leader");
     servers[old].kill();

@@ -242,6 +242,8 @@ impl ProfileConfig {
         let mut profile = Profile::new(self.scheduler_name.clone(), enabled);
         profile.percentage_of_nodes_to_score = self.percentage_of_nodes_to_score.or(global_pct);
         profile.preemption = self.runs_at("postFilter", "DefaultPreemption");
+        profile.preemption_candidates =
+            crate::plugin_args::default_preemption(self.args.get("DefaultPreemption"))?;
         profile.check_all_filters = self.check_all_filters;
         Ok(profile)
     }

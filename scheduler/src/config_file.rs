@@ -700,4 +700,15 @@ extenders:
         assert!(p.check_all_filters);
         assert_eq!(c.extenders[0].http_timeout, Duration::from_secs(5));
     }
+
+    #[test]
+    fn the_example_files_in_docs_load() {
+        let config = parse(include_str!("../../docs/scheduler-config.yaml"));
+        assert!(config.is_ok(), "{config:?}");
+        let profiles = config.unwrap_or_default().build().unwrap_or_default();
+        assert_eq!(profiles.len(), 2);
+        assert!(profiles[0].preemption && !profiles[1].preemption);
+        let policy = parse(include_str!("../../docs/scheduler-policy.json"));
+        assert!(policy.is_ok(), "{policy:?}");
+    }
 }

@@ -298,3 +298,64 @@ pub fn pod_topology_spread(
         PodTopologySpread::new(a.default_constraints, false)
     })
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PreemptionArgs {
+    #[serde(default = "ten")]
+    min_candidate_nodes_percentage: i64,
+    #[serde(default = "hundred")]
+    min_candidate_nodes_absolute: i64,
+    #[serde(default, rename = "apiVersion")]
+    _api_version: Option<String>,
+    #[serde(default, rename = "kind")]
+    _kind: Option<String>,
+}
+
+fn ten() -> i64 {
+    10
+}
+
+fn hundred() -> i64 {
+    100
+}
+
+impl Default for PreemptionArgs {
+    fn default() -> Self {
+        PreemptionArgs {
+            min_candidate_nodes_percentage: 10,
+            min_candidate_nodes_absolute: 100,
+            _api_version: None,
+            _kind: None,
+        }
+    }
+}
+
+/// DefaultPreemptionArgs: how many candidate nodes preemption looks for (a percentage of the
+/// nodes, at least an absolute number), with upstream's validation.
+pub fn default_preemption(args: Option<&Value>) -> Result<(usize, usize), ConfigError> {
+    let a: PreemptionArgs = parse("DefaultPreemption", args)?;
+    let (pct, abs) = (
+        a.min_candidate_nodes_percentage,
+        a.min_candidate_nodes_absolute,
+    );
+    if !(0..=100).contains(&pct) {
+        return Err(ConfigError::Invalid(format!(
+            "minCandidateNodesPercentage: Invalid value: {pct}: not in valid range [0, 100]"
+        )));
+    }
+    if abs < 0 {
+        return Err(ConfigError::Invalid(format!(
+            "minCandidateNodesAbsolute: Invalid value: {abs}: not in valid range [0, inf)"
+        )));
+    }
+    if pct == 0 && abs == 0 {
+        return Err(ConfigError::Invalid(
+            "minCandidateNodesPercentage: Invalid value: 0: cannot be zero at the same time as minCandidateNodesAbsolute".into(),
+        ));
+    }
+    Ok((
+        usize::try_from(pct).unwrap_or(0),
+        usize::try_from(abs).unwrap_or(0),
+    ))
+}

@@ -228,17 +228,37 @@ pub fn find_candidates(
         (None, Ok(s)) => Some(s),
         _ => None,
     };
+    let mut potential = Vec::new();
     for n in &snapshot.nodes {
         let helpful = state.is_some()
             && fit
                 .node_statuses
                 .get(&n.name)
                 .is_some_and(|s| s.code == Code::Unschedulable);
-        let Some(state) = state.as_ref().filter(|_| helpful) else {
+        if helpful {
+            potential.push(n);
+        } else {
             statuses.insert(n.name.clone(), Status::unresolvable(NAME, NOT_HELPFUL));
-            continue;
-        };
-        match select_victims(profile, state, pod, n, budgets) {
+        }
+    }
+    let Some(state) = state else {
+        return (candidates, statuses);
+    };
+    // Upstream's calculateNumCandidates: a share of the potential nodes, at least an absolute
+    // number, looked at from a random offset; the search stops once that many are found.
+    let (pct, abs) = profile.preemption_candidates;
+    let wanted = (potential.len() * pct / 100).max(abs).min(potential.len());
+    let offset = if potential.is_empty() {
+        0
+    } else {
+        fastrand::usize(0..potential.len())
+    };
+    for i in 0..potential.len() {
+        if candidates.len() >= wanted {
+            break;
+        }
+        let n = potential[(offset + i) % potential.len()];
+        match select_victims(profile, &state, pod, n, budgets) {
             Ok(c) => candidates.push(c),
             Err(s) => {
                 statuses.insert(n.name.clone(), s);

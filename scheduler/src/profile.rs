@@ -40,6 +40,8 @@ pub struct Profile {
     pub percentage_of_nodes_to_score: Option<u32>,
     /// Whether DefaultPreemption runs as PostFilter.
     pub preemption: bool,
+    /// DefaultPreemptionArgs: `minCandidateNodesPercentage` and `minCandidateNodesAbsolute`.
+    pub preemption_candidates: (usize, usize),
     next_start: AtomicUsize,
 }
 
@@ -126,6 +128,7 @@ impl Profile {
                 .collect(),
             percentage_of_nodes_to_score: None,
             preemption: true,
+            preemption_candidates: (10, 100),
             next_start: AtomicUsize::new(0),
         }
     }

@@ -439,3 +439,15 @@ pub async fn events_of(
         .filter(|e| e.involved_object.name.as_deref() == Some(name))
         .collect()
 }
+
+/// `capstan_fenced_writes_refused_total` of a replica: writes of leader-only work refused
+/// because their term had ended.
+pub fn refused_writes(s: &Server) -> f64 {
+    let (code, text) = api_get(s, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    text.lines()
+        .find(|l| l.starts_with("capstan_fenced_writes_refused_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no capstan_fenced_writes_refused_total: {text}"))
+}

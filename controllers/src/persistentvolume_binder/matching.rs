@@ -113,6 +113,42 @@ pub fn is_bound_to(volume: &PersistentVolume, claim: &PersistentVolumeClaim) -> 
             .is_none_or(|u| u.is_empty() || Some(u) == claim.uid().as_deref())
 }
 
+/// The volume with its `claimRef` naming `claim` (upstream's GetBindVolumeToClaim, shared by
+/// the PV controller and the scheduler's VolumeBinding): a volume not already pre-bound to the
+/// claim is marked `pv.kubernetes.io/bound-by-controller`. Also whether anything changed.
+pub fn volume_bound_to_claim(
+    volume: &PersistentVolume,
+    claim: &PersistentVolumeClaim,
+) -> (PersistentVolume, bool) {
+    let by_controller = !is_bound_to(volume, claim);
+    let mut v = volume.clone();
+    let mut dirty = false;
+    let spec = v.spec.get_or_insert_with(Default::default);
+    let same = spec.claim_ref.as_ref().is_some_and(|r| {
+        r.name.as_deref() == Some(claim.name_any().as_str())
+            && r.namespace == claim.namespace()
+            && r.uid == claim.uid()
+    });
+    if !same {
+        spec.claim_ref = Some(k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("PersistentVolumeClaim".into()),
+            namespace: claim.namespace(),
+            name: Some(claim.name_any()),
+            uid: claim.uid(),
+            resource_version: claim.resource_version(),
+            ..Default::default()
+        });
+        dirty = true;
+    }
+    if by_controller && !v.annotations().contains_key(super::ANN_BOUND_BY_CONTROLLER) {
+        v.annotations_mut()
+            .insert(super::ANN_BOUND_BY_CONTROLLER.into(), "yes".into());
+        dirty = true;
+    }
+    (v, dirty)
+}
+
 fn volume_mode_of(mode: Option<&String>) -> &str {
     mode.map_or("Filesystem", String::as_str)
 }

@@ -18,7 +18,7 @@ pub mod matching;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -551,32 +551,7 @@ impl Binder {
         volume: &PersistentVolume,
         claim: &PersistentVolumeClaim,
     ) -> Result<PersistentVolume, ControllerError> {
-        let by_controller = !is_bound_to(volume, claim);
-        let mut v = volume.clone();
-        let mut dirty = false;
-        let spec = v.spec.get_or_insert_with(Default::default);
-        let same = spec.claim_ref.as_ref().is_some_and(|r| {
-            r.name.as_deref() == Some(claim.name_any().as_str())
-                && r.namespace == claim.namespace()
-                && r.uid == claim.uid()
-        });
-        if !same {
-            spec.claim_ref = Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: claim.namespace(),
-                name: Some(claim.name_any()),
-                uid: claim.uid(),
-                resource_version: claim.resource_version(),
-                ..ObjectReference::default()
-            });
-            dirty = true;
-        }
-        if by_controller && !has_annotation(&v, ANN_BOUND_BY_CONTROLLER) {
-            v.annotations_mut()
-                .insert(ANN_BOUND_BY_CONTROLLER.into(), "yes".into());
-            dirty = true;
-        }
+        let (v, dirty) = matching::volume_bound_to_claim(volume, claim);
         if !dirty {
             return Ok(v);
         }

@@ -38,9 +38,7 @@ use capstan_controllers::persistentvolume_binder::matching::{
 use capstan_controllers::persistentvolume_binder::{
     ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE,
 };
-use k8s_openapi::api::core::v1::{
-    Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec,
-};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
 use kube::core::{Selector, SelectorExt};
@@ -316,33 +314,7 @@ fn bind_volume_to_claim(
     pv: &PersistentVolume,
     claim: &PersistentVolumeClaim,
 ) -> (PersistentVolume, bool) {
-    let by_scheduler = !is_bound_to(pv, claim);
-    let mut v = pv.clone();
-    let mut dirty = false;
-    let spec = v.spec.get_or_insert_with(Default::default);
-    let same = spec.claim_ref.as_ref().is_some_and(|r| {
-        r.name.as_deref() == Some(claim.name_any().as_str())
-            && r.namespace == claim.namespace()
-            && r.uid == claim.uid()
-    });
-    if !same {
-        spec.claim_ref = Some(ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("PersistentVolumeClaim".into()),
-            namespace: claim.namespace(),
-            name: Some(claim.name_any()),
-            uid: claim.uid(),
-            resource_version: claim.resource_version(),
-            ..ObjectReference::default()
-        });
-        dirty = true;
-    }
-    if by_scheduler && !v.annotations().contains_key(ANN_BOUND_BY_CONTROLLER) {
-        v.annotations_mut()
-            .insert(ANN_BOUND_BY_CONTROLLER.into(), "yes".into());
-        dirty = true;
-    }
-    (v, dirty)
+    capstan_controllers::persistentvolume_binder::matching::volume_bound_to_claim(pv, claim)
 }
 
 /// A pod's claims as PreFilter sorts them, with what Filter reads for each node.
