@@ -35,9 +35,7 @@ use capstan_controllers::node_matching::term_matches;
 use capstan_controllers::persistentvolume_binder::matching::{
     capacity_bytes, claim_class, is_bound_to, requested_bytes, volume_class, volume_mode_mismatch,
 };
-use capstan_controllers::persistentvolume_binder::{
-    ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE,
-};
+use capstan_controllers::persistentvolume_binder::{ANN_BIND_COMPLETED, ANN_SELECTED_NODE};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
@@ -931,6 +929,7 @@ impl Plugin for VolumeBinding {
 mod tests {
     use super::*;
     use crate::plugins::testing::{node, pod};
+    use capstan_controllers::persistentvolume_binder::ANN_BOUND_BY_CONTROLLER;
     use kube::runtime::watcher::Event;
     use serde_json::{json, Value};
 
