@@ -578,12 +578,7 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
         assert!(Instant::now() < deadline, "the scale never started");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let pid = servers[old].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    servers[old].pause();
     let alive: Vec<&Server> = servers
         .iter()
         .enumerate()
@@ -604,11 +599,7 @@ async fn a_leader_stopped_mid_scale_never_takes_a_replicaset_past_its_replicas()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The old leader wakes in a newer term: whatever it still tries is refused.
-    assert!(std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    servers[old].resume();
     let deadline = Instant::now() + PATIENCE;
     loop {
         let refs: Vec<&Server> = servers.iter().collect();

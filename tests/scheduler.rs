@@ -619,12 +619,7 @@ async fn a_paused_then_resumed_leaders_binds_are_refused_and_no_pod_is_bound_twi
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let pid = servers[old].pid().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    servers[old].pause();
     let alive: Vec<&Server> = servers
         .iter()
         .enumerate()
@@ -651,11 +646,7 @@ async fn a_paused_then_resumed_leaders_binds_are_refused_and_no_pod_is_bound_twi
         .map(|p| (p.metadata.name.unwrap(), p.spec.unwrap().node_name.unwrap()))
         .collect();
     // The old leader wakes in a newer term: its binds in flight are refused.
-    assert!(std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    servers[old].resume();
     let deadline = Instant::now() + PATIENCE;
     while !servers[old]
         .log()

@@ -131,19 +131,11 @@ impl Cache {
         if self.dirty.is_empty() {
             return;
         }
-        let mut affinity_changed = false;
         for name in self.dirty.drain() {
             let (Some(&i), Some(info)) = (snapshot.index.get(&name), self.nodes.get(&name)) else {
                 continue;
             };
-            let old = &snapshot.nodes[i];
-            affinity_changed |= old.pods_with_affinity != info.pods_with_affinity
-                || old.pods_with_required_anti_affinity != info.pods_with_required_anti_affinity
-                || info.pods_with_affinity > 0;
-            snapshot.nodes[i] = info.clone();
-        }
-        if affinity_changed {
-            snapshot.refresh_affinity_lists();
+            snapshot.replace(i, info.clone());
         }
     }
 

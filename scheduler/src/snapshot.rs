@@ -14,10 +14,11 @@ pub struct Snapshot {
     pub index: HashMap<String, usize>,
     /// For each image, how many nodes have it (ImageLocality's spread).
     pub image_nodes: HashMap<String, usize>,
-    /// Nodes with a pod that has a pod affinity or anti-affinity term.
-    pub with_affinity: Vec<Arc<NodeInfo>>,
-    /// Nodes with a pod that has a required anti-affinity term.
-    pub with_required_anti_affinity: Vec<Arc<NodeInfo>>,
+    /// Pods on any node with a pod affinity or anti-affinity term (InterPodAffinity skips
+    /// its work when there are none); kept up to date as nodes change, not recounted.
+    pub pods_with_affinity: usize,
+    /// Pods on any node with a required anti-affinity term.
+    pub pods_with_required_anti_affinity: usize,
 }
 
 /// The zone a node is in for spreading the node list (region and zone labels).
@@ -47,7 +48,7 @@ impl Snapshot {
         };
         s.reindex();
         s.recount_images();
-        s.refresh_affinity_lists();
+        s.recount_affinity();
         s
     }
 
@@ -69,19 +70,24 @@ impl Snapshot {
         }
     }
 
-    pub fn refresh_affinity_lists(&mut self) {
-        self.with_affinity = self
+    fn recount_affinity(&mut self) {
+        self.pods_with_affinity = self.nodes.iter().map(|n| n.pods_with_affinity).sum();
+        self.pods_with_required_anti_affinity = self
             .nodes
             .iter()
-            .filter(|n| n.pods_with_affinity > 0)
-            .cloned()
-            .collect();
-        self.with_required_anti_affinity = self
-            .nodes
-            .iter()
-            .filter(|n| n.pods_with_required_anti_affinity > 0)
-            .cloned()
-            .collect();
+            .map(|n| n.pods_with_required_anti_affinity)
+            .sum();
+    }
+
+    /// Replaces node `i` with its newer copy, moving the affinity counts by the difference.
+    pub fn replace(&mut self, i: usize, info: Arc<NodeInfo>) {
+        let old = &self.nodes[i];
+        self.pods_with_affinity =
+            self.pods_with_affinity + info.pods_with_affinity - old.pods_with_affinity;
+        self.pods_with_required_anti_affinity = self.pods_with_required_anti_affinity
+            + info.pods_with_required_anti_affinity
+            - old.pods_with_required_anti_affinity;
+        self.nodes[i] = info;
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<NodeInfo>> {

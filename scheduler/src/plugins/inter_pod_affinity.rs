@@ -93,48 +93,52 @@ impl InterPodAffinity {
     }
 }
 
-pub(crate) fn required_affinity(p: &PodInfo) -> &[PodAffinityTerm] {
+/// One list of the pod's affinity terms, picked from its affinity (empty when absent).
+fn terms<'a, T>(
+    p: &'a PodInfo,
+    pick: impl Fn(&'a k8s_openapi::api::core::v1::Affinity) -> Option<&'a Vec<T>>,
+) -> &'a [T] {
     p.spec()
         .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.pod_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_deref()
-        })
+        .and_then(pick)
+        .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+pub(crate) fn required_affinity(p: &PodInfo) -> &[PodAffinityTerm] {
+    terms(p, |a| {
+        a.pod_affinity
+            .as_ref()?
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+    })
 }
 
 pub(crate) fn required_anti_affinity(p: &PodInfo) -> &[PodAffinityTerm] {
-    p.spec()
-        .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_deref()
-        })
-        .unwrap_or_default()
+    terms(p, |a| {
+        a.pod_anti_affinity
+            .as_ref()?
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+    })
 }
 
 pub(crate) fn preferred_affinity(p: &PodInfo) -> &[WeightedPodAffinityTerm] {
-    p.spec()
-        .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.pod_affinity.as_ref())
-        .and_then(|a| {
-            a.preferred_during_scheduling_ignored_during_execution
-                .as_deref()
-        })
-        .unwrap_or_default()
+    terms(p, |a| {
+        a.pod_affinity
+            .as_ref()?
+            .preferred_during_scheduling_ignored_during_execution
+            .as_ref()
+    })
 }
 
 pub(crate) fn preferred_anti_affinity(p: &PodInfo) -> &[WeightedPodAffinityTerm] {
-    p.spec()
-        .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|a| {
-            a.preferred_during_scheduling_ignored_during_execution
-                .as_deref()
-        })
-        .unwrap_or_default()
+    terms(p, |a| {
+        a.pod_anti_affinity
+            .as_ref()?
+            .preferred_during_scheduling_ignored_during_execution
+            .as_ref()
+    })
 }
 
 /// Why one of the pod's terms cannot be read (upstream's PodInfo parse error).
@@ -454,7 +458,7 @@ impl Plugin for InterPodAffinity {
         let affinity = required_affinity(pod);
         let anti_affinity = required_anti_affinity(pod);
         let own_terms = !affinity.is_empty() || !anti_affinity.is_empty();
-        if !own_terms && snapshot.with_required_anti_affinity.is_empty() {
+        if !own_terms && snapshot.pods_with_required_anti_affinity == 0 {
             return Ok(PreFiltered::default());
         }
         let namespace_labels = self.namespace_labels_of(&pod.namespace);
@@ -609,7 +613,7 @@ impl Plugin for InterPodAffinity {
             return Ok(None);
         }
         // Without preferences of its own only pods with affinity terms can score it.
-        if !own_preferences && snapshot.with_affinity.is_empty() {
+        if !own_preferences && snapshot.pods_with_affinity == 0 {
             return Ok(None);
         }
         if let Some(e) = parse_error(pod) {
