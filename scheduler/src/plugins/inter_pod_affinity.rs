@@ -1014,15 +1014,7 @@ mod tests {
     }
 
     fn scores(plugin: &InterPodAffinity, p: &PodInfo, snap: &Snapshot) -> (Vec<i64>, Vec<i64>) {
-        let state = plugin.pre_score(p, snap, &snap.nodes).ok().flatten();
-        let raw: Vec<i64> = snap
-            .nodes
-            .iter()
-            .map(|n| plugin.score(state.as_deref(), p, n))
-            .collect();
-        let mut normalized = raw.clone();
-        plugin.normalize(state.as_deref(), &mut normalized);
-        (raw, normalized)
+        crate::plugins::testing::raw_and_normalized(plugin, p, snap)
     }
 
     #[test]

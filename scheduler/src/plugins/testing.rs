@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::framework::Plugin;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
+use crate::snapshot::Snapshot;
 
 /// A pod from JSON (defaults: name `p` in `default`, uid from the name, one container).
 pub fn pod(v: Value) -> Arc<PodInfo> {
@@ -32,4 +34,21 @@ fn merge(base: &mut Value, patch: Value) {
         }
         (b, p) => *b = p,
     }
+}
+
+/// A scoring plugin's raw and normalized scores for `p` on every node of `snap`.
+pub fn raw_and_normalized(
+    plugin: &dyn Plugin,
+    p: &PodInfo,
+    snap: &Snapshot,
+) -> (Vec<i64>, Vec<i64>) {
+    let state = plugin.pre_score(p, snap, &snap.nodes).ok().flatten();
+    let raw: Vec<i64> = snap
+        .nodes
+        .iter()
+        .map(|n| plugin.score(state.as_deref(), p, n))
+        .collect();
+    let mut normalized = raw.clone();
+    plugin.normalize(state.as_deref(), &mut normalized);
+    (raw, normalized)
 }
