@@ -22,14 +22,16 @@ pub fn per_term(
     config: ManagerConfig,
     refused: RefusedWrites,
 ) -> TermWork {
+    // Built on the serving runtime: the term's writes are handled there.
+    let serving = tokio::runtime::Handle::current();
     Arc::new(move |term: LeaderTerm| {
         let client = fenced_client(
             &kube,
             &node,
             term.term,
             &refused,
-            "system:kube-controller-manager",
-            USER_AGENT,
+            ("system:kube-controller-manager", USER_AGENT),
+            &serving,
         );
         Box::pin(capstan_controllers::run(client, config.clone(), term.ended))
     })

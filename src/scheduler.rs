@@ -22,14 +22,16 @@ pub fn per_term(
     config: SchedulerConfig,
     refused: RefusedWrites,
 ) -> TermWork {
+    // Built on the serving runtime: the term's writes are handled there.
+    let serving = tokio::runtime::Handle::current();
     Arc::new(move |term: LeaderTerm| {
         let client = fenced_client(
             &kube,
             &node,
             term.term,
             &refused,
-            "system:kube-scheduler",
-            USER_AGENT,
+            ("system:kube-scheduler", USER_AGENT),
+            &serving,
         );
         Box::pin(capstan_scheduler::run(client, config.clone(), term.ended))
     })

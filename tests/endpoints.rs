@@ -568,7 +568,8 @@ async fn kubectl_tables_show_the_addresses() {
     assert_eq!(ep["rows"][0]["cells"][1], "10.1.0.1:8080", "{ep}");
     let slices: Value = client
         .request(table(
-            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices\
+             ?labelSelector=kubernetes.io%2Fservice-name%3Dweb",
         ))
         .await
         .unwrap();

@@ -39,14 +39,27 @@ pub fn controller_ref<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReferenc
 }
 
 /// Makes `obj` (an orphan) `owner`'s; whether it took (it may be gone, changed or taken).
+///
+/// The owner is read afresh first (upstream's RecheckDeletionTimestamp): a cache that has not
+/// yet seen the owner's deletion must not take back what an orphaning deletion just released,
+/// or the released object would be collected with its owner.
 pub async fn adopt<O, K>(client: &Client, owner: &O, obj: &K) -> Result<bool, ControllerError>
 where
-    O: Resource<DynamicType = ()>,
+    O: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug,
 {
+    let owners: Api<O> = Api::namespaced(client.clone(), &owner.namespace().unwrap_or_default());
+    match owners.get_opt(&owner.name_any()).await? {
+        Some(fresh) if fresh.uid() == owner.uid() && fresh.meta().deletion_timestamp.is_none() => {}
+        // Gone, replaced, or being deleted: it adopts nothing.
+        _ => return Ok(false),
+    }
     patch_owners(client, obj, json!([controller_ref(owner)])).await
 }
 
