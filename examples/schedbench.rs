@@ -200,6 +200,8 @@ async fn main() {
             let rv = list.metadata.resource_version.unwrap_or_default();
             let mut first: Option<Instant> = None;
             let mut last = Instant::now();
+            // Binds per half second from the first: a slow start or tail shows here.
+            let mut timeline: Vec<u32> = Vec::new();
             let mut stream = api
                 .watch(&WatchParams::default().timeout(290), &rv)
                 .await
@@ -212,7 +214,12 @@ async fn main() {
                             && bound.insert(p.metadata.name.unwrap_or_default())
                         {
                             let now = Instant::now();
-                            first.get_or_insert(now);
+                            let since = now.duration_since(*first.get_or_insert(now));
+                            let slot = (since.as_millis() / 500) as usize;
+                            if timeline.len() <= slot {
+                                timeline.resize(slot + 1, 0);
+                            }
+                            timeline[slot] += 1;
                             last = now;
                         }
                     }
@@ -225,7 +232,8 @@ async fn main() {
             let counted = bound.len() - already;
             json!({"bound": bound.len(), "bound_during_watch": counted,
                    "binds_per_s": ((counted.saturating_sub(1)) as f64 / span).round(),
-                   "first_to_last_s": (span * 1000.0).round() / 1000.0})
+                   "first_to_last_s": (span * 1000.0).round() / 1000.0,
+                   "binds_per_half_second": timeline})
         }
         other => panic!("unknown scenario {other}"),
     };

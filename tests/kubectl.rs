@@ -107,6 +107,35 @@ async fn kubectl_scripts(runs: &'static [(&'static str, u32)], together: bool) -
     wait_cluster(&[&s], 1, Duration::from_secs(60)).await;
     wait_api_ready(&s, Duration::from_secs(60)).await;
     let kc = s.kubeconfig();
+    let ran = run_scripts(kc, runs, together).await;
+    drop(s);
+    ran
+}
+
+/// The scripts against three replicas, through a follower's API (its writes are forwarded to
+/// the leader, where the controllers and the scheduler run).
+async fn kubectl_scripts_on_three(runs: &'static [(&'static str, u32)]) -> usize {
+    let root = tempfile::tempdir().unwrap();
+    let servers = common::start_static(root.path(), "k", 3).await;
+    for s in &servers {
+        wait_api_ready(s, Duration::from_secs(60)).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = wait_cluster(&refs, 3, Duration::from_secs(60)).await;
+    let follower = servers
+        .iter()
+        .find(|s| s.member_id != leader)
+        .expect("a follower");
+    let ran = run_scripts(follower.kubeconfig(), runs, false).await;
+    drop(servers);
+    ran
+}
+
+async fn run_scripts(
+    kc: std::path::PathBuf,
+    runs: &'static [(&'static str, u32)],
+    together: bool,
+) -> usize {
     let run = move |name: &str, minor: u32| -> usize {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/kubectl/{name}.sh"));
         let Some(k) = kubectl(minor) else {
@@ -147,7 +176,6 @@ async fn kubectl_scripts(runs: &'static [(&'static str, u32)], together: bool) -
     })
     .await
     .unwrap();
-    drop(s);
     ran
 }
 
@@ -185,6 +213,16 @@ async fn daemonsets_statefulsets_and_cronjobs_work_through_kubectl_1_27_and_1_33
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduling_is_seen_through_kubectl_1_27_and_1_33() {
     let ran = kubectl_scripts(&[("scheduling", 27), ("scheduling", 33)], false).await;
+    assert!(
+        ran > 0,
+        "no kubectl found under /usr/lib/google-cloud-sdk/bin"
+    );
+}
+
+/// The same script with kubectl 1.33 against three replicas, through a follower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_is_seen_through_kubectl_on_three_replicas() {
+    let ran = kubectl_scripts_on_three(&[("scheduling", 33)]).await;
     assert!(
         ran > 0,
         "no kubectl found under /usr/lib/google-cloud-sdk/bin"

@@ -26,6 +26,21 @@ async fn fixture(extra: &[&str]) -> (tempfile::TempDir, Server, kube::Client) {
     (dir, server, client)
 }
 
+/// Three replicas, and a client of a follower's API: its writes are forwarded to the leader,
+/// where the scheduler runs.
+async fn fixture_three() -> (tempfile::TempDir, Vec<Server>, kube::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let servers = common::start_static(dir.path(), "r", 3).await;
+    for s in &servers {
+        common::wait_api_ready(s, PATIENCE).await;
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let leader = common::wait_cluster(&refs, 3, PATIENCE).await;
+    let follower = servers.iter().find(|s| s.member_id != leader).unwrap();
+    let client = follower.kube().await;
+    (dir, servers, client)
+}
+
 /// A Ready node with `cpu` cores, 8Gi and 110 pods, and `labels`/`taints`.
 async fn node(client: &kube::Client, name: &str, cpu: &str, labels: Value, taints: Value) {
     let n: Node = serde_json::from_value(json!({
@@ -295,6 +310,17 @@ fn finish_deletions(client: kube::Client) -> tokio::task::JoinHandle<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_higher_priority_class_preempts_the_lowest_priority_pods() {
     let (_d, _s, client) = fixture(&[]).await;
+    preemption_by_priority_class(client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_higher_priority_class_preempts_the_lowest_priority_pods_on_three_replicas() {
+    let (_d, _s, client) = fixture_three().await;
+    preemption_by_priority_class(client).await;
+}
+
+/// PriorityClasses `low`, `high` and `polite` (Never) on one 2-cpu node.
+async fn preemption_by_priority_class(client: kube::Client) {
     let kubelet = finish_deletions(client.clone());
     let pcs: Api<k8s_openapi::api::scheduling::v1::PriorityClass> = Api::all(client.clone());
     for (name, value, policy) in [
@@ -512,6 +538,17 @@ async fn zoned_nodes(client: &kube::Client) {
 async fn required_anti_affinity_puts_one_pod_per_node_and_the_fourth_waits_with_upstreams_message()
 {
     let (_d, _s, client) = fixture(&[]).await;
+    anti_affinity_one_per_node(client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_anti_affinity_puts_one_pod_per_node_on_three_replicas() {
+    let (_d, _s, client) = fixture_three().await;
+    anti_affinity_one_per_node(client).await;
+}
+
+/// Four pods apart by hostname over three nodes.
+async fn anti_affinity_one_per_node(client: kube::Client) {
     let kubelet = finish_deletions(client.clone());
     zoned_nodes(&client).await;
     let apart = |name: &str| {
@@ -551,6 +588,17 @@ async fn required_anti_affinity_puts_one_pod_per_node_and_the_fourth_waits_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone() {
     let (_d, _s, client) = fixture(&[]).await;
+    spread_over_zones(client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone_on_three_replicas() {
+    let (_d, _s, client) = fixture_three().await;
+    spread_over_zones(client).await;
+}
+
+/// Four pods spread over two zones with maxSkew 1.
+async fn spread_over_zones(client: kube::Client) {
     zoned_nodes(&client).await;
     for i in 0..4 {
         let name = format!("spread-{i}");
