@@ -33,6 +33,11 @@ pub fn per_term(
             ("system:kube-scheduler", USER_AGENT),
             &serving,
         );
-        Box::pin(capstan_scheduler::run(client, config.clone(), term.ended))
+        Box::pin(capstan_scheduler::run(
+            client,
+            config.clone(),
+            term.ended,
+            Some(serving.clone()),
+        ))
     })
 }

@@ -41,6 +41,10 @@ pub fn fenced_client(
         router: kube.with_kv(fenced).router_as(user, agent),
         serving: serving.clone(),
     };
+    // kube's client hands every request to one dispatching task (a tower Buffer), spawned
+    // where the client is made: on the serving runtime it is never queued behind the leader
+    // runtime's decoding (a new term's lists held every bind up for seconds).
+    let _on_serving = serving.enter();
     kube::Client::new(router, "default")
 }
 

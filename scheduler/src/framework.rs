@@ -94,13 +94,25 @@ pub struct PreFiltered {
     pub state: Option<Box<dyn PluginState>>,
     /// `Some`: only these nodes can fit (upstream's `PreFilterResult.NodeNames`).
     pub nodes: Option<BTreeSet<String>>,
+    /// The pod asks nothing of this plugin: its Filter (and AddPod/RemovePod) are skipped for
+    /// the cycle (upstream's `Skip` status).
+    pub skip: bool,
 }
 
 impl PreFiltered {
+    /// Nothing for this plugin's Filter to check.
+    pub fn skip() -> PreFiltered {
+        PreFiltered {
+            skip: true,
+            ..PreFiltered::default()
+        }
+    }
+
     pub fn with_state(state: impl PluginState) -> PreFiltered {
         PreFiltered {
             state: Some(Box::new(state)),
             nodes: None,
+            skip: false,
         }
     }
 }

@@ -38,9 +38,18 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the scheduler with `config` through `client` until `ended` is cancelled. The
 /// configuration was checked at start (`SchedulerConfig::build`), so an error here is logged.
-pub async fn run(client: Client, config: SchedulerConfig, ended: CancellationToken) {
+/// Bindings run on `binding` (by default the caller's runtime): a server that keeps its
+/// informers on a runtime of their own binds where its requests are served, so a burst of
+/// decoding does not hold bindings up.
+pub async fn run(
+    client: Client,
+    config: SchedulerConfig,
+    ended: CancellationToken,
+    binding: Option<tokio::runtime::Handle>,
+) {
+    let binding = binding.unwrap_or_else(tokio::runtime::Handle::current);
     match config.build() {
-        Ok(profiles) => scheduler::run(client, profiles, &config, ended).await,
+        Ok(profiles) => scheduler::run(client, profiles, &config, ended, binding).await,
         Err(e) => tracing::error!(error = %e, "scheduler configuration is invalid"),
     }
 }

@@ -48,6 +48,8 @@ pub struct Profile {
 /// PreFilter's results for one pod: each filter plugin's state, and the nodes worth filtering.
 pub struct CycleState {
     pub states: Vec<Option<Box<dyn PluginState>>>,
+    /// By position in the filter list: the plugins whose PreFilter said skip.
+    pub skip: Vec<bool>,
     pub nodes: Option<BTreeSet<String>>,
 }
 
@@ -59,6 +61,7 @@ impl Clone for CycleState {
                 .iter()
                 .map(|s| s.as_deref().map(PluginState::clone_state))
                 .collect(),
+            skip: self.skip.clone(),
             nodes: self.nodes.clone(),
         }
     }
@@ -209,15 +212,18 @@ impl Profile {
     pub fn pre_filter(&self, pod: &PodInfo, snapshot: &Snapshot) -> Result<CycleState, Status> {
         let mut state = CycleState {
             states: Vec::with_capacity(self.filter.len()),
+            skip: Vec::with_capacity(self.filter.len()),
             nodes: None,
         };
         for (p, (pre, _)) in self.filter.iter().zip(&self.filter_points) {
             if !pre {
                 state.states.push(None);
+                state.skip.push(false);
                 continue;
             }
             let out = p.pre_filter(pod, snapshot)?;
             state.states.push(out.state);
+            state.skip.push(out.skip);
             if let Some(names) = out.nodes {
                 state.nodes = Some(match state.nodes.take() {
                     None => names,
@@ -291,7 +297,7 @@ impl Profile {
     ) -> Result<(), Status> {
         let mut failed: Option<Status> = None;
         for (i, (p, (_, on))) in self.filter.iter().zip(&self.filter_points).enumerate() {
-            if !on {
+            if !on || state.skip.get(i) == Some(&true) {
                 continue;
             }
             let s = state.states.get(i).and_then(|s| s.as_deref());
@@ -434,18 +440,26 @@ impl Profile {
         snapshot: &Snapshot,
         feasible: &[Arc<NodeInfo>],
     ) -> Result<Vec<i64>, Status> {
-        let mut totals = vec![0i64; feasible.len()];
-        let mut scores = vec![0i64; feasible.len()];
+        // PreScore for every plugin first; those that skip score nothing.
+        let mut scoring = Vec::with_capacity(self.score.len());
         for e in &self.score {
-            let Some(state) = e.plugin.pre_score(pod, snapshot, feasible)? else {
-                continue;
-            };
-            let state = Some(state.as_ref());
-            for (s, n) in scores.iter_mut().zip(feasible) {
-                *s = e.plugin.score(state, pod, n);
+            if let Some(state) = e.plugin.pre_score(pod, snapshot, feasible)? {
+                scoring.push((e, state));
             }
-            e.plugin.normalize(state, &mut scores);
-            for (t, s) in totals.iter_mut().zip(&scores) {
+        }
+        // Node by node, every plugin's score (the node's fields are read from memory once,
+        // not once per plugin): scores[k * nodes + i] is plugin k's raw score for node i.
+        let n = feasible.len();
+        let mut scores = vec![0i64; scoring.len() * n];
+        for (i, node) in feasible.iter().enumerate() {
+            for (k, (e, state)) in scoring.iter().enumerate() {
+                scores[k * n + i] = e.plugin.score(Some(state.as_ref()), pod, node);
+            }
+        }
+        let mut totals = vec![0i64; n];
+        for ((e, state), plugin_scores) in scoring.iter().zip(scores.chunks_mut(n.max(1))) {
+            e.plugin.normalize(Some(state.as_ref()), plugin_scores);
+            for (t, s) in totals.iter_mut().zip(plugin_scores.iter()) {
                 *t += s * e.weight;
             }
         }

@@ -215,10 +215,11 @@ pub async fn run(
     profiles: Vec<Profile>,
     config: &crate::config::SchedulerConfig,
     ended: CancellationToken,
+    binding: tokio::runtime::Handle,
 ) {
     let informers = Informers::new(client.clone());
     let shared = Arc::new(Shared {
-        runtime: tokio::runtime::Handle::current(),
+        runtime: binding,
         binds_in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_BINDS_IN_FLIGHT)),
         recorder: crate::event_queue::EventQueue::start(
             Recorder::new(client.clone(), "default-scheduler"),

@@ -459,7 +459,7 @@ impl Plugin for InterPodAffinity {
         let anti_affinity = required_anti_affinity(pod);
         let own_terms = !affinity.is_empty() || !anti_affinity.is_empty();
         if !own_terms && snapshot.pods_with_required_anti_affinity == 0 {
-            return Ok(PreFiltered::default());
+            return Ok(PreFiltered::skip());
         }
         let namespace_labels = self.namespace_labels_of(&pod.namespace);
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);

@@ -58,14 +58,18 @@ impl Plugin for NodeAffinity {
 
     fn pre_filter(&self, pod: &PodInfo, _: &Snapshot) -> Result<PreFiltered, Status> {
         let Some(names) = pod.spec().and_then(pinned_names) else {
+            // No nodeSelector, no required affinity, no enforced affinity: nothing to filter.
+            if self.added.is_none() && !pod.has_node_constraints {
+                return Ok(PreFiltered::skip());
+            }
             return Ok(PreFiltered::default());
         };
         if names.is_empty() {
             return Err(Status::unresolvable(NAME, REASON));
         }
         Ok(PreFiltered {
-            state: None,
             nodes: Some(names),
+            ..PreFiltered::default()
         })
     }
 

@@ -1,9 +1,10 @@
 //! NodePorts: a pod's host ports must be free on the node (same port and protocol on the same
 //! address, `0.0.0.0` counting as every address).
 
-use crate::framework::{Plugin, PluginState, Points, Status};
+use crate::framework::{Plugin, PluginState, Points, PreFiltered, Status};
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
+use crate::snapshot::Snapshot;
 
 pub const NAME: &str = "NodePorts";
 pub const REASON: &str = "node(s) didn't have free ports for the requested pod ports";
@@ -16,7 +17,15 @@ impl Plugin for NodePorts {
     }
 
     fn points(&self) -> Points {
-        Points::FILTER
+        Points::FILTER.with_pre_filter()
+    }
+
+    fn pre_filter(&self, pod: &PodInfo, _: &Snapshot) -> Result<PreFiltered, Status> {
+        Ok(if pod.host_ports.is_empty() {
+            PreFiltered::skip()
+        } else {
+            PreFiltered::default()
+        })
     }
 
     fn filter(
@@ -64,5 +73,18 @@ mod tests {
         assert!(NodePorts
             .filter(None, &pod(with_port("", 7070)), &n)
             .is_ok());
+    }
+
+    #[test]
+    fn node_ports_filter_is_skipped_for_a_pod_without_host_ports() {
+        let snapshot = Snapshot::default();
+        let plain = pod(json!({"metadata": {"uid": "p"}, "spec": {"containers": [{"name": "c"}]}}));
+        assert!(NodePorts.pre_filter(&plain, &snapshot).unwrap().skip);
+        assert!(
+            !NodePorts
+                .pre_filter(&pod(with_port("", 8080)), &snapshot)
+                .unwrap()
+                .skip
+        );
     }
 }

@@ -519,7 +519,7 @@ impl Plugin for PodTopologySpread {
 
     fn pre_filter(&self, pod: &PodInfo, snapshot: &Snapshot) -> Result<PreFiltered, Status> {
         if own_constraints(pod).is_empty() && !self.has_defaults_for(DO_NOT_SCHEDULE) {
-            return Ok(PreFiltered::default());
+            return Ok(PreFiltered::skip());
         }
         let constraints = self.constraints_of(pod, DO_NOT_SCHEDULE).map_err(|e| {
             Status::error(
@@ -528,7 +528,7 @@ impl Plugin for PodTopologySpread {
             )
         })?;
         if constraints.is_empty() {
-            return Ok(PreFiltered::default());
+            return Ok(PreFiltered::skip());
         }
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
         index.refresh(&snapshot.nodes);

@@ -829,7 +829,7 @@ impl Plugin for VolumeBinding {
 
     fn pre_filter(&self, pod: &PodInfo, _: &Snapshot) -> Result<PreFiltered, Status> {
         if !has_claims(pod) {
-            return Ok(PreFiltered::default());
+            return Ok(PreFiltered::skip());
         }
         match self.inner.pod_claims(pod)? {
             None => Ok(PreFiltered::default()),
