@@ -585,6 +585,111 @@ async fn anti_affinity_one_per_node(client: kube::Client) {
     kubelet.abort();
 }
 
+/// The scheduler's metrics on the replica's `/metrics`, under kube-scheduler's names: the
+/// attempt counted by result, each extension point's duration, the pending pods by queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_reports_kube_schedulers_metrics() {
+    let (_d, server, client) = fixture(&[]).await;
+    for n in ["one", "two"] {
+        node(&client, n, "4", json!({}), json!([])).await;
+    }
+    pod(&client, cpu_pod("counted", "1")).await;
+    bound(&client, "counted").await;
+    pod(&client, cpu_pod("too-big", "8")).await;
+    unschedulable(&client, "too-big", "Insufficient cpu").await;
+    let (code, text) = common::api_get(&server, "/metrics");
+    assert_eq!(code, 200);
+    let sample = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+    };
+    let profile = "profile=\"default-scheduler\"";
+    assert_eq!(
+        sample(&format!(
+            "scheduler_schedule_attempts_total{{result=\"scheduled\",{profile}}}"
+        )),
+        1.0
+    );
+    assert!(
+        sample(&format!(
+            "scheduler_schedule_attempts_total{{result=\"unschedulable\",{profile}}}"
+        )) >= 1.0
+    );
+    for (point, status) in [
+        ("PreFilter", "Success"),
+        ("Filter", "Success"),
+        ("Filter", "Unschedulable"),
+        ("PreScore", "Success"),
+        ("Score", "Success"),
+        ("Bind", "Success"),
+    ] {
+        let count = sample(&format!(
+            "scheduler_framework_extension_point_duration_seconds_count{{extension_point=\"{point}\",status=\"{status}\",{profile}}}"
+        ));
+        assert!(count >= 1.0, "{point} {status}: {count}");
+    }
+    // The queue's sizes are published each second; the pod that fits nowhere ends up in the
+    // unschedulable pool (after a back-off if an event came during its attempt).
+    let end = Instant::now() + PATIENCE;
+    loop {
+        let (_, text) = common::api_get(&server, "/metrics");
+        if text
+            .lines()
+            .any(|l| l == "scheduler_pending_pods{queue=\"unschedulable\"} 1")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "no unschedulable pod in the gauge");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A bound pod's new labels are a cluster event: a pod whose required affinity they now
+/// satisfy is tried again at once (not after the five minutes unschedulable pods wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labelling_a_bound_pod_lets_a_pod_with_affinity_to_it_in() {
+    let (_d, _s, client) = fixture(&[]).await;
+    node(
+        &client,
+        "one",
+        "4",
+        json!({"kubernetes.io/hostname": "one"}),
+        json!([]),
+    )
+    .await;
+    pod(
+        &client,
+        json!({"metadata": {"name": "db", "labels": {"role": "x"}},
+        "spec": {"nodeName": "one"}}),
+    )
+    .await;
+    pod(
+        &client,
+        json!({"metadata": {"name": "web"}, "spec": {"affinity": {"podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"app": "db"}},
+            "topologyKey": "kubernetes.io/hostname"}]}}}}),
+    )
+    .await;
+    let (_, message) = unschedulable(&client, "web", "nodes are available").await;
+    assert!(
+        message.starts_with("0/1 nodes are available: 1 node(s) didn't match pod affinity rules."),
+        "{message}"
+    );
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"app": "db"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bound(&client, "web").await, "one");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topology_spread_with_max_skew_one_puts_four_pods_two_per_zone() {
     let (_d, _s, client) = fixture(&[]).await;

@@ -115,6 +115,15 @@ impl Cache {
         self.pods.get(uid).is_some_and(|p| p.assumed)
     }
 
+    /// Whether the copy counted for `pod` (bound or assumed) has other labels than `pod`.
+    pub fn labels_changed(&self, pod: &PodInfo) -> bool {
+        self.pods
+            .get(&pod.uid)
+            .and_then(|s| self.nodes.get(&s.node))
+            .and_then(|n| n.pods.iter().find(|p| p.uid == pod.uid))
+            .is_some_and(|old| old.labels != pod.labels)
+    }
+
     /// Whether the pod counts on some node (bound or assumed).
     pub fn has_pod(&self, uid: &str) -> bool {
         self.pods.contains_key(uid)

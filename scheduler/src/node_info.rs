@@ -11,28 +11,32 @@ use crate::pod_info::{HostPort, PodInfo};
 use crate::quantity;
 use crate::resources::Resources;
 
+/// The fields every filter and score reads come first, in declaration order (`repr(C)`), so
+/// they sit together in memory for a cycle that reads them on hundreds of nodes.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct NodeInfo {
-    pub node: Arc<Node>,
-    pub name: String,
-    pub allocatable: Resources,
+    /// `spec.unschedulable` and `spec.taints`, kept here because every filter reads them
+    /// (one pointer less to chase per node per cycle).
+    pub unschedulable: bool,
     /// The `pods` allocatable.
     pub allowed_pods: i64,
-    pub requested: Resources,
     /// CPU and memory requested with the per-container defaults (what scores use).
     pub non_zero_requested: (i64, i64),
+    pub requested: Resources,
+    pub allocatable: Resources,
+    pub taints: Vec<Taint>,
     pub pods: Vec<Arc<PodInfo>>,
     pub used_ports: Vec<HostPort>,
+    /// Images on the node (every name of each) with their sizes; shared, so the copy made
+    /// when a pod is added does not copy them.
+    pub images: Arc<BTreeMap<String, i64>>,
+    pub node: Arc<Node>,
+    pub name: String,
     /// Pods here with any pod (anti-)affinity term.
     pub pods_with_affinity: usize,
     /// Pods here with a required anti-affinity term.
     pub pods_with_required_anti_affinity: usize,
-    /// Images on the node (every name of each) with their sizes.
-    pub images: BTreeMap<String, i64>,
-    /// `spec.unschedulable` and `spec.taints`, kept here because every filter reads them
-    /// (one pointer less to chase per node per cycle).
-    pub unschedulable: bool,
-    pub taints: Vec<Taint>,
 }
 
 const EMPTY_LABELS: &BTreeMap<String, String> = &BTreeMap::new();
@@ -67,7 +71,7 @@ impl NodeInfo {
             used_ports: Vec::new(),
             pods_with_affinity: 0,
             pods_with_required_anti_affinity: 0,
-            images,
+            images: Arc::new(images),
         }
     }
 

@@ -56,8 +56,9 @@ impl PodInfo {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let spec = pod.spec.clone().unwrap_or_default();
-        let (requests, non_zero) = pod_requests(&spec);
+        let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
+        let spec = pod.spec.as_ref().unwrap_or(&no_spec);
+        let (requests, non_zero) = pod_requests(spec);
         let mut host_ports = Vec::new();
         let sidecars = spec
             .init_containers
@@ -90,6 +91,7 @@ impl PodInfo {
                 .is_some_and(|t| !t.is_empty())
         });
         let has_pod_affinity = pod_affinity.is_some() || anti.is_some();
+        let priority = spec.priority.unwrap_or(0);
         let has_node_constraints = spec.node_selector.as_ref().is_some_and(|s| !s.is_empty())
             || spec
                 .affinity
@@ -101,7 +103,7 @@ impl PodInfo {
                 });
         Arc::new(PodInfo {
             key: format!("{namespace}/{name}"),
-            priority: spec.priority.unwrap_or(0),
+            priority,
             pod,
             namespace,
             name,

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::fit_error::FitError;
 use crate::framework::{Code, Plugin, PluginState, PreBindFuture, Status};
@@ -136,6 +137,17 @@ impl Profile {
         }
     }
 
+    /// One extension point's duration for this profile
+    /// (`scheduler_framework_extension_point_duration_seconds`).
+    fn took(&self, point: &str, ok: bool, since: Instant) {
+        crate::metrics::SchedulerMetrics::global().point(
+            &self.scheduler_name,
+            point,
+            ok,
+            since.elapsed(),
+        );
+    }
+
     /// Hands every plugin the run's informers (`Plugin::attach`) before they start.
     pub fn attach(&self, informers: &capstan_controllers::informers::Informers) {
         let all = self
@@ -153,8 +165,13 @@ impl Profile {
     /// Reserve on the chosen node; a refusal unreserves every plugin (upstream's
     /// `RunReservePluginsReserve` failing, then `RunReservePluginsUnreserve`).
     pub fn reserve(&self, pod: &Arc<PodInfo>, node: &NodeInfo) -> Result<(), Status> {
+        if self.reserve.is_empty() {
+            return Ok(());
+        }
+        let began = Instant::now();
         for p in &self.reserve {
             if let Err(mut s) = p.reserve(pod, node) {
+                self.took("Reserve", false, began);
                 self.unreserve(pod, &node.name);
                 s.reasons = vec![format!(
                     "running Reserve plugin {:?}: {}",
@@ -164,6 +181,7 @@ impl Profile {
                 return Err(s);
             }
         }
+        self.took("Reserve", true, began);
         Ok(())
     }
 
@@ -331,10 +349,16 @@ impl Profile {
         if all == 0 {
             return Err(Box::new(FitError::no_nodes()));
         }
+        let began = Instant::now();
         let state = match self.pre_filter(pod, snapshot) {
             Ok(s) => s,
-            Err(status) => return Err(Box::new(FitError::pre_filter(all, status))),
+            Err(status) => {
+                self.took("PreFilter", false, began);
+                return Err(Box::new(FitError::pre_filter(all, status)));
+            }
         };
+        self.took("PreFilter", true, began);
+        let began = Instant::now();
         // A pod that preempted for a node tries that node first.
         if let Some(nominated) = nominated_node(pod).and_then(|n| snapshot.get(n)) {
             if self
@@ -385,6 +409,7 @@ impl Profile {
                 looked
             }
         };
+        self.took("Filter", !feasible.is_empty(), began);
         if feasible.is_empty() {
             return Err(Box::new(FitError::filter(
                 all,
@@ -441,12 +466,20 @@ impl Profile {
         feasible: &[Arc<NodeInfo>],
     ) -> Result<Vec<i64>, Status> {
         // PreScore for every plugin first; those that skip score nothing.
+        let began = Instant::now();
         let mut scoring = Vec::with_capacity(self.score.len());
         for e in &self.score {
-            if let Some(state) = e.plugin.pre_score(pod, snapshot, feasible)? {
-                scoring.push((e, state));
+            match e.plugin.pre_score(pod, snapshot, feasible) {
+                Ok(Some(state)) => scoring.push((e, state)),
+                Ok(None) => {}
+                Err(s) => {
+                    self.took("PreScore", false, began);
+                    return Err(s);
+                }
             }
         }
+        self.took("PreScore", true, began);
+        let began = Instant::now();
         // Node by node, every plugin's score (the node's fields are read from memory once,
         // not once per plugin): scores[k * nodes + i] is plugin k's raw score for node i.
         let n = feasible.len();
@@ -463,6 +496,7 @@ impl Profile {
                 *t += s * e.weight;
             }
         }
+        self.took("Score", true, began);
         Ok(totals)
     }
 }

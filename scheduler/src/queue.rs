@@ -37,6 +37,9 @@ pub enum ClusterEvent {
     /// A node was removed (a topology domain may be gone).
     NodeDelete,
     AssignedPodAdd,
+    /// A bound pod's labels changed (an affinity term or a spread selector may now match it,
+    /// or no longer).
+    AssignedPodUpdate,
     AssignedPodDelete,
     /// Volumes or claims changed.
     Storage,
@@ -61,7 +64,7 @@ impl ClusterEvent {
             ) => true,
             (NodeDelete, "PodTopologySpread") => true,
             (NodeAllocatable, "NodeResourcesFit") => true,
-            (AssignedPodAdd, "InterPodAffinity" | "PodTopologySpread") => true,
+            (AssignedPodAdd | AssignedPodUpdate, "InterPodAffinity" | "PodTopologySpread") => true,
             (
                 AssignedPodDelete,
                 "NodeResourcesFit" | "NodePorts" | "InterPodAffinity" | "PodTopologySpread"
@@ -507,6 +510,21 @@ mod tests {
         q.move_for(ClusterEvent::NodeTaint);
         let p = q.pending();
         assert_eq!(p.unschedulable, 0);
+        assert_eq!(p.active + p.backoff, 1);
+    }
+
+    #[tokio::test]
+    async fn a_bound_pods_new_labels_move_pods_refused_by_inter_pod_affinity_only() {
+        let q = SchedulingQueue::default();
+        let (a, b) = (named("a", 0), named("b", 0));
+        for (p, plugin) in [(&a, "InterPodAffinity"), (&b, "NodeResourcesFit")] {
+            q.add(p.clone(), false);
+            let _ = q.pop().await;
+            q.unschedulable(p.clone(), BTreeSet::from([plugin]));
+        }
+        q.move_for(ClusterEvent::AssignedPodUpdate);
+        let p = q.pending();
+        assert_eq!(p.unschedulable, 1, "new labels free no cpu");
         assert_eq!(p.active + p.backoff, 1);
     }
 

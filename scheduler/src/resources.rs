@@ -18,6 +18,7 @@ pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 
 /// An amount of each resource.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Resources {
     pub milli_cpu: i64,
     pub memory: i64,

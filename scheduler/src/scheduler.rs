@@ -157,10 +157,18 @@ impl Shared {
                             self.queue.move_for(ClusterEvent::AssignedPodDelete);
                         }
                     } else {
-                        let new = !self.cache().has_pod(&uid);
-                        self.cache().set_pod(PodInfo::new(p.clone()));
+                        let info = PodInfo::new(p.clone());
+                        let (new, relabelled) = {
+                            let mut cache = self.cache();
+                            let new = !cache.has_pod(&uid);
+                            let relabelled = !new && cache.labels_changed(&info);
+                            cache.set_pod(info);
+                            (new, relabelled)
+                        };
                         if new {
                             self.queue.move_for(ClusterEvent::AssignedPodAdd);
+                        } else if relabelled {
+                            self.queue.move_for(ClusterEvent::AssignedPodUpdate);
                         }
                     }
                     return;
