@@ -526,6 +526,27 @@ async fn a_pod_goes_where_its_bound_volumes_node_affinity_points() {
     }
 }
 
+/// VolumeZone: a volume labelled with a zone (and no node affinity) keeps its pods in that zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_goes_to_the_zone_its_volume_is_labelled_with() {
+    let (_d, _s, client) = fixture(&[]).await;
+    zoned_nodes(&client).await;
+    let pv = json!({"metadata": {"name": "pv-z2", "labels": {"topology.kubernetes.io/zone": "z2"}},
+        "spec": {"storageClassName": "manual", "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/pv-z2"}}});
+    Api::<PersistentVolume>::all(client.clone())
+        .create(&PostParams::default(), &serde_json::from_value(pv).unwrap())
+        .await
+        .unwrap();
+    claim(&client, "zonal", Some("manual")).await;
+    bound_claim(&client, "zonal").await;
+    for i in 0..3 {
+        let name = format!("z{i}");
+        pod(&client, claim_pod(&name, "zonal")).await;
+        assert_eq!(bound(&client, &name).await, "node-c");
+    }
+}
+
 /// Three nodes, two in zone z1 and one in z2, each with its hostname label.
 async fn zoned_nodes(client: &kube::Client) {
     for (n, zone) in [("node-a", "z1"), ("node-b", "z1"), ("node-c", "z2")] {

@@ -124,6 +124,8 @@ fn build_plugin(
         pod_topology_spread::NAME => Arc::new(crate::plugin_args::pod_topology_spread(args)?),
         volume_binding::NAME => Arc::new(volume_binding::VolumeBinding::from_args(args)?),
         node_prefer_avoid_pods::NAME => Arc::new(node_prefer_avoid_pods::NodePreferAvoidPods),
+        volume_restrictions::NAME => Arc::new(volume_restrictions::VolumeRestrictions::default()),
+        volume_zone::NAME => Arc::new(volume_zone::VolumeZone::default()),
         n if is_registered(n) => return Ok(None),
         other => {
             return Err(ConfigError::Invalid(format!(

@@ -56,7 +56,8 @@ impl ClusterEvent {
             (_, "") => true,
             (
                 NodeLabel,
-                "NodeAffinity" | "PodTopologySpread" | "InterPodAffinity" | "VolumeBinding",
+                "NodeAffinity" | "PodTopologySpread" | "InterPodAffinity" | "VolumeBinding"
+                | "VolumeZone",
             ) => true,
             (
                 NodeTaint,

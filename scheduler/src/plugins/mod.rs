@@ -18,6 +18,8 @@ pub mod taint_toleration;
 #[cfg(test)]
 pub mod testing;
 pub mod volume_binding;
+pub mod volume_restrictions;
+pub mod volume_zone;
 
 use std::sync::Arc;
 
@@ -63,10 +65,10 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (node_affinity::NAME, 2),
     (node_ports::NAME, 0),
     (node_resources_fit::NAME, 1),
-    ("VolumeRestrictions", 0),
+    (volume_restrictions::NAME, 0),
     ("NodeVolumeLimits", 0),
     (volume_binding::NAME, 0),
-    ("VolumeZone", 0),
+    (volume_zone::NAME, 0),
     (pod_topology_spread::NAME, 2),
     (inter_pod_affinity::NAME, 2),
     ("DefaultPreemption", 0),

@@ -25,6 +25,26 @@ pub fn node(v: Value) -> NodeInfo {
     NodeInfo::new(serde_json::from_value(base).unwrap_or_default())
 }
 
+/// An informer's cache holding `items` (those that decode as `K`).
+pub fn store<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, mut writer) = kube::runtime::reflector::store::<K>();
+    for v in items {
+        if let Ok(o) = serde_json::from_value::<K>(v) {
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(o));
+        }
+    }
+    reader
+}
+
 fn merge(base: &mut Value, patch: Value) {
     match (base, patch) {
         (Value::Object(b), Value::Object(p)) => {

@@ -245,7 +245,7 @@ fn fully_bound(c: &PersistentVolumeClaim) -> bool {
         && c.annotations().contains_key(ANN_BIND_COMPLETED)
 }
 
-fn volume_name(c: &PersistentVolumeClaim) -> &str {
+pub(crate) fn volume_name(c: &PersistentVolumeClaim) -> &str {
     c.spec
         .as_ref()
         .and_then(|s| s.volume_name.as_deref())
@@ -928,29 +928,9 @@ impl Plugin for VolumeBinding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::testing::{node, pod};
+    use crate::plugins::testing::{node, pod, store};
     use capstan_controllers::persistentvolume_binder::ANN_BOUND_BY_CONTROLLER;
-    use kube::runtime::watcher::Event;
     use serde_json::{json, Value};
-
-    fn store<K>(items: Vec<Value>) -> Store<K>
-    where
-        K: kube::Resource<DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        let (reader, mut writer) = kube::runtime::reflector::store::<K>();
-        for v in items {
-            if let Ok(o) = serde_json::from_value::<K>(v) {
-                writer.apply_watcher_event(&Event::Apply(o));
-            }
-        }
-        reader
-    }
 
     struct World {
         claims: Vec<Value>,
