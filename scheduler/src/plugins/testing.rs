@@ -25,6 +25,21 @@ pub fn node(v: Value) -> NodeInfo {
     NodeInfo::new(serde_json::from_value(base).unwrap_or_default())
 }
 
+/// The volume plugins' caches holding these claims, volumes and classes (no nodes or pods).
+pub fn volume_listers(
+    claims: Vec<Value>,
+    volumes: Vec<Value>,
+    classes: Vec<Value>,
+) -> crate::plugins::volume_binding::Listers {
+    crate::plugins::volume_binding::Listers {
+        claims: store(claims),
+        volumes: store(volumes),
+        classes: store(classes),
+        nodes: store(Vec::new()),
+        pods: store(Vec::new()),
+    }
+}
+
 /// An informer's cache holding `items` (those that decode as `K`).
 pub fn store<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
 where

@@ -229,17 +229,11 @@ impl Plugin for VolumeRestrictions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::testing::{node, pod, store};
+    use crate::plugins::testing::{node, pod, volume_listers};
     use serde_json::{json, Value};
 
     fn plugin(claims: Vec<Value>) -> VolumeRestrictions {
-        VolumeRestrictions::with_listers(Listers {
-            claims: store(claims),
-            volumes: store(Vec::new()),
-            classes: store(Vec::new()),
-            nodes: store(Vec::new()),
-            pods: store(Vec::new()),
-        })
+        VolumeRestrictions::with_listers(volume_listers(claims, Vec::new(), Vec::new()))
     }
 
     fn with_volumes(uid: &str, volumes: Value) -> std::sync::Arc<PodInfo> {

@@ -197,17 +197,11 @@ impl Plugin for VolumeZone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::testing::{node, pod, store};
+    use crate::plugins::testing::{node, pod, volume_listers};
     use serde_json::{json, Value};
 
     fn plugin(claims: Vec<Value>, volumes: Vec<Value>, classes: Vec<Value>) -> VolumeZone {
-        VolumeZone::with_listers(Listers {
-            claims: store(claims),
-            volumes: store(volumes),
-            classes: store(classes),
-            nodes: store(Vec::new()),
-            pods: store(Vec::new()),
-        })
+        VolumeZone::with_listers(volume_listers(claims, volumes, classes))
     }
 
     fn claim(name: &str, volume: &str, class: &str) -> Value {
