@@ -1,6 +1,7 @@
 //! The scheduler end to end against running replicas (bench/scheduler.sh):
 //!   nodes  create --nodes Ready Nodes in 3 zones (4 cpu, 16Gi, 110 pods each)
-//!   pods   create --pods pending pods (100m, 128Mi) in --namespace
+//!   pods   create --pods pending pods (100m, 128Mi) in --namespace; --shape spread gives each
+//!          of 500 apps required hostname anti-affinity and a zone spread (maxSkew 1)
 //!   bind   bind every pending pod of --namespace through `pods/binding` with --concurrency
 //!          clients, round-robin over the nodes: the raw binding write rate
 //!   wait   watch --namespace until --pods pods are bound: pods bound per second from the
@@ -39,6 +40,9 @@ struct Args {
     namespace: String,
     #[arg(long, default_value = "")]
     label: String,
+    /// plain | spread (the pods' placement rules)
+    #[arg(long, default_value = "plain")]
+    shape: String,
 }
 
 async fn client(path: &str) -> kube::Client {
@@ -83,10 +87,20 @@ fn node(i: usize) -> Node {
     .expect("node")
 }
 
-fn pod(i: usize) -> Pod {
-    serde_json::from_value(json!({"metadata": {"name": format!("pod-{i}"), "labels": {"app": format!("app-{}", i % 500)}},
-        "spec": {"containers": [{"name": "c", "image": "registry.example.com/team/service:1.2.3",
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}))
+fn pod(i: usize, shape: &str) -> Pod {
+    let app = format!("app-{}", i % 500);
+    let mut spec = json!({"containers": [{"name": "c", "image": "registry.example.com/team/service:1.2.3",
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]});
+    if shape == "spread" {
+        spec["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}]}});
+        spec["topologySpreadConstraints"] = json!([{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}}]);
+    }
+    serde_json::from_value(
+        json!({"metadata": {"name": format!("pod-{i}"), "labels": {"app": app}},
+        "spec": spec}),
+    )
     .expect("pod")
 }
 
@@ -127,12 +141,12 @@ async fn main() {
         }
         "pods" => {
             ensure_namespace(&clients[0], &a.namespace).await;
-            let ns = a.namespace.clone();
+            let (ns, shape) = (a.namespace.clone(), a.shape.clone());
             spread(&clients, a.pods, a.concurrency, move |c, i| {
-                let ns = ns.clone();
+                let (ns, shape) = (ns.clone(), shape.clone());
                 async move {
                     let api: Api<Pod> = Api::namespaced(c, &ns);
-                    if let Err(e) = api.create(&PostParams::default(), &pod(i)).await {
+                    if let Err(e) = api.create(&PostParams::default(), &pod(i, &shape)).await {
                         eprintln!("create pod-{i}: {e}");
                     }
                 }

@@ -215,6 +215,12 @@ impl Cluster {
             self.spec.heartbeat_ms.to_string(),
             "--election-timeout-ms".into(),
             self.spec.election_timeout_ms.to_string(),
+            // No workload makes Nodes: the controllers workload plays the kubelet for pods that
+            // are never bound. A scheduler would only rewrite their PodScheduled=False condition
+            // whenever a new term retries them (the played kubelet's merge patch drops it), so
+            // the store would keep changing after the heal, where the checkers need it at rest.
+            // The scheduler's own fencing is tested on real replicas (tests/scheduler.rs).
+            "--disable-scheduler".into(),
         ];
         if r.joined {
             let token = fs::read_to_string(self.pki_dir.join("token")).unwrap_or_default();
