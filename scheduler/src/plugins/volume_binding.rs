@@ -78,6 +78,36 @@ pub struct Listers {
     pub pods: Store<Pod>,
 }
 
+/// The caches a volume plugin attached (`Plugin::attach`), or the error a cycle gets when it
+/// runs before they were.
+pub fn attached<'a>(
+    slot: &'a OnceLock<Listers>,
+    plugin: &'static str,
+) -> Result<&'a Listers, Status> {
+    slot.get()
+        .ok_or_else(|| Status::error(plugin, format!("{plugin} has no informers")))
+}
+
+/// A slot already holding `listers` (tests; the scheduler attaches its informers instead).
+pub fn slot_with(listers: Listers) -> OnceLock<Listers> {
+    let slot = OnceLock::new();
+    let _ = slot.set(listers);
+    slot
+}
+
+/// The claims the pod's `persistentVolumeClaim` volumes name (not its ephemeral ones).
+pub fn named_claims(pod: &PodInfo) -> impl Iterator<Item = &str> {
+    pod.spec()
+        .and_then(|s| s.volumes.as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|v| {
+            v.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str())
+        })
+}
+
 impl Listers {
     pub fn from_informers(i: &Informers) -> Listers {
         Listers {
@@ -151,9 +181,13 @@ impl VolumeBinding {
 
     /// With caches already at hand (tests; the scheduler attaches its informers instead).
     pub fn with_listers(bind_timeout: Duration, listers: Listers) -> VolumeBinding {
-        let p = VolumeBinding::new(bind_timeout);
-        let _ = p.inner.listers.set(listers);
-        p
+        VolumeBinding {
+            inner: Arc::new(Inner {
+                listers: slot_with(listers),
+                bind_timeout,
+                assumed: Mutex::new(Assumed::default()),
+            }),
+        }
     }
 
     /// From `pluginConfig` (`VolumeBindingArgs`), with upstream's default and validation
@@ -340,9 +374,7 @@ enum Found {
 
 impl Inner {
     fn listers(&self) -> Result<&Listers, Status> {
-        self.listers
-            .get()
-            .ok_or_else(|| Status::error(NAME, "VolumeBinding has no informers"))
+        attached(&self.listers, NAME)
     }
 
     /// The claim as the plugin sees it: an assumed version while the informer has not moved on.

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::framework::{state_of, Plugin, PluginState, Points, PreFiltered, Status};
 use crate::node_info::NodeInfo;
-use crate::plugins::volume_binding::Listers;
+use crate::plugins::volume_binding::{attached, named_claims, slot_with, Listers};
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
 
@@ -38,22 +38,19 @@ struct OncePodClaims {
 
 impl VolumeRestrictions {
     pub fn with_listers(listers: Listers) -> VolumeRestrictions {
-        let p = VolumeRestrictions::default();
-        let _ = p.listers.set(listers);
-        p
+        VolumeRestrictions {
+            listers: slot_with(listers),
+        }
     }
 
     /// The pod's claims whose access modes include ReadWriteOncePod.
     fn once_pod_claims(&self, pod: &PodInfo) -> Result<BTreeSet<String>, Status> {
         let mut out = BTreeSet::new();
-        let names: Vec<&str> = claim_names(pod).collect();
+        let names: Vec<&str> = named_claims(pod).collect();
         if names.is_empty() {
             return Ok(out);
         }
-        let l = self
-            .listers
-            .get()
-            .ok_or_else(|| Status::error(NAME, "VolumeRestrictions has no informers"))?;
+        let l = attached(&self.listers, NAME)?;
         for name in names {
             let Some(c) = l.claims.get(&ObjectRef::new(name).within(&pod.namespace)) else {
                 return Err(Status::unresolvable(
@@ -74,14 +71,6 @@ impl VolumeRestrictions {
     }
 }
 
-fn claim_names(pod: &PodInfo) -> impl Iterator<Item = &str> {
-    volumes(pod).filter_map(|v| {
-        v.persistent_volume_claim
-            .as_ref()
-            .map(|c| c.claim_name.as_str())
-    })
-}
-
 fn volumes(pod: &PodInfo) -> impl Iterator<Item = &Volume> {
     pod.spec()
         .and_then(|s| s.volumes.as_deref())
@@ -91,7 +80,7 @@ fn volumes(pod: &PodInfo) -> impl Iterator<Item = &Volume> {
 
 /// How many of `pod`'s volumes name one of `claims`.
 fn uses(pod: &PodInfo, claims: &BTreeSet<String>) -> i64 {
-    claim_names(pod)
+    named_claims(pod)
         .filter(|n| claims.contains(&format!("{}/{n}", pod.namespace)))
         .count() as i64
 }

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::framework::{state_of, Plugin, PluginState, Points, PreFiltered, Status};
 use crate::node_info::NodeInfo;
-use crate::plugins::volume_binding::{volume_name, Listers};
+use crate::plugins::volume_binding::{attached, named_claims, slot_with, volume_name, Listers};
 use crate::pod_info::PodInfo;
 use crate::snapshot::Snapshot;
 
@@ -46,9 +46,9 @@ struct Topologies(Arc<Vec<Topology>>);
 
 impl VolumeZone {
     pub fn with_listers(listers: Listers) -> VolumeZone {
-        let p = VolumeZone::default();
-        let _ = p.listers.set(listers);
-        p
+        VolumeZone {
+            listers: slot_with(listers),
+        }
     }
 
     fn unresolvable(message: impl Into<String>) -> Status {
@@ -57,26 +57,15 @@ impl VolumeZone {
 
     /// The topologies of the pod's claims' volumes (upstream's `getPVbyPod`).
     fn topologies(&self, pod: &PodInfo) -> Result<Vec<Topology>, Status> {
-        let l = self
-            .listers
-            .get()
-            .ok_or_else(|| Status::error(NAME, "VolumeZone has no informers"))?;
+        let l = attached(&self.listers, NAME)?;
         let mut out = Vec::new();
-        let volumes = pod.spec().and_then(|s| s.volumes.as_deref()).unwrap_or(&[]);
-        for v in volumes {
-            let Some(source) = &v.persistent_volume_claim else {
-                continue;
-            };
-            if source.claim_name.is_empty() {
+        for name in named_claims(pod) {
+            if name.is_empty() {
                 return Err(Self::unresolvable("PersistentVolumeClaim had no name"));
             }
-            let Some(claim) = l
-                .claims
-                .get(&ObjectRef::new(&source.claim_name).within(&pod.namespace))
-            else {
+            let Some(claim) = l.claims.get(&ObjectRef::new(name).within(&pod.namespace)) else {
                 return Err(Self::unresolvable(format!(
-                    "persistentvolumeclaim {:?} not found",
-                    source.claim_name
+                    "persistentvolumeclaim {name:?} not found"
                 )));
             };
             let pv_name = volume_name(&claim);
@@ -156,11 +145,7 @@ impl Plugin for VolumeZone {
     }
 
     fn pre_filter(&self, pod: &PodInfo, _: &Snapshot) -> Result<PreFiltered, Status> {
-        let has_claims = pod
-            .spec()
-            .and_then(|s| s.volumes.as_deref())
-            .is_some_and(|vs| vs.iter().any(|v| v.persistent_volume_claim.is_some()));
-        if !has_claims {
+        if named_claims(pod).next().is_none() {
             return Ok(PreFiltered::skip());
         }
         let topologies = self.topologies(pod)?;
