@@ -125,6 +125,47 @@ async fn an_unknown_controller_name_is_refused_at_start() {
     );
 }
 
+/// Waits until every reason in `reasons` has an event about `name` in `default` from
+/// `component`: the recorder writes events after the change they report, so a test that
+/// has seen the change may read before the event lands. Returns (reason, component) pairs.
+async fn events_until(
+    client: &kube::Client,
+    name: &str,
+    component: &str,
+    reasons: &[&str],
+) -> Vec<(String, String)> {
+    use k8s_openapi::api::core::v1::Event;
+    let api: Api<Event> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen: Vec<(String, String)> = api
+            .list(&kube::api::ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name))
+            .map(|e| {
+                (
+                    e.reason.unwrap_or_default(),
+                    e.source.and_then(|s| s.component).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if reasons
+            .iter()
+            .all(|r| seen.iter().any(|(sr, sc)| sr == r && sc == component))
+        {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never all of {reasons:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until `pred` holds for the pods labelled `app=<app>` in `default`; returns them.
 async fn pods_until(
     client: &kube::Client,
@@ -155,8 +196,8 @@ async fn pods_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replicaset_keeps_as_many_pods_as_its_replicas() {
     use k8s_openapi::api::apps::v1::ReplicaSet;
-    use k8s_openapi::api::core::v1::{Event, Pod};
-    use kube::api::{ListParams, Patch, PatchParams};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Patch, PatchParams};
 
     let dir = tempfile::tempdir().unwrap();
     let s = Server::first(dir.path(), "rs");
@@ -233,30 +274,19 @@ async fn a_replicaset_keeps_as_many_pods_as_its_replicas() {
     assert_eq!(settled.len(), 1);
 
     // The events kube-controller-manager writes.
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some("web"))
-        .filter_map(|e| e.reason)
-        .collect();
-    assert!(
-        reasons.iter().any(|r| r == "SuccessfulCreate"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r == "SuccessfulDelete"),
-        "{reasons:?}"
-    );
+    events_until(
+        &client,
+        "web",
+        "replicaset-controller",
+        &["SuccessfulCreate", "SuccessfulDelete"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replication_controller_keeps_as_many_pods_as_its_replicas() {
-    use k8s_openapi::api::core::v1::{Event, ReplicationController};
-    use kube::api::{ListParams, Patch, PatchParams};
+    use k8s_openapi::api::core::v1::ReplicationController;
+    use kube::api::{Patch, PatchParams};
 
     let dir = tempfile::tempdir().unwrap();
     let s = Server::first(dir.path(), "rc");
@@ -299,29 +329,13 @@ async fn a_replication_controller_keeps_as_many_pods_as_its_replicas() {
     .await
     .unwrap();
     pods_until(&client, "legacy", "no pods", |p| p.is_empty()).await;
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let sources: Vec<(String, String)> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some("legacy"))
-        .map(|e| {
-            (
-                e.reason.unwrap_or_default(),
-                e.source.and_then(|s| s.component).unwrap_or_default(),
-            )
-        })
-        .collect();
-    for reason in ["SuccessfulCreate", "SuccessfulDelete"] {
-        assert!(
-            sources
-                .iter()
-                .any(|(r, c)| r == reason && c == "replication-controller"),
-            "{sources:?}"
-        );
-    }
+    events_until(
+        &client,
+        "legacy",
+        "replication-controller",
+        &["SuccessfulCreate", "SuccessfulDelete"],
+    )
+    .await;
     // Its work queue reports client-go's metrics under the controller's name.
     let (code, text) = common::api_get(&s, "/metrics");
     assert_eq!(code, 200, "{text}");
