@@ -1,5 +1,5 @@
 //! The `capstan` binary: the command line over the crates — `server` (a control-plane
-//! replica), `member` (membership), `pki init`, `backup`, `restore`, `migrate`, `snapshot verify`, `jepsen`
+//! replica), `node` (the node agent), `member` (membership), `pki init`, `backup`, `restore`, `migrate`, `snapshot verify`, `jepsen`
 //! (fault tests). The other subcommands of
 //! DESIGN.md arrive with their issues.
 
@@ -14,6 +14,7 @@ mod kubeconfig;
 mod leader_terms;
 mod member_cmd;
 mod migrate_cmd;
+mod node_cmd;
 mod pki_files;
 mod restore_cmd;
 mod scheduled_backup;
@@ -75,6 +76,8 @@ enum Cmd {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// The node agent: registers a Node and runs the pods bound to it.
+    Node(Box<node_cmd::NodeArgs>),
     /// Fault tests: kills, pauses, partitions, clock and disk faults against real replicas
     /// under load, with the history checked (linearizability, serializability, watches, leases).
     Jepsen(capstan_jepsen::JepsenArgs),
@@ -140,6 +143,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if code != 0 {
                 std::process::exit(code);
             }
+        }
+        Cmd::Node(args) => {
+            init_logging(server::LogFormat::Text);
+            runtime()?.block_on(node_cmd::run(*args))?;
         }
         Cmd::Member { command } => runtime()?.block_on(member_cmd::run(command))?,
         Cmd::Backup(args) => runtime()?.block_on(backup_cmd::run(args))?,

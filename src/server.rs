@@ -762,7 +762,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 /// How long a shutdown waits for leader-only work to stop before handing leadership over.
 const LEADER_WORK_STOP: Duration = Duration::from_secs(10);
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+pub async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -1,0 +1,743 @@
+//! One pod on one node, run as the kubelet's pod worker runs it: admission, the sandbox, init
+//! containers in order, the containers with their restart policy and back-off, the phase and
+//! conditions written to `pods/status` when they change, `activeDeadlineSeconds`, graceful
+//! termination when the pod is deleted (SIGTERM, the grace period, SIGKILL, then the final
+//! delete of the object), and the node's shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerStateTerminated, HostIP, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::Api;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::RuntimeKind;
+use crate::container_record::{ContainerRecord, State};
+use crate::env::{self, EnvSources, PodPlace};
+use crate::node_context::NodeContext;
+use crate::pod_status::{self, RestartPolicy};
+use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
+
+/// How soon a pod waiting for its node's pod CIDR looks again.
+const CIDR_WAIT: Duration = Duration::from_millis(200);
+/// How soon a failed step (sandbox, environment, status write) is tried again.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Which list a container is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Init,
+    Regular,
+}
+
+/// How the pod ended on this node.
+#[derive(Clone, Debug)]
+struct Terminal {
+    phase: &'static str,
+    reason: Option<String>,
+    message: Option<String>,
+    /// Stopped by the node's shutdown (the DisruptionTarget condition).
+    disruption: bool,
+}
+
+/// The worker of one pod.
+pub struct PodWorker {
+    ctx: Arc<NodeContext>,
+    uid: String,
+    pod: Pod,
+    updates: watch::Receiver<Option<Pod>>,
+    exits_tx: mpsc::UnboundedSender<Exit>,
+    exits: mpsc::UnboundedReceiver<Exit>,
+    sandbox: Option<Sandbox>,
+    pod_ip: Option<String>,
+    init: Vec<ContainerRecord>,
+    containers: Vec<ContainerRecord>,
+    init_done: bool,
+    start_time: Option<Timestamp>,
+    deadline_at: Option<Instant>,
+    terminal: Option<Terminal>,
+    written: Option<PodStatus>,
+    wake_at: Option<Instant>,
+}
+
+fn spec_containers(pod: &Pod, kind: Kind) -> Vec<Container> {
+    let spec = pod.spec.as_ref();
+    match kind {
+        Kind::Init => spec
+            .and_then(|s| s.init_containers.clone())
+            .unwrap_or_default(),
+        Kind::Regular => spec.map(|s| s.containers.clone()).unwrap_or_default(),
+    }
+}
+
+impl PodWorker {
+    pub fn new(ctx: Arc<NodeContext>, uid: String, updates: watch::Receiver<Option<Pod>>) -> Self {
+        let pod = updates.borrow().clone().unwrap_or_default();
+        let records = |kind| {
+            spec_containers(&pod, kind)
+                .iter()
+                .map(|c| ContainerRecord::new(&c.name, c.image.as_deref().unwrap_or_default()))
+                .collect()
+        };
+        let (exits_tx, exits) = mpsc::unbounded_channel();
+        PodWorker {
+            init: records(Kind::Init),
+            containers: records(Kind::Regular),
+            ctx,
+            uid,
+            pod,
+            updates,
+            exits_tx,
+            exits,
+            sandbox: None,
+            pod_ip: None,
+            init_done: false,
+            start_time: None,
+            deadline_at: None,
+            terminal: None,
+            written: None,
+            wake_at: None,
+        }
+    }
+
+    fn sim(&self) -> bool {
+        self.ctx.config.runtime == RuntimeKind::Sim
+    }
+
+    fn name(&self) -> String {
+        self.pod.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn namespace(&self) -> String {
+        self.pod.metadata.namespace.clone().unwrap_or_default()
+    }
+
+    fn api(&self) -> Api<Pod> {
+        Api::namespaced(self.ctx.client.clone(), &self.namespace())
+    }
+
+    fn wake(&mut self, at: Instant) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+    }
+
+    fn policy(&self) -> RestartPolicy {
+        RestartPolicy::parse(
+            self.pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.restart_policy.as_deref()),
+        )
+    }
+
+    fn termination_grace(&self) -> Duration {
+        let secs = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30);
+        Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    }
+
+    async fn event(&self, warning: bool, reason: &str, message: String) {
+        if self.sim() {
+            return;
+        }
+        if warning {
+            self.ctx.recorder.warning(&self.pod, reason, message).await;
+        } else {
+            self.ctx.recorder.normal(&self.pod, reason, message).await;
+        }
+    }
+
+    /// Runs the pod until it is deleted or the agent stops.
+    pub async fn run(mut self) {
+        loop {
+            let latest = self.updates.borrow_and_update().clone();
+            let Some(pod) = latest else {
+                // Gone from the API without a graceful deletion (forced): stop at once.
+                self.stop_all(Duration::ZERO).await;
+                self.finish(true).await;
+                return;
+            };
+            self.pod = pod;
+            if self.ctx.stopping.is_cancelled() {
+                self.shutdown().await;
+                return;
+            }
+            if self.pod.metadata.deletion_timestamp.is_some() {
+                self.delete().await;
+                return;
+            }
+            self.wake_at = None;
+            if self.terminal.is_none() {
+                let api_phase = self.pod.status.as_ref().and_then(|s| s.phase.as_deref());
+                if self.start_time.is_none() && matches!(api_phase, Some("Succeeded" | "Failed")) {
+                    // Finished before this agent started: it is not run again.
+                    return;
+                }
+                self.sync().await;
+            }
+            self.write_status().await;
+            let wake = self.wake_at;
+            tokio::select! {
+                changed = self.updates.changed() => {
+                    if changed.is_err() {
+                        self.stop_all(Duration::ZERO).await;
+                        self.finish(false).await;
+                        return;
+                    }
+                }
+                Some(exit) = self.exits.recv() => self.on_exit(&exit),
+                _ = sleep_until(wake) => {}
+                _ = self.ctx.stopping.cancelled() => {}
+            }
+            while let Ok(exit) = self.exits.try_recv() {
+                self.on_exit(&exit);
+            }
+        }
+    }
+
+    fn on_exit(&mut self, exit: &Exit) {
+        for rec in self.init.iter_mut().chain(self.containers.iter_mut()) {
+            if rec.exited(exit) {
+                return;
+            }
+        }
+    }
+
+    /// One pass of the kubelet's syncPod.
+    async fn sync(&mut self) {
+        let now = Instant::now();
+        if self.start_time.is_none() {
+            if let Err((reason, message)) = self.ctx.admit(&self.uid, &self.pod) {
+                self.event(true, &reason, message.clone()).await;
+                self.terminal = Some(Terminal {
+                    phase: "Failed",
+                    reason: Some(reason),
+                    message: Some(message),
+                    disruption: false,
+                });
+                return;
+            }
+            let started = self
+                .pod
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.clone())
+                .map_or_else(Timestamp::now, |t| t.0);
+            self.start_time = Some(started);
+            if let Some(secs) = self
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.active_deadline_seconds)
+            {
+                let elapsed = Timestamp::now().duration_since(started).unsigned_abs();
+                let total = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
+                self.deadline_at = Some(now + total.saturating_sub(elapsed));
+            }
+        }
+        if let Some(at) = self.deadline_at {
+            if now >= at {
+                let message = "Pod was active on the node longer than the specified deadline";
+                self.event(true, "DeadlineExceeded", message.into()).await;
+                self.terminal = Some(Terminal {
+                    phase: "Failed",
+                    reason: Some("DeadlineExceeded".into()),
+                    message: Some(message.into()),
+                    disruption: false,
+                });
+                self.stop_all(self.termination_grace()).await;
+                self.remove_sandbox().await;
+                return;
+            }
+            self.wake(at);
+        }
+        if self.sandbox.is_none() {
+            let cidr = self.ctx.pod_cidr.borrow().clone();
+            let dir = self.ctx.pod_dir(&self.pod);
+            match self
+                .ctx
+                .runtime
+                .run_sandbox(&self.uid, dir, cidr.as_deref())
+                .await
+            {
+                Ok(s) => {
+                    self.pod_ip = Some(s.ip.to_string());
+                    self.sandbox = Some(s);
+                }
+                Err(SandboxError::NoPodCidr) => {
+                    self.wake(now + CIDR_WAIT);
+                    return;
+                }
+                Err(e) => {
+                    self.event(
+                        true,
+                        "FailedCreatePodSandBox",
+                        format!("Failed to create pod sandbox: {e}"),
+                    )
+                    .await;
+                    self.wake(now + RETRY);
+                    return;
+                }
+            }
+        }
+        let policy = self.policy();
+        let init_specs = spec_containers(&self.pod, Kind::Init);
+        self.init_done = true;
+        for (i, c) in init_specs.iter().enumerate() {
+            let sidecar = c.restart_policy.as_deref() == Some("Always");
+            let rec = &self.init[i];
+            match &rec.state {
+                State::Running { .. } if sidecar => continue,
+                State::Running { .. } => {
+                    self.init_done = false;
+                    break;
+                }
+                State::Terminated(t) if !sidecar && t.exit_code == 0 => continue,
+                State::Terminated(t) if !sidecar && policy == RestartPolicy::Never => {
+                    let _ = t;
+                    self.init_done = false;
+                    self.end(pod_status::phase(policy, false, &self.containers))
+                        .await;
+                    self.terminal = Some(Terminal {
+                        phase: "Failed",
+                        reason: None,
+                        message: None,
+                        disruption: false,
+                    });
+                    return;
+                }
+                _ => {
+                    self.try_start(Kind::Init, i, c).await;
+                    let started = self.init[i].running_id().is_some();
+                    if !(sidecar && started) {
+                        self.init_done = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if !self.init_done {
+            return;
+        }
+        let specs = spec_containers(&self.pod, Kind::Regular);
+        for (i, c) in specs.iter().enumerate() {
+            let rec = &self.containers[i];
+            let ended_with = match &rec.state {
+                State::Running { .. } => continue,
+                State::Terminated(t) => Some(t.exit_code),
+                State::Waiting { reason, .. } if reason == "CrashLoopBackOff" => {
+                    rec.last.as_ref().map(|t| t.exit_code)
+                }
+                State::Pending | State::Waiting { .. } => None,
+            };
+            if ended_with.is_some_and(|code| !policy.restarts(code)) {
+                continue;
+            }
+            self.try_start(Kind::Regular, i, c).await;
+        }
+        let phase = pod_status::phase(policy, true, &self.containers);
+        if matches!(phase, "Succeeded" | "Failed") {
+            self.end(phase).await;
+        }
+    }
+
+    /// The pod reached `phase` by itself: what still runs (sidecars) is stopped.
+    async fn end(&mut self, phase: &'static str) {
+        self.terminal = Some(Terminal {
+            phase,
+            reason: None,
+            message: None,
+            disruption: false,
+        });
+        self.stop_all(self.termination_grace()).await;
+        self.remove_sandbox().await;
+        self.ctx.release(&self.uid);
+    }
+
+    fn record(&mut self, kind: Kind, i: usize) -> &mut ContainerRecord {
+        match kind {
+            Kind::Init => &mut self.init[i],
+            Kind::Regular => &mut self.containers[i],
+        }
+    }
+
+    /// Starts container `i` of `kind`, unless it is in back-off.
+    async fn try_start(&mut self, kind: Kind, i: usize, c: &Container) {
+        let now = Instant::now();
+        let pod_ref = format!("{}_{}({})", self.name(), self.namespace(), self.uid);
+        let rec = self.record(kind, i);
+        if let Some(exited) = rec.exited_at {
+            if let Some(at) = rec.backoff.restart_at(exited).filter(|at| *at > now) {
+                let delay = rec.backoff.delay();
+                if let State::Terminated(t) = &rec.state {
+                    rec.last = Some(t.clone());
+                }
+                let fresh = !matches!(&rec.state, State::Waiting { reason, .. } if reason == "CrashLoopBackOff");
+                rec.state = State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: format!(
+                        "back-off {}s restarting failed container={} pod={pod_ref}",
+                        delay.as_secs(),
+                        c.name
+                    ),
+                };
+                self.wake(at);
+                if fresh {
+                    self.event(
+                        true,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {} in pod {pod_ref}",
+                            c.name
+                        ),
+                    )
+                    .await;
+                }
+                return;
+            }
+        }
+        if let Some(failed) = rec.pull_failed_at {
+            if let Some(at) = rec.pull_backoff.restart_at(failed).filter(|at| *at > now) {
+                if let State::Waiting { reason, .. } = &mut rec.state {
+                    *reason = "ImagePullBackOff".into();
+                }
+                self.wake(at);
+                return;
+            }
+        }
+        let Some(sandbox) = self.sandbox.clone() else {
+            return;
+        };
+        let env = if self.sim() {
+            Vec::new()
+        } else {
+            let sources = EnvSources::fetch(&self.ctx.client, &self.pod, c).await;
+            let pod_ip = self.pod_ip.clone().unwrap_or_default();
+            let host_ip = self.ctx.config.node_ip.to_string();
+            let place = PodPlace {
+                pod_ip: &pod_ip,
+                host_ip: &host_ip,
+                allocatable: &self.ctx.allocatable,
+            };
+            match env::container_env(&self.pod, c, &sources, &place) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.record(kind, i).state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: e.to_string(),
+                    };
+                    self.event(true, "Failed", format!("Error: {e}")).await;
+                    self.wake(now + RETRY);
+                    return;
+                }
+            }
+        };
+        let rec = self.record(kind, i);
+        let restarting = rec.exited_at.is_some();
+        let restart_count = rec.restart_count + i32::from(restarting);
+        let spec = ContainerStart {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            argv: env::argv(c, &env),
+            env,
+            working_dir: c.working_dir.clone(),
+            log_path: sandbox
+                .dir
+                .join(&c.name)
+                .join(format!("{restart_count}.log")),
+            exits: self.exits_tx.clone(),
+        };
+        let result = self.ctx.runtime.start_container(&sandbox, spec).await;
+        let has_readiness = c.readiness_probe.is_some();
+        let has_startup = c.startup_probe.is_some();
+        let rec = self.record(kind, i);
+        if restarting && !matches!(result, Err(StartError::Image(_))) {
+            if let Some(exited) = rec.exited_at {
+                rec.backoff.restarted(exited);
+            }
+            if let State::Terminated(t) = &rec.state {
+                rec.last = Some(t.clone());
+            }
+            rec.restart_count += 1;
+        }
+        match result {
+            Ok(id) => {
+                rec.state = State::Running {
+                    id,
+                    started_at: Timestamp::now(),
+                };
+                rec.pull_failed_at = None;
+                rec.ready = !has_readiness;
+                rec.started = !has_startup;
+                self.event(false, "Created", format!("Created container: {}", c.name))
+                    .await;
+                self.event(false, "Started", format!("Started container {}", c.name))
+                    .await;
+            }
+            Err(StartError::Image(message)) => {
+                let failed = rec.pull_failed_at.is_some();
+                if let Some(at) = rec.pull_failed_at {
+                    rec.pull_backoff.restarted(at);
+                }
+                rec.pull_failed_at = Some(now);
+                rec.state = State::Waiting {
+                    reason: if failed {
+                        "ImagePullBackOff"
+                    } else {
+                        "ErrImagePull"
+                    }
+                    .into(),
+                    message: message.clone(),
+                };
+                let delay = rec
+                    .pull_backoff
+                    .restart_at(now)
+                    .unwrap_or(now + crate::backoff::INITIAL);
+                self.wake(delay);
+                let image = c.image.clone().unwrap_or_default();
+                self.event(
+                    true,
+                    "Failed",
+                    format!("Failed to pull image {image:?}: {message}"),
+                )
+                .await;
+            }
+            Err(StartError::Start(message)) => {
+                rec.state = State::Terminated(ContainerStateTerminated {
+                    exit_code: 128,
+                    reason: Some("StartError".into()),
+                    message: Some(message.clone()),
+                    started_at: Some(Time(Timestamp::UNIX_EPOCH)),
+                    finished_at: Some(Time(Timestamp::now())),
+                    ..ContainerStateTerminated::default()
+                });
+                rec.exited_at = Some(now);
+                self.wake(now);
+                self.event(true, "Failed", format!("Error: {message}"))
+                    .await;
+            }
+        }
+    }
+
+    /// Stops every running container, regular ones first, then init containers (sidecars),
+    /// each given `grace`.
+    async fn stop_all(&mut self, grace: Duration) {
+        for kind in [Kind::Regular, Kind::Init] {
+            let ids: Vec<(usize, String)> = match kind {
+                Kind::Regular => &self.containers,
+                Kind::Init => &self.init,
+            }
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.running_id().map(|id| (i, id.to_string())))
+            .collect();
+            for (i, _) in &ids {
+                let name = self.record(kind, *i).name.clone();
+                self.event(false, "Killing", format!("Stopping container {name}"))
+                    .await;
+            }
+            let runtime = self.ctx.runtime.clone();
+            let exits = futures_util::future::join_all(
+                ids.iter().map(|(_, id)| runtime.stop_container(id, grace)),
+            )
+            .await;
+            for exit in exits.into_iter().flatten() {
+                self.on_exit(&exit);
+            }
+        }
+    }
+
+    async fn remove_sandbox(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            self.ctx.runtime.remove_sandbox(&s).await;
+        }
+    }
+
+    /// The pod is gone from this node: frees what it held; `remove_files` also removes its
+    /// directory (its object is gone, so its logs are no longer readable).
+    async fn finish(&mut self, remove_files: bool) {
+        self.remove_sandbox().await;
+        self.ctx.release(&self.uid);
+        if remove_files && !self.sim() {
+            let _ = tokio::fs::remove_dir_all(self.ctx.pod_dir(&self.pod)).await;
+        }
+    }
+
+    /// The pod is being deleted: stop it within its grace period, report its final status and
+    /// delete the object for good (the kubelet's status manager does the last delete).
+    async fn delete(&mut self) {
+        let grace = self.pod.metadata.deletion_grace_period_seconds.map_or_else(
+            || self.termination_grace(),
+            |s| Duration::from_secs(u64::try_from(s).unwrap_or(0)),
+        );
+        self.stop_all(grace).await;
+        self.remove_sandbox().await;
+        if self.terminal.is_none() && self.start_time.is_some() {
+            // A deleted pod ends Succeeded only when every container did.
+            let all_ok = self
+                .containers
+                .iter()
+                .all(|c| c.terminated().is_some_and(|t| t.exit_code == 0));
+            self.terminal = Some(Terminal {
+                phase: if all_ok { "Succeeded" } else { "Failed" },
+                reason: None,
+                message: None,
+                disruption: false,
+            });
+        }
+        if self.start_time.is_some() {
+            self.write_status().await;
+        }
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        if let Err(e) = self.api().delete(&self.name(), &params).await {
+            if !is_gone(&e) {
+                tracing::warn!(pod = %self.name(), error = %e, "final delete failed");
+            }
+        }
+        self.finish(true).await;
+    }
+
+    /// The agent is stopping.
+    async fn shutdown(&mut self) {
+        if self.ctx.config.stop_pods_on_exit && self.terminal.is_none() && self.start_time.is_some()
+        {
+            let grace = self
+                .termination_grace()
+                .min(self.ctx.config.shutdown_grace_period);
+            self.stop_all(grace).await;
+            self.terminal = Some(Terminal {
+                phase: "Failed",
+                reason: Some("Terminated".into()),
+                message: Some("Pod was terminated in response to imminent node shutdown.".into()),
+                disruption: true,
+            });
+            self.write_status().await;
+        } else {
+            self.stop_all(Duration::ZERO).await;
+        }
+        self.finish(false).await;
+    }
+
+    /// The status the API should show now.
+    fn status(&self) -> PodStatus {
+        let policy = self.policy();
+        let phase = self.terminal.as_ref().map_or_else(
+            || pod_status::phase(policy, self.init_done, &self.containers),
+            |t| t.phase,
+        );
+        let prev = self.written.as_ref().or(self.pod.status.as_ref());
+        let now = Timestamp::now();
+        let mut conditions = pod_status::conditions(
+            prev,
+            self.sandbox.is_some(),
+            &self.init,
+            self.init_done,
+            &self.containers,
+            phase,
+            now,
+        );
+        if self.terminal.as_ref().is_some_and(|t| t.disruption) {
+            conditions.push(PodCondition {
+                type_: "DisruptionTarget".into(),
+                status: "True".into(),
+                reason: Some("TerminationByKubelet".into()),
+                message: Some("Pod was terminated in response to imminent node shutdown.".into()),
+                last_transition_time: Some(Time(now)),
+                ..PodCondition::default()
+            });
+        }
+        let pending = if self.init_done {
+            "ContainerCreating"
+        } else {
+            "PodInitializing"
+        };
+        let host_ip = self.ctx.config.node_ip.to_string();
+        PodStatus {
+            phase: Some(phase.to_string()),
+            conditions: Some(conditions),
+            host_ip: Some(host_ip.clone()),
+            host_ips: Some(vec![HostIP { ip: host_ip }]),
+            pod_ip: self.pod_ip.clone(),
+            pod_ips: self.pod_ip.clone().map(|ip| vec![PodIP { ip }]),
+            start_time: self.start_time.map(Time),
+            container_statuses: Some(self.containers.iter().map(|c| c.status(pending)).collect()),
+            init_container_statuses: (!self.init.is_empty()).then(|| {
+                self.init
+                    .iter()
+                    .map(|c| c.status("PodInitializing"))
+                    .collect()
+            }),
+            reason: self.terminal.as_ref().and_then(|t| t.reason.clone()),
+            message: self.terminal.as_ref().and_then(|t| t.message.clone()),
+            qos_class: self.pod.status.as_ref().and_then(|s| s.qos_class.clone()),
+            ..PodStatus::default()
+        }
+    }
+
+    /// Writes the status if it changed since the last write.
+    async fn write_status(&mut self) {
+        let status = self.status();
+        if self.written.as_ref() == Some(&status) {
+            return;
+        }
+        let mut body = serde_json::to_value(&status).unwrap_or_default();
+        // A strategic merge keeps what a patch leaves out: a condition's reason and message
+        // that no longer apply are removed with explicit nulls.
+        for c in body
+            .get_mut("conditions")
+            .and_then(|c| c.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(c) = c.as_object_mut() {
+                for f in ["reason", "message"] {
+                    c.entry(f).or_insert(serde_json::Value::Null);
+                }
+            }
+        }
+        let patch = json!({"metadata": {"uid": self.uid}, "status": body});
+        match self
+            .api()
+            .patch_status(
+                &self.name(),
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+        {
+            Ok(_) => self.written = Some(status),
+            Err(e) if is_gone(&e) => {}
+            Err(e) => {
+                tracing::debug!(pod = %self.name(), error = %e, "status write failed; retrying");
+                self.wake(Instant::now() + RETRY);
+            }
+        }
+    }
+}
+
+fn is_gone(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 409)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

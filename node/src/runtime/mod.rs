@@ -1,0 +1,113 @@
+//! The container runtime interface the pod workers drive (the kubelet's CRI, reduced to what
+//! the agent needs): a sandbox per pod holding its IP, containers started in it and stopped
+//! with a grace period, exits reported on a channel.
+
+pub mod process;
+pub mod sim;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::mpsc;
+
+/// A pod's sandbox: what its containers share.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub id: String,
+    pub ip: IpAddr,
+    /// The pod's own directory (logs, the process runtime's working dir).
+    pub dir: PathBuf,
+}
+
+/// A container to start.
+#[derive(Debug)]
+pub struct ContainerStart {
+    pub name: String,
+    pub image: String,
+    /// `command` and `args` with `$(VAR)` references expanded; empty: the image's entrypoint.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    /// The CRI log file its output goes to.
+    pub log_path: PathBuf,
+    /// Where its exit is reported.
+    pub exits: mpsc::UnboundedSender<Exit>,
+}
+
+/// How a container ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exit {
+    pub container_id: String,
+    /// The exit code; 128 + N when killed by signal N, as container runtimes report it.
+    pub code: i32,
+    pub signal: Option<i32>,
+    pub finished_at: Timestamp,
+    pub oom_killed: bool,
+}
+
+impl Exit {
+    /// The container state's `reason`, as containerd reports it.
+    pub fn reason(&self) -> &'static str {
+        if self.oom_killed {
+            "OOMKilled"
+        } else if self.code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        }
+    }
+}
+
+/// Why a container did not start.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its image is not available (the kubelet's `ErrImagePull`, then `ImagePullBackOff`).
+    #[error("{0}")]
+    Image(String),
+    /// The runtime could not run it (`StartError`, exit code 128).
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Why a sandbox could not be made.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The node has no `spec.podCIDR` yet to take the pod's IP from.
+    #[error("the node has no pod CIDR yet")]
+    NoPodCidr,
+    /// Every address of the node's pod CIDR is in use.
+    #[error("no free IP address in the pod CIDR {0}")]
+    CidrExhausted(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A node's container runtime.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Makes the sandbox of the pod `uid`; the IP comes from `pod_cidr` where the runtime gives
+    /// pods their own addresses.
+    async fn run_sandbox(
+        &self,
+        uid: &str,
+        dir: PathBuf,
+        pod_cidr: Option<&str>,
+    ) -> Result<Sandbox, SandboxError>;
+
+    /// Starts a container in `sandbox`; returns its id.
+    async fn start_container(
+        &self,
+        sandbox: &Sandbox,
+        spec: ContainerStart,
+    ) -> Result<String, StartError>;
+
+    /// Stops a container: SIGTERM, then SIGKILL once `grace` has passed. Returns its exit once
+    /// it has exited (`None` when it had already gone).
+    async fn stop_container(&self, id: &str, grace: Duration) -> Option<Exit>;
+
+    /// Removes the sandbox (its containers stopped first) and frees its IP.
+    async fn remove_sandbox(&self, sandbox: &Sandbox);
+}

@@ -1,0 +1,216 @@
+//! The process runtime (`--runtime process`, the default without root): each container is a
+//! host process in its own process group, run with the container's environment and working
+//! dir, its output written to its CRI log file. The pod's IP is the node's. When a container's
+//! main process exits, the rest of its group is killed, as a PID namespace dies with its first
+//! process; stopping sends SIGTERM to the group and SIGKILL once the grace period is over.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::jiff::Timestamp;
+use rustix::process::{kill_process_group, Pid, Signal};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::{ContainerStart, Exit, Runtime, Sandbox, SandboxError, StartError};
+use crate::cri_log;
+
+/// containerd's default `PATH` for a container whose environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How long a container's output may keep flowing after its main process exited (a child
+/// that left the process group can hold the pipe open).
+const DRAIN: Duration = Duration::from_secs(2);
+
+struct Proc {
+    sandbox: String,
+    pgid: Pid,
+    done: watch::Receiver<Option<Exit>>,
+}
+
+/// The runtime of one node whose containers are host processes.
+pub struct ProcessRuntime {
+    node_ip: IpAddr,
+    procs: Mutex<HashMap<String, Proc>>,
+    ids: AtomicU64,
+}
+
+impl ProcessRuntime {
+    pub fn new(node_ip: IpAddr) -> ProcessRuntime {
+        ProcessRuntime {
+            node_ip,
+            procs: Mutex::new(HashMap::new()),
+            ids: AtomicU64::new(0),
+        }
+    }
+
+    fn signal(pgid: Pid, sig: Signal) {
+        // ESRCH: the group has gone already, which is what the signal was for.
+        let _ = kill_process_group(pgid, sig);
+    }
+}
+
+#[async_trait]
+impl Runtime for ProcessRuntime {
+    async fn run_sandbox(
+        &self,
+        uid: &str,
+        dir: PathBuf,
+        _pod_cidr: Option<&str>,
+    ) -> Result<Sandbox, SandboxError> {
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| SandboxError::Failed(format!("creating {}: {e}", dir.display())))?;
+        Ok(Sandbox {
+            id: uid.to_string(),
+            ip: self.node_ip,
+            dir,
+        })
+    }
+
+    async fn start_container(
+        &self,
+        sandbox: &Sandbox,
+        spec: ContainerStart,
+    ) -> Result<String, StartError> {
+        let Some((program, args)) = spec.argv.split_first() else {
+            return Err(StartError::Image(format!(
+                "image {:?} is not in this node's image store and the container has no \
+                 command to run on the host",
+                spec.image
+            )));
+        };
+        if let Some(parent) = spec.log_path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StartError::Start(format!("creating {}: {e}", parent.display())))?;
+        }
+        let log = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.log_path)
+            .await
+            .map_err(|e| StartError::Start(format!("opening {}: {e}", spec.log_path.display())))?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .current_dir(
+                spec.working_dir
+                    .as_deref()
+                    .map_or(sandbox.dir.clone(), PathBuf::from),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if !spec.env.iter().any(|(k, _)| k == "PATH") {
+            cmd.env("PATH", DEFAULT_PATH);
+        }
+        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+        let mut child = cmd.spawn().map_err(|e| {
+            StartError::Start(format!(
+                "failed to start container {:?}: exec: {program:?}: {e}",
+                spec.name
+            ))
+        })?;
+        let pgid = child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| StartError::Start("the process exited before it started".into()))?;
+        let id = format!(
+            "process://{}-{}",
+            pgid.as_raw_nonzero(),
+            self.ids.fetch_add(1, Ordering::Relaxed)
+        );
+        let log = Arc::new(tokio::sync::Mutex::new(log));
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(cri_log::pump(out, "stdout", log.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(cri_log::pump(err, "stderr", log.clone())));
+        }
+        let (done_tx, done) = watch::channel(None);
+        let exits = spec.exits;
+        let container_id = id.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // The main process is gone: so is the rest of its group.
+            ProcessRuntime::signal(pgid, Signal::KILL);
+            let _ = tokio::time::timeout(DRAIN, futures_util::future::join_all(pumps)).await;
+            let _ = log.lock().await.flush().await;
+            let (code, signal) = match status {
+                Ok(s) => match (s.code(), s.signal()) {
+                    (Some(c), _) => (c, None),
+                    (None, Some(sig)) => (128 + sig, Some(sig)),
+                    (None, None) => (255, None),
+                },
+                Err(_) => (255, None),
+            };
+            let exit = Exit {
+                container_id,
+                code,
+                signal,
+                finished_at: Timestamp::now(),
+                oom_killed: false,
+            };
+            let _ = done_tx.send(Some(exit.clone()));
+            let _ = exits.send(exit);
+        });
+        self.procs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                id.clone(),
+                Proc {
+                    sandbox: sandbox.id.clone(),
+                    pgid,
+                    done,
+                },
+            );
+        Ok(id)
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> Option<Exit> {
+        let (pgid, mut done) = {
+            let procs = self.procs.lock().unwrap_or_else(PoisonError::into_inner);
+            let p = procs.get(id)?;
+            (p.pgid, p.done.clone())
+        };
+        if done.borrow().is_none() {
+            ProcessRuntime::signal(pgid, Signal::TERM);
+            let exited = tokio::time::timeout(grace, done.wait_for(Option::is_some)).await;
+            if exited.is_err() {
+                ProcessRuntime::signal(pgid, Signal::KILL);
+            }
+        }
+        let exit = done.wait_for(Option::is_some).await.ok()?.clone();
+        self.procs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        exit
+    }
+
+    async fn remove_sandbox(&self, sandbox: &Sandbox) {
+        let ids: Vec<String> = self
+            .procs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, p)| p.sandbox == sandbox.id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.stop_container(&id, Duration::ZERO).await;
+        }
+    }
+}
