@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 "$(dirname "$0")/install-deps.sh"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/capstan-target}
+# Incremental state grows with every change built and is never collected by cargo (it filled
+# this machine's disk at 36 GB): past 8 GB it is dropped. Only the workspace's own crates
+# rebuild; RocksDB's C++ build lives in build/ and is kept.
+inc="$CARGO_TARGET_DIR/release/incremental"
+if [ -d "$inc" ] && [ "$(du -s --block-size=1G "$inc" | cut -f1)" -gt 8 ]; then
+  rm -rf "$inc"
+fi
 # One profile (release) for tests, clippy, benches and the binary: RocksDB compiles once.
 # `fault-injection` compiles in the crash points and the broken read path `capstan jepsen`'s
 # tests arm (never in the binary `scripts/run.sh` builds).

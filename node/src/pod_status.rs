@@ -1,6 +1,6 @@
 //! A pod's phase and the kubelet's conditions, from its containers (upstream's `getPhase`
-//! and the status manager's condition generators): PodReadyToStartContainers, Initialized,
-//! ContainersReady and Ready; PodScheduled is the scheduler's and left alone.
+//! and the status manager's condition generators): PodScheduled (true once on a node),
+//! PodReadyToStartContainers, Initialized, ContainersReady and Ready.
 
 use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -77,7 +77,7 @@ pub fn phase(
     "Pending"
 }
 
-/// The kubelet's four conditions. `prev` lends each its `lastTransitionTime` while its
+/// The kubelet's conditions. `prev` lends each its `lastTransitionTime` while its
 /// status holds.
 pub fn conditions(
     prev: Option<&PodStatus>,
@@ -154,6 +154,9 @@ pub fn conditions(
         }
     };
     vec![
+        // The kubelet asserts PodScheduled too (a pod created with its nodeName never met
+        // the scheduler).
+        make("PodScheduled", true, None, None),
         make("PodReadyToStartContainers", sandbox_ready, None, None),
         initialized,
         ready("ContainersReady"),

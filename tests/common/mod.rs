@@ -5,6 +5,7 @@
 pub mod etcd;
 pub mod etcdctl;
 pub mod kubelet;
+pub mod node_agent;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

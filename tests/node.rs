@@ -1,0 +1,661 @@
+//! `capstan node` against a real server: registration, the Lease, pods run as host processes
+//! (init containers, environment, logs, restart back-off, deletion with SIGTERM then SIGKILL,
+//! admission, deadlines, the agent's shutdown) and simulated nodes running a Deployment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::node_agent::NodeAgent;
+use common::Server;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn started(dir: &std::path::Path) -> (Server, Client) {
+    let s = Server::first(dir, "cp");
+    common::wait_api_ready(&s, PATIENCE).await;
+    let client = s.kube().await;
+    (s, client)
+}
+
+/// Polls `get` until `pred` holds of what it returns; fails after PATIENCE naming `what`.
+async fn until<T: std::fmt::Debug, F, Fut>(what: &str, mut get: F, pred: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let v = get().await;
+        if pred(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}; last seen {v:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn pod_until(api: &Api<Pod>, name: &str, what: &str, pred: impl Fn(&Pod) -> bool) -> Pod {
+    until(
+        what,
+        || async { api.get_opt(name).await.unwrap() },
+        |p: &Option<Pod>| p.as_ref().is_some_and(&pred),
+    )
+    .await
+    .unwrap()
+}
+
+async fn gone(api: &Api<Pod>, name: &str) {
+    until(
+        &format!("{name} deleted"),
+        || async { api.get_opt(name).await.unwrap() },
+        |p| p.is_none(),
+    )
+    .await;
+}
+
+fn phase(p: &Pod) -> &str {
+    p.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+fn condition(p: &Pod, kind: &str) -> Option<String> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| c.status.clone())
+}
+
+/// The first container's status (empty until the agent has written one).
+fn container(p: &Pod) -> k8s_openapi::api::core::v1::ContainerStatus {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.first().cloned())
+        .unwrap_or_default()
+}
+
+fn pod(name: &str, node: &str, spec: serde_json::Value) -> Pod {
+    let mut spec = spec;
+    spec["nodeName"] = json!(node);
+    serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
+}
+
+/// The content lines of a CRI log file.
+fn log_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.splitn(4, ' ').nth(3).unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_registers_ready_with_its_machine_and_renews_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(
+        &s,
+        dir.path(),
+        "worker-1",
+        &[
+            "--lease-renew-interval",
+            "1s",
+            "--capacity",
+            "cpu=3",
+            "--node-labels",
+            "tier=edge",
+        ],
+    );
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = until(
+        "worker-1 Ready with a pod CIDR",
+        || async { nodes.get_opt("worker-1").await.unwrap() },
+        |n| {
+            n.as_ref().is_some_and(|n| {
+                let ready = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                ready && n.spec.as_ref().and_then(|s| s.pod_cidr.as_ref()).is_some()
+            })
+        },
+    )
+    .await
+    .unwrap();
+    let labels = node.metadata.labels.clone().unwrap();
+    assert_eq!(labels["kubernetes.io/hostname"], "worker-1");
+    assert_eq!(labels["kubernetes.io/os"], "linux");
+    assert_eq!(labels["tier"], "edge");
+    let status = node.status.clone().unwrap();
+    let cap = status.capacity.unwrap();
+    assert_eq!(cap["cpu"].0, "3", "--capacity overrides the machine");
+    assert_eq!(cap["pods"].0, "110");
+    assert!(cap["memory"].0.ends_with("Ki"), "{:?}", cap["memory"]);
+    let info = status.node_info.unwrap();
+    assert_eq!(info.kubelet_version, "v1.33.0");
+    assert_eq!(info.operating_system, "linux");
+    assert!(info
+        .container_runtime_version
+        .starts_with("capstan-process://"));
+    let kinds: Vec<String> = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{}={}", c.type_, c.status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "MemoryPressure=False",
+            "DiskPressure=False",
+            "PIDPressure=False",
+            "Ready=True"
+        ]
+    );
+    assert_eq!(status.addresses.unwrap()[0].address, "127.0.0.1");
+
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let first = until(
+        "a lease",
+        || async { leases.get_opt("worker-1").await.unwrap() },
+        |l| l.is_some(),
+    )
+    .await
+    .unwrap();
+    let spec = first.spec.clone().unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("worker-1"));
+    assert_eq!(spec.lease_duration_seconds, Some(40));
+    let owner = &first.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Node", node.metadata.uid.as_deref().unwrap())
+    );
+    let renewed = spec.renew_time.unwrap().0;
+    until(
+        "the lease renewed",
+        || async { leases.get("worker-1").await.unwrap() },
+        |l| {
+            l.spec
+                .as_ref()
+                .and_then(|s| s.renew_time.as_ref())
+                .is_some_and(|t| t.0 > renewed)
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_runs_its_init_containers_then_its_container_with_its_environment_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"colour": "teal"}}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let p = pod(
+        "envy",
+        "w",
+        json!({
+        "terminationGracePeriodSeconds": 5,
+        "initContainers": [
+            {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo first"]},
+            {"name": "second", "image": "busybox", "command": ["sh", "-c", "echo second"]}],
+        "containers": [{
+            "name": "main", "image": "busybox",
+            "command": ["sh", "-c"],
+            "args": ["echo \"pod=$(POD) colour=$COLOUR ip=$MY_IP k8s=$KUBERNETES_SERVICE_HOST cwd-ok=$([ -d . ] && echo y)\"; echo oops >&2; exec sleep 300"],
+            "env": [
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "COLOUR", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "colour"}}}]}]}),
+    );
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = pod_until(&pods, "envy", "Running and Ready", |p| {
+        phase(p) == "Running" && condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    let st = running.status.clone().unwrap();
+    assert_eq!(st.pod_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(st.host_ip.as_deref(), Some("127.0.0.1"));
+    assert!(st.start_time.is_some());
+    for c in [
+        "PodScheduled",
+        "PodReadyToStartContainers",
+        "Initialized",
+        "ContainersReady",
+        "Ready",
+    ] {
+        assert_eq!(
+            condition(&running, c).as_deref(),
+            Some("True"),
+            "{c}: {st:#?}"
+        );
+    }
+    let init = st.init_container_statuses.clone().unwrap();
+    assert_eq!(init.len(), 2);
+    for i in &init {
+        let t = i.state.as_ref().unwrap().terminated.as_ref().unwrap();
+        assert_eq!(
+            (t.exit_code, t.reason.as_deref()),
+            (0, Some("Completed")),
+            "{i:#?}"
+        );
+    }
+    let first_done = init[0]
+        .state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap()
+        .finished_at
+        .clone()
+        .unwrap()
+        .0;
+    let second_start = init[1]
+        .state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap()
+        .started_at
+        .clone()
+        .unwrap()
+        .0;
+    assert!(
+        first_done <= second_start,
+        "init containers run one after the other"
+    );
+    let main = container(&running);
+    assert!(main.ready && main.started == Some(true) && main.restart_count == 0);
+    assert!(main.state.unwrap().running.is_some());
+
+    let uid = running.metadata.uid.clone().unwrap();
+    let log = agent.log_file("default", "envy", &uid, "main", 0);
+    let lines = until(
+        "the container's output in its log",
+        || async { std::fs::read_to_string(&log).unwrap_or_default() },
+        |t| t.contains("oops"),
+    )
+    .await;
+    assert!(
+        lines.contains(" stdout F pod=envy colour=teal ip=127.0.0.1 k8s=10.96.0.1 cwd-ok=y"),
+        "{lines}"
+    );
+    assert!(lines.contains(" stderr F oops"), "{lines}");
+    assert_eq!(
+        log_lines(&agent.log_file("default", "envy", &uid, "first", 0)),
+        ["first"]
+    );
+
+    // Deleted: SIGTERM stops `sleep`, the agent reports it and deletes the object for good,
+    // and the pod's files go with it.
+    pods.delete("envy", &DeleteParams::default()).await.unwrap();
+    gone(&pods, "envy").await;
+    until(
+        "the pod's directory removed",
+        || async { log.parent().unwrap().parent().unwrap().exists() },
+        |e| !e,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashing_containers_back_off_and_restart_policies_end_pods() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let run = |name: &str, policy: &str, script: &str| {
+        pod(
+            name,
+            "w",
+            json!({"restartPolicy": policy, "containers": [
+            {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]}),
+        )
+    };
+    for p in [
+        run("crash", "Always", "echo try; exit 3"),
+        run("fails", "Never", "exit 1"),
+        run("done", "OnFailure", "exit 0"),
+        run("retry", "OnFailure", "exit 2"),
+    ] {
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    // Exit, an immediate restart, exit: then CrashLoopBackOff of 10 s.
+    let crashed = pod_until(
+        &pods,
+        "crash",
+        "in CrashLoopBackOff after one restart",
+        |p| {
+            let c = container(p);
+            c.restart_count == 1
+                && c.state
+                    .as_ref()
+                    .and_then(|s| s.waiting.as_ref())
+                    .and_then(|w| w.reason.as_deref())
+                    == Some("CrashLoopBackOff")
+        },
+    )
+    .await;
+    let c = container(&crashed);
+    let waiting = c.state.unwrap().waiting.unwrap();
+    assert!(
+        waiting
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("back-off 10s restarting failed container=c pod=crash_default("),
+        "{waiting:?}"
+    );
+    let last = c.last_state.unwrap().terminated.unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (3, Some("Error")));
+    assert_eq!(phase(&crashed), "Running");
+    assert_eq!(condition(&crashed, "Ready").as_deref(), Some("False"));
+    // After the back-off it runs again.
+    pod_until(&pods, "crash", "restarted after the back-off", |p| {
+        container(p).restart_count >= 2
+    })
+    .await;
+
+    let failed = pod_until(&pods, "fails", "Failed", |p| phase(p) == "Failed").await;
+    let t = container(&failed).state.unwrap().terminated.unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (1, Some("Error")));
+    assert_eq!(container(&failed).restart_count, 0);
+    pod_until(&pods, "done", "Succeeded", |p| phase(p) == "Succeeded").await;
+    let retried = pod_until(&pods, "retry", "restarted on failure", |p| {
+        container(p).restart_count >= 1
+    })
+    .await;
+    assert_eq!(phase(&retried), "Running");
+
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    until(
+        "a BackOff event from the kubelet",
+        || async { events.list(&ListParams::default()).await.unwrap().items },
+        |es: &Vec<k8s_openapi::api::core::v1::Event>| {
+            es.iter().any(|e| {
+                e.reason.as_deref() == Some("BackOff")
+                    && e.involved_object.name.as_deref() == Some("crash")
+                    && e.source.as_ref().and_then(|s| s.component.as_deref()) == Some("kubelet")
+            })
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_sends_sigterm_then_sigkill_once_the_grace_period_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let p = pod(
+        "stubborn",
+        "w",
+        json!({"terminationGracePeriodSeconds": 2, "containers": [{
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c", "trap 'echo got TERM' TERM; echo pid $$$$; while true; do sleep 0.1; done"]}]}),
+    );
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = pod_until(&pods, "stubborn", "Running", |p| phase(p) == "Running").await;
+    let uid = running.metadata.uid.clone().unwrap();
+    let log = agent.log_file("default", "stubborn", &uid, "c", 0);
+    let pid: u32 = until(
+        "its pid in the log",
+        || async { log_lines(&log) },
+        |l| !l.is_empty(),
+    )
+    .await[0]
+        .strip_prefix("pid ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let lines_before_delete = std::fs::read_to_string(&log).unwrap();
+    pods.delete("stubborn", &DeleteParams::default())
+        .await
+        .unwrap();
+    // The object stays (with its deletion timestamp) while the container has its grace period.
+    let deleting = pods.get("stubborn").await.unwrap();
+    assert_eq!(deleting.metadata.deletion_grace_period_seconds, Some(2));
+    let got_term = until(
+        "the TERM trap's output",
+        || async { std::fs::read_to_string(&log).unwrap_or_default() },
+        |t| t.contains("got TERM"),
+    )
+    .await;
+    assert!(!lines_before_delete.contains("got TERM") && got_term.contains("got TERM"));
+    gone(&pods, "stubborn").await;
+    // It ignored SIGTERM, so only SIGKILL can have ended it.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} still runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_deadlines_and_missing_config_are_reported_as_the_kubelet_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &["--capacity", "cpu=1"]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let big = pod(
+        "big",
+        "w",
+        json!({"containers": [{"name": "c", "image": "busybox",
+        "command": ["sleep", "30"], "resources": {"requests": {"cpu": "2"}}}]}),
+    );
+    let late = pod(
+        "late",
+        "w",
+        json!({"activeDeadlineSeconds": 1, "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "30"]}]}),
+    );
+    let needs = pod(
+        "needs",
+        "w",
+        json!({"containers": [{"name": "c", "image": "busybox",
+        "command": ["sleep", "30"], "envFrom": [{"configMapRef": {"name": "later"}}]}]}),
+    );
+    let noimage = pod(
+        "noimage",
+        "w",
+        json!({"containers": [{"name": "c", "image": "nginx"}]}),
+    );
+    for p in [&big, &late, &needs, &noimage] {
+        pods.create(&PostParams::default(), p).await.unwrap();
+    }
+    let rejected = pod_until(&pods, "big", "rejected", |p| phase(p) == "Failed").await;
+    let st = rejected.status.unwrap();
+    assert_eq!(st.reason.as_deref(), Some("OutOfcpu"));
+    assert_eq!(
+        st.message.as_deref(),
+        Some("Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: 0, capacity: 1000")
+    );
+    let expired = pod_until(&pods, "late", "past its deadline", |p| phase(p) == "Failed").await;
+    assert_eq!(
+        expired.status.as_ref().unwrap().reason.as_deref(),
+        Some("DeadlineExceeded")
+    );
+    let waiting = |p: &Pod| {
+        container(p)
+            .state
+            .and_then(|s| s.waiting)
+            .map(|w| (w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
+    };
+    let blocked = pod_until(&pods, "needs", "CreateContainerConfigError", |p| {
+        waiting(p).is_some_and(|(r, _)| r == "CreateContainerConfigError")
+    })
+    .await;
+    assert_eq!(
+        waiting(&blocked).unwrap().1,
+        "configmap \"later\" not found"
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "later"}, "data": {"A": "1"}}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    pod_until(&pods, "needs", "Running once its ConfigMap exists", |p| {
+        phase(p) == "Running"
+    })
+    .await;
+    let pulled = pod_until(&pods, "noimage", "ImagePullBackOff", |p| {
+        waiting(p).is_some_and(|(r, _)| r == "ImagePullBackOff")
+    })
+    .await;
+    assert!(waiting(&pulled)
+        .unwrap()
+        .1
+        .contains("\"nginx\" is not in this node's image store"));
+    assert_eq!(phase(&pulled), "Pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_agent_fails_its_pods_unless_told_to_leave_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for (node, flags) in [("stops", vec![]), ("leaves", vec!["--leave-pods"])] {
+        let mut agent = NodeAgent::start(&s, dir.path(), node, &flags);
+        let name = format!("on-{node}");
+        pods.create(
+            &PostParams::default(),
+            &pod(
+                &name,
+                node,
+                json!({"terminationGracePeriodSeconds": 3,
+            "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "300"]}]}),
+            ),
+        )
+        .await
+        .unwrap();
+        pod_until(&pods, &name, "Running", |p| phase(p) == "Running").await;
+        assert!(agent.stop().unwrap().success(), "{}", agent.output());
+        let after = pods.get(&name).await.unwrap();
+        if flags.is_empty() {
+            assert_eq!(phase(&after), "Failed");
+            let st = after.status.clone().unwrap();
+            assert_eq!(st.reason.as_deref(), Some("Terminated"));
+            assert_eq!(
+                condition(&after, "DisruptionTarget").as_deref(),
+                Some("True")
+            );
+        } else {
+            assert_eq!(phase(&after), "Running", "left as it was");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_nodes_run_a_deployment_with_ips_from_their_pod_cidrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "sim", &["--sim", "3"]);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let listed = until(
+        "3 simulated nodes with pod CIDRs",
+        || async { nodes.list(&ListParams::default()).await.unwrap().items },
+        |ns: &Vec<Node>| {
+            ns.len() == 3
+                && ns
+                    .iter()
+                    .all(|n| n.spec.as_ref().and_then(|s| s.pod_cidr.as_ref()).is_some())
+        },
+    )
+    .await;
+    let names: Vec<String> = listed
+        .iter()
+        .map(|n| n.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["sim-0", "sim-1", "sim-2"]);
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    deploys
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let running = until(
+        "6 pods Running",
+        || async {
+            pods.list(&ListParams::default().labels("app=web"))
+                .await
+                .unwrap()
+                .items
+        },
+        |ps: &Vec<Pod>| ps.len() == 6 && ps.iter().all(|p| phase(p) == "Running"),
+    )
+    .await;
+    let mut ips = std::collections::HashSet::new();
+    for p in &running {
+        let node = p.spec.as_ref().unwrap().node_name.clone().unwrap();
+        let cidr = listed
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(node.as_str()))
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .pod_cidr
+            .clone()
+            .unwrap();
+        let ip = p.status.as_ref().unwrap().pod_ip.clone().unwrap();
+        let prefix = cidr.trim_end_matches(".0/24");
+        assert!(ip.starts_with(&format!("{prefix}.")), "{ip} not in {cidr}");
+        assert!(ips.insert(ip.clone()), "{ip} handed out twice");
+        assert_eq!(condition(p, "Ready").as_deref(), Some("True"));
+    }
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    until(
+        "every pod deleted by its node",
+        || async {
+            pods.list(&ListParams::default().labels("app=web"))
+                .await
+                .unwrap()
+                .items
+                .len()
+        },
+        |n| *n == 0,
+    )
+    .await;
+}
