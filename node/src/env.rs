@@ -4,6 +4,7 @@
 //! resourceFieldRef, configMapKeyRef and secretKeyRef — and `$(VAR)` expansion of the
 //! command and args.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use capstan_controllers::persistentvolume_binder::matching::parse_quantity;
@@ -45,15 +46,15 @@ impl EnvSources {
             }));
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         for name in cm_names {
-            if !out.configmaps.contains_key(&name) {
-                let data = cms.get_opt(&name).await.ok().flatten().map(|cm| {
+            if let Entry::Vacant(slot) = out.configmaps.entry(name) {
+                let data = cms.get_opt(slot.key()).await.ok().flatten().map(|cm| {
                     let mut d = cm.data.unwrap_or_default();
                     for (k, v) in cm.binary_data.unwrap_or_default() {
                         d.insert(k, String::from_utf8_lossy(&v.0).into_owned());
                     }
                     d
                 });
-                out.configmaps.insert(name, data);
+                slot.insert(data);
             }
         }
         let secret_names = container
@@ -70,15 +71,15 @@ impl EnvSources {
             }));
         let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
         for name in secret_names {
-            if !out.secrets.contains_key(&name) {
-                let data = secrets.get_opt(&name).await.ok().flatten().map(|s| {
+            if let Entry::Vacant(slot) = out.secrets.entry(name) {
+                let data = secrets.get_opt(slot.key()).await.ok().flatten().map(|s| {
                     s.data
                         .unwrap_or_default()
                         .into_iter()
                         .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
                         .collect()
                 });
-                out.secrets.insert(name, data);
+                slot.insert(data);
             }
         }
         let links = pod

@@ -75,7 +75,7 @@ pub fn capacity(cfg: &NodeConfig, machine: &Machine) -> BTreeMap<String, Quantit
 
 /// Bytes as the kubelet prints them: in Ki when they divide evenly.
 fn bytes(n: u64) -> Quantity {
-    if n % 1024 == 0 && n > 0 {
+    if n.is_multiple_of(1024) && n > 0 {
         Quantity(format!("{}Ki", n / 1024))
     } else {
         Quantity(n.to_string())
