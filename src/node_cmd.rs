@@ -43,6 +43,9 @@ pub struct NodeArgs {
     /// The node's InternalIP and the pods' hostIP.
     #[arg(long, default_value = "127.0.0.1")]
     pub node_ip: IpAddr,
+    /// The port of the agent's HTTPS endpoint (logs); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
     /// `capacity.pods`.
     #[arg(long, default_value_t = 110)]
     pub max_pods: u32,
@@ -108,6 +111,7 @@ impl NodeArgs {
         c.sim = self.sim;
         c.node_ip = self.node_ip;
         c.max_pods = self.max_pods;
+        c.port = self.port;
         c.capacity = pairs("capacity", &self.capacity)?
             .into_iter()
             .map(|(k, v)| (k, Quantity(v)))
@@ -127,6 +131,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .with_context(|| format!("using {}", args.kubeconfig.display()))?;
+    let mut config = config;
+    // The agent's endpoint accepts client certificates of the cluster CA (the API server's).
+    config.client_ca = client_config.root_cert.clone().unwrap_or_default();
     let client = kube::Client::try_from(client_config)?;
     let stop = CancellationToken::new();
     let mut agent = tokio::spawn(capstan_node::run(client, config, stop.clone()));

@@ -167,3 +167,18 @@ pub fn node_cert(
     write_private(&hosts_file, &wanted)?;
     Ok(pair)
 }
+
+/// The certificate this replica's API server presents to node agents (kube-apiserver's
+/// `--kubelet-client-certificate`), issued at each start and kept in memory only.
+pub fn kubelet_client_cert(ca: &CertPair) -> anyhow::Result<CertPair> {
+    Ok(issue(
+        ca,
+        &CertRequest {
+            common_name: "kube-apiserver-kubelet-client",
+            organizations: &["system:masters"],
+            subject_alt_names: Vec::new(),
+            server: false,
+            client: true,
+        },
+    )?)
+}

@@ -659,3 +659,118 @@ async fn simulated_nodes_run_a_deployment_with_ips_from_their_pod_cidrs() {
     )
     .await;
 }
+
+/// Runs kubectl 1.`minor` against `s`; (success, stdout, stderr).
+fn kubectl(minor: u32, s: &Server, args: &[&str]) -> (bool, String, String) {
+    let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}");
+    let out = std::process::Command::new(&bin)
+        .arg("--kubeconfig")
+        .arg(s.kubeconfig())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{bin}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_reads_containers_through_the_api_server_1_27_and_1_33() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for minor in [27, 33] {
+        let talk = format!("talk-{minor}");
+        let again = format!("again-{minor}");
+        let waits = format!("waits-{minor}");
+        pods.create(
+            &PostParams::default(),
+            &pod(
+                &talk,
+                "w",
+                json!({"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c",
+                "for i in 1 2 3; do echo line $i; done; echo oops >&2; sleep 2; echo last"]}]}),
+            ),
+        )
+        .await
+        .unwrap();
+        pods.create(&PostParams::default(), &pod(&again, "w", json!({"containers": [
+            {"name": "c", "image": "busybox", "command": ["sh", "-c", "echo started at $(date +%s%N); sleep 1; exit 1"]}]})))
+            .await
+            .unwrap();
+        pods.create(
+            &PostParams::default(),
+            &pod(
+                &waits,
+                "w",
+                json!({"containers": [
+            {"name": "c", "image": "nginx"}]}),
+            ),
+        )
+        .await
+        .unwrap();
+        pod_until(&pods, &talk, "running", |p| {
+            container(p).started == Some(true) || phase(p) == "Succeeded"
+        })
+        .await;
+        // Follow ends when the container does, with everything it wrote.
+        let (ok, out, err) = kubectl(minor, &s, &["logs", "-f", &talk]);
+        assert!(ok, "1.{minor}: {err}");
+        let full = out.clone();
+        // stdout and stderr are separate pipes: their lines keep their own order only.
+        let stdout: Vec<&str> = out.lines().filter(|l| *l != "oops").collect();
+        assert_eq!(
+            stdout,
+            ["line 1", "line 2", "line 3", "last"],
+            "1.{minor}: {out:?}"
+        );
+        assert_eq!(
+            out.lines().filter(|l| *l == "oops").count(),
+            1,
+            "1.{minor}: {out:?}"
+        );
+        let (_, out, _) = kubectl(minor, &s, &["logs", &talk, "--tail=1"]);
+        assert_eq!(out, "last\n", "1.{minor}");
+        let (_, out, _) = kubectl(minor, &s, &["logs", &talk, "--tail=1", "--timestamps"]);
+        assert!(
+            out.starts_with("20") && out.ends_with("Z last\n"),
+            "1.{minor}: {out:?}"
+        );
+        let (_, out, _) = kubectl(minor, &s, &["logs", &talk, "--limit-bytes=8"]);
+        assert_eq!(out, full[..8], "1.{minor}");
+        let (ok, _, err) = kubectl(minor, &s, &["logs", &talk, "-c", "wrong"]);
+        assert!(
+            !ok && err.contains("container wrong is not valid for pod"),
+            "1.{minor}: {err}"
+        );
+        // The previous instance of a restarted container.
+        pod_until(&pods, &again, "restarted", |p| {
+            container(p).restart_count >= 1
+        })
+        .await;
+        let (ok, previous, err) = kubectl(minor, &s, &["logs", "-p", &again]);
+        assert!(
+            ok && previous.starts_with("started at "),
+            "1.{minor}: {previous:?} {err}"
+        );
+        let (_, current, _) = kubectl(minor, &s, &["logs", &again]);
+        assert!(
+            current.starts_with("started at ") && current != previous,
+            "1.{minor}: {current:?}"
+        );
+        // A container that never started has no logs yet.
+        pod_until(&pods, &waits, "waiting for its image", |p| {
+            container(p).state.and_then(|s| s.waiting).is_some()
+        })
+        .await;
+        let (ok, _, err) = kubectl(minor, &s, &["logs", &waits]);
+        assert!(
+            !ok && err.contains("is waiting to start"),
+            "1.{minor}: {err}"
+        );
+    }
+}

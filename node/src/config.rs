@@ -39,6 +39,12 @@ pub struct NodeConfig {
     pub sim: usize,
     /// `status.addresses` InternalIP, the pods' `hostIP`, and (process runtime) their `podIP`.
     pub node_ip: IpAddr,
+    /// The port of the agent's HTTPS endpoint (0: any free port, reported in the Node's
+    /// `daemonEndpoints`).
+    pub port: u16,
+    /// The CA certificates (DER) whose client certificates the endpoint accepts: the
+    /// cluster CA, from the kubeconfig.
+    pub client_ca: Vec<Vec<u8>>,
     /// `capacity.pods` (the kubelet's `--max-pods`, default 110).
     pub max_pods: u32,
     /// Capacity overrides (`--capacity cpu=4,memory=8Gi`); the rest comes from the machine.
@@ -70,6 +76,8 @@ impl NodeConfig {
             runtime: RuntimeKind::Process,
             sim: 0,
             node_ip: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            client_ca: Vec::new(),
             max_pods: 110,
             capacity: BTreeMap::new(),
             labels: BTreeMap::new(),

@@ -50,6 +50,8 @@ pub struct ContainerRecord {
     pub ready: bool,
     /// Whether the startup probe (if any) has passed.
     pub started: bool,
+    /// Whether an instance of it was ever started (it has a log file).
+    pub ever_started: bool,
 }
 
 impl ContainerRecord {
@@ -66,6 +68,7 @@ impl ContainerRecord {
             pull_failed_at: None,
             ready: false,
             started: false,
+            ever_started: false,
         }
     }
 

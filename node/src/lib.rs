@@ -13,7 +13,10 @@ pub mod cri_log;
 pub mod env;
 pub mod error;
 pub mod ip_pool;
+pub mod kubelet_server;
 pub mod lease;
+pub mod log_index;
+pub mod log_reader;
 pub mod machine;
 pub mod node_context;
 pub mod node_object;
@@ -84,8 +87,41 @@ pub async fn run(
     let stopping = CancellationToken::new();
     let heartbeats = CancellationToken::new();
 
+    // The agent's endpoint first: the Node reports its port.
+    let logs = Arc::new(log_index::LogIndex::default());
+    let mut port = 0;
+    let mut endpoint = None;
+    if config.runtime == RuntimeKind::Process {
+        if config.client_ca.is_empty() {
+            tracing::warn!("the kubeconfig names no CA: the agent's endpoint (logs) is not served");
+        } else {
+            let listener = tokio::net::TcpListener::bind((config.node_ip, config.port))
+                .await
+                .map_err(|e| {
+                    NodeError::io(
+                        format!("listening on {}:{}", config.node_ip, config.port),
+                        e,
+                    )
+                })?;
+            port = listener
+                .local_addr()
+                .map_err(|e| NodeError::io("reading the endpoint's address", e))?
+                .port();
+            let tls = kubelet_server::tls_config(
+                vec![config.node_ip.to_string(), config.name.clone()],
+                &config.client_ca,
+            )?;
+            let router = kubelet_server::router(kubelet_server::Served { logs: logs.clone() });
+            endpoint = Some(tokio::spawn(kubelet_server::serve(
+                listener,
+                router,
+                tls,
+                heartbeats.clone(),
+            )));
+        }
+    }
+
     // Registration, then each node's heartbeats.
-    let port = 0;
     let registered: Vec<Result<Node, NodeError>> = futures_util::stream::iter(names)
         .map(|name| {
             let node = node_object::registration(&config, &machine, &name, port, Timestamp::now());
@@ -114,6 +150,7 @@ pub async fn run(
             node_object::capacity(&config, &machine),
             cidr_rx,
             stopping.clone(),
+            logs.clone(),
         ));
         agents.insert(name.clone(), Arc::new(Agent::new(ctx, cidr_tx)));
         background.push(tokio::spawn(lease::run(
@@ -212,6 +249,9 @@ pub async fn run(
     heartbeats.cancel();
     let _ = node_watch.await;
     futures_util::future::join_all(background).await;
+    if let Some(e) = endpoint {
+        let _ = e.await;
+    }
     Ok(())
 }
 

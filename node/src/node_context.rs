@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NodeConfig;
+use crate::log_index::LogIndex;
 use crate::runtime::Runtime;
 
 /// One node's shared state.
@@ -29,6 +30,8 @@ pub struct NodeContext {
     pub pod_cidr: watch::Receiver<Option<String>>,
     /// Cancelled when the agent stops.
     pub stopping: CancellationToken,
+    /// Where each pod's container logs are, for the agent's endpoint.
+    pub logs: Arc<LogIndex>,
     admitted: Mutex<HashMap<String, Requests>>,
 }
 
@@ -96,6 +99,7 @@ impl NodeContext {
         allocatable: BTreeMap<String, Quantity>,
         pod_cidr: watch::Receiver<Option<String>>,
         stopping: CancellationToken,
+        logs: Arc<LogIndex>,
     ) -> NodeContext {
         NodeContext {
             recorder: Recorder::new(client.clone(), "kubelet"),
@@ -106,6 +110,7 @@ impl NodeContext {
             allocatable,
             pod_cidr,
             stopping,
+            logs,
             admitted: Mutex::new(HashMap::new()),
         }
     }

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::RuntimeKind;
 use crate::container_record::{ContainerRecord, State};
 use crate::env::{self, EnvSources, PodPlace};
+use crate::log_index::{ContainerLogs, PodLogs};
 use crate::node_context::NodeContext;
 use crate::pod_status::{self, RestartPolicy};
 use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
@@ -471,6 +472,7 @@ impl PodWorker {
         }
         match result {
             Ok(id) => {
+                rec.ever_started = true;
                 rec.state = State::Running {
                     id,
                     started_at: Timestamp::now(),
@@ -568,6 +570,7 @@ impl PodWorker {
         self.remove_sandbox().await;
         self.ctx.release(&self.uid);
         if remove_files && !self.sim() {
+            self.ctx.logs.remove(&self.namespace(), &self.name());
             let _ = tokio::fs::remove_dir_all(self.ctx.pod_dir(&self.pod)).await;
         }
     }
@@ -690,8 +693,37 @@ impl PodWorker {
         }
     }
 
+    /// Tells the agent's endpoint where this pod's logs are.
+    fn publish_logs(&self) {
+        if self.sim() {
+            return;
+        }
+        let containers = self
+            .init
+            .iter()
+            .chain(self.containers.iter())
+            .map(|r| {
+                let logs = ContainerLogs {
+                    attempt: r.ever_started.then_some(r.restart_count),
+                    running: r.running_id().is_some(),
+                    waiting: match &r.state {
+                        State::Waiting { reason, .. } => Some(reason.clone()),
+                        _ => None,
+                    },
+                };
+                (r.name.clone(), logs)
+            })
+            .collect();
+        let logs = PodLogs {
+            dir: self.ctx.pod_dir(&self.pod),
+            containers,
+        };
+        self.ctx.logs.set(&self.namespace(), &self.name(), logs);
+    }
+
     /// Writes the status if it changed since the last write.
     async fn write_status(&mut self) {
+        self.publish_logs();
         let status = self.status();
         if self.written.as_ref() == Some(&status) {
             return;

@@ -26,6 +26,7 @@ mod metrics;
 mod objects;
 mod openapi;
 mod patch_meta;
+pub mod pod_log;
 mod priority;
 mod protobuf;
 mod quota;
@@ -87,6 +88,8 @@ pub struct KubeConfig {
     pub telemetry: Arc<Telemetry>,
     /// The replica's health checks, served on `/healthz`, `/livez` and `/readyz`.
     pub health: Option<Arc<dyn Health>>,
+    /// How `pods/log` reaches node agents (the kubelet-client certificate), if it can.
+    pub kubelet_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for KubeConfig {

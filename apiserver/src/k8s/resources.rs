@@ -324,6 +324,11 @@ pub static RESOURCES: &[Resource] = &[
                 kind: ("policy", "v1", "Eviction"),
                 verbs: &["create"]
             },
+            Subresource {
+                name: "log",
+                kind: ("", "v1", "Pod"),
+                verbs: &["get"]
+            },
             status!("", "Pod"),
         ],
         "io.k8s.api.core.v1.Pod"

@@ -198,6 +198,7 @@ async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiRes
             let body = super::http::read_body(body).await?;
             super::subresource::update_scale(api, call, &body, true).await
         }
+        ("GET", true, Some("log")) => super::pod_log::pod_log(api, call).await,
         ("POST", true, Some("eviction")) => {
             let body = super::http::read_body(body).await?;
             super::eviction::evict(api, call, &body).await
