@@ -774,3 +774,118 @@ async fn kubectl_logs_reads_containers_through_the_api_server_1_27_and_1_33() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // Healthy for a while, then not: the liveness probe restarts it.
+    pods.create(&PostParams::default(), &pod("live", "w", json!({"containers": [{
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c", "touch healthy; sleep 2; rm healthy; sleep 300"],
+        "livenessProbe": {"exec": {"command": ["test", "-f", "healthy"]},
+                          "periodSeconds": 1, "failureThreshold": 2, "terminationGracePeriodSeconds": 1}}]})))
+        .await
+        .unwrap();
+    // Ready while it serves /ok, unready once /ok is gone; never restarted for it.
+    pods.create(&PostParams::default(), &pod("ready", "w", json!({"containers": [{
+        "name": "c", "image": "busybox",
+        "ports": [{"name": "http", "containerPort": port}],
+        "command": ["sh", "-c", format!("echo fine > ok; python3 -m http.server {port} --bind 127.0.0.1 & sleep 4; rm ok; wait")],
+        "readinessProbe": {"httpGet": {"port": "http", "path": "/ok"}, "periodSeconds": 1, "failureThreshold": 1}}]})))
+        .await
+        .unwrap();
+    // Not started (so not ready) until its startup probe passes.
+    pods.create(&PostParams::default(), &pod("slow", "w", json!({"containers": [{
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c", "sleep 2; touch started; sleep 300"],
+        "startupProbe": {"exec": {"command": ["test", "-f", "started"]}, "periodSeconds": 1, "failureThreshold": 30}}]})))
+        .await
+        .unwrap();
+
+    let first = pod_until(&pods, "slow", "running", |p| {
+        container(p).state.and_then(|s| s.running).is_some()
+    })
+    .await;
+    let c = container(&first);
+    if c.started == Some(false) {
+        assert!(!c.ready, "not ready before its startup probe passed");
+    }
+    pod_until(&pods, "slow", "started and ready", |p| {
+        let c = container(p);
+        c.started == Some(true) && c.ready
+    })
+    .await;
+
+    pod_until(&pods, "ready", "ready", |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    let unready = pod_until(&pods, "ready", "unready once /ok is gone", |p| {
+        condition(p, "Ready").as_deref() == Some("False")
+    })
+    .await;
+    let c = container(&unready);
+    assert!(
+        c.state.unwrap().running.is_some() && c.restart_count == 0,
+        "readiness never restarts"
+    );
+
+    let restarted = pod_until(&pods, "live", "restarted by its liveness probe", |p| {
+        container(p).restart_count >= 1
+    })
+    .await;
+    let last = container(&restarted)
+        .last_state
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(last.exit_code, 143, "SIGTERM ended it: {last:?}");
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let es = until(
+        "the probe's events",
+        || async { events.list(&ListParams::default()).await.unwrap().items },
+        |es: &Vec<k8s_openapi::api::core::v1::Event>| {
+            let about_live = |r: &str| {
+                es.iter().any(|e| {
+                    e.involved_object.name.as_deref() == Some("live")
+                        && e.reason.as_deref() == Some(r)
+                })
+            };
+            about_live("Unhealthy") && about_live("Killing")
+        },
+    )
+    .await;
+    let killing = es
+        .iter()
+        .find(|e| {
+            e.involved_object.name.as_deref() == Some("live")
+                && e.reason.as_deref() == Some("Killing")
+        })
+        .unwrap();
+    assert_eq!(
+        killing.message.as_deref(),
+        Some("Container c failed liveness probe, will be restarted")
+    );
+    let unhealthy = es
+        .iter()
+        .find(|e| {
+            e.involved_object.name.as_deref() == Some("live")
+                && e.reason.as_deref() == Some("Unhealthy")
+        })
+        .unwrap();
+    assert!(
+        unhealthy
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("Liveness probe failed"),
+        "{unhealthy:?}"
+    );
+}

@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::backoff::Backoff;
+use crate::probe::ProbeTrack;
 use crate::runtime::Exit;
 
 /// A container's state as the agent tracks it.
@@ -52,6 +53,10 @@ pub struct ContainerRecord {
     pub started: bool,
     /// Whether an instance of it was ever started (it has a log file).
     pub ever_started: bool,
+    /// The probes of the running instance.
+    pub probes: Vec<ProbeTrack>,
+    /// The running instance's environment (exec probes run with it).
+    pub env: Vec<(String, String)>,
 }
 
 impl ContainerRecord {
@@ -69,6 +74,8 @@ impl ContainerRecord {
             ready: false,
             started: false,
             ever_started: false,
+            probes: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -106,6 +113,7 @@ impl ContainerRecord {
         self.exited_at = Some(Instant::now());
         self.ready = false;
         self.started = false;
+        self.probes.clear();
         true
     }
 

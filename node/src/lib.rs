@@ -24,6 +24,7 @@ pub mod node_status;
 pub mod object_watch;
 pub mod pod_status;
 pub mod pod_worker;
+pub mod probe;
 pub mod registration;
 pub mod runtime;
 

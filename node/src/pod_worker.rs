@@ -23,6 +23,7 @@ use crate::env::{self, EnvSources, PodPlace};
 use crate::log_index::{ContainerLogs, PodLogs};
 use crate::node_context::NodeContext;
 use crate::pod_status::{self, RestartPolicy};
+use crate::probe::{self, ProbeKind, ProbeTrack};
 use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
 
 /// How soon a pod waiting for its node's pod CIDR looks again.
@@ -35,6 +36,13 @@ const RETRY: Duration = Duration::from_secs(2);
 enum Kind {
     Init,
     Regular,
+}
+
+/// A probe's result for the container instance `container_id`.
+struct ProbeResult {
+    container_id: String,
+    kind: ProbeKind,
+    outcome: Result<(), String>,
 }
 
 /// How the pod ended on this node.
@@ -55,6 +63,8 @@ pub struct PodWorker {
     updates: watch::Receiver<Option<Pod>>,
     exits_tx: mpsc::UnboundedSender<Exit>,
     exits: mpsc::UnboundedReceiver<Exit>,
+    probes_tx: mpsc::UnboundedSender<ProbeResult>,
+    probes: mpsc::UnboundedReceiver<ProbeResult>,
     sandbox: Option<Sandbox>,
     pod_ip: Option<String>,
     init: Vec<ContainerRecord>,
@@ -87,7 +97,10 @@ impl PodWorker {
                 .collect()
         };
         let (exits_tx, exits) = mpsc::unbounded_channel();
+        let (probes_tx, probes) = mpsc::unbounded_channel();
         PodWorker {
+            probes_tx,
+            probes,
             init: records(Kind::Init),
             containers: records(Kind::Regular),
             ctx,
@@ -184,6 +197,9 @@ impl PodWorker {
                     return;
                 }
                 self.sync().await;
+                if self.terminal.is_none() {
+                    self.start_probes();
+                }
             }
             self.write_status().await;
             let wake = self.wake_at;
@@ -196,6 +212,7 @@ impl PodWorker {
                     }
                 }
                 Some(exit) = self.exits.recv() => self.on_exit(&exit),
+                Some(result) = self.probes.recv() => self.on_probe(result).await,
                 _ = sleep_until(wake) => {}
                 _ = self.ctx.stopping.cancelled() => {}
             }
@@ -445,6 +462,7 @@ impl PodWorker {
         let rec = self.record(kind, i);
         let restarting = rec.exited_at.is_some();
         let restart_count = rec.restart_count + i32::from(restarting);
+        let spec_env = env.clone();
         let spec = ContainerStart {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
@@ -460,6 +478,14 @@ impl PodWorker {
         let result = self.ctx.runtime.start_container(&sandbox, spec).await;
         let has_readiness = c.readiness_probe.is_some();
         let has_startup = c.startup_probe.is_some();
+        let probes: Vec<ProbeTrack> = if self.sim() {
+            Vec::new()
+        } else {
+            ProbeKind::ALL
+                .iter()
+                .filter_map(|k| k.of(c).map(|p| ProbeTrack::new(*k, p, now)))
+                .collect()
+        };
         let rec = self.record(kind, i);
         if restarting && !matches!(result, Err(StartError::Image(_))) {
             if let Some(exited) = rec.exited_at {
@@ -478,8 +504,10 @@ impl PodWorker {
                     started_at: Timestamp::now(),
                 };
                 rec.pull_failed_at = None;
-                rec.ready = !has_readiness;
+                rec.ready = !has_readiness && !has_startup;
                 rec.started = !has_startup;
+                rec.probes = probes;
+                rec.env = spec_env;
                 self.event(false, "Created", format!("Created container: {}", c.name))
                     .await;
                 self.event(false, "Started", format!("Started container {}", c.name))
@@ -526,6 +554,150 @@ impl PodWorker {
                 self.wake(now);
                 self.event(true, "Failed", format!("Error: {message}"))
                     .await;
+            }
+        }
+    }
+
+    /// Starts the probes that are due (liveness and readiness only once the startup probe
+    /// has passed), and asks to be woken for the next one.
+    fn start_probes(&mut self) {
+        if self.sim() {
+            return;
+        }
+        let now = Instant::now();
+        let (Some(ip), Some(sandbox)) = (
+            self.pod_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            self.sandbox.clone(),
+        ) else {
+            return;
+        };
+        let specs: Vec<Container> = spec_containers(&self.pod, Kind::Init)
+            .into_iter()
+            .chain(spec_containers(&self.pod, Kind::Regular))
+            .collect();
+        let mut wake: Option<Instant> = None;
+        for rec in self.init.iter_mut().chain(self.containers.iter_mut()) {
+            let Some(id) = rec.running_id().map(str::to_string) else {
+                continue;
+            };
+            let started = rec.started;
+            let Some(spec) = specs.iter().find(|c| c.name == rec.name) else {
+                continue;
+            };
+            for track in rec.probes.iter_mut() {
+                let waits_for_startup = track.kind != ProbeKind::Startup && !started;
+                let done = track.kind == ProbeKind::Startup && started;
+                if waits_for_startup || done || track.in_flight {
+                    continue;
+                }
+                if track.next_at > now {
+                    wake = Some(wake.map_or(track.next_at, |w| w.min(track.next_at)));
+                    continue;
+                }
+                let Some(probe) = track.kind.of(spec).cloned() else {
+                    continue;
+                };
+                track.in_flight = true;
+                let target = probe::Target {
+                    pod_ip: ip,
+                    env: rec.env.clone(),
+                    dir: sandbox.dir.clone(),
+                    container: spec.clone(),
+                };
+                let (tx, kind, container_id) = (self.probes_tx.clone(), track.kind, id.clone());
+                tokio::spawn(async move {
+                    let outcome = probe::run(&probe, &target).await;
+                    let _ = tx.send(ProbeResult {
+                        container_id,
+                        kind,
+                        outcome,
+                    });
+                });
+            }
+        }
+        if let Some(w) = wake {
+            self.wake(w);
+        }
+    }
+
+    /// Applies a probe's result: readiness, the startup gate, or a restart after failed
+    /// liveness or startup probes.
+    async fn on_probe(&mut self, result: ProbeResult) {
+        let now = Instant::now();
+        let has_readiness = |name: &str, pod: &Pod| {
+            spec_containers(pod, Kind::Init)
+                .into_iter()
+                .chain(spec_containers(pod, Kind::Regular))
+                .find(|c| c.name == name)
+                .is_some_and(|c| c.readiness_probe.is_some())
+        };
+        let pod = self.pod.clone();
+        let Some(rec) = self
+            .init
+            .iter_mut()
+            .chain(self.containers.iter_mut())
+            .find(|r| r.running_id() == Some(result.container_id.as_str()))
+        else {
+            return;
+        };
+        let Some(track) = rec.probes.iter_mut().find(|t| t.kind == result.kind) else {
+            return;
+        };
+        let ok = result.outcome.is_ok();
+        let crossed = track.record(ok, now);
+        let name = rec.name.clone();
+        let mut kill = false;
+        match (result.kind, ok) {
+            (ProbeKind::Readiness, true) if crossed => rec.ready = true,
+            (ProbeKind::Readiness, false) if crossed => rec.ready = false,
+            (ProbeKind::Startup, true) if crossed => {
+                rec.started = true;
+                if !has_readiness(&name, &pod) {
+                    rec.ready = true;
+                }
+            }
+            (ProbeKind::Liveness | ProbeKind::Startup, false) if crossed => kill = true,
+            _ => {}
+        }
+        if let Err(message) = &result.outcome {
+            self.event(
+                true,
+                "Unhealthy",
+                format!("{} probe failed: {message}", result.kind.name()),
+            )
+            .await;
+        }
+        if kill {
+            let grace = spec_containers(&pod, Kind::Regular)
+                .into_iter()
+                .chain(spec_containers(&pod, Kind::Init))
+                .find(|c| c.name == name)
+                .and_then(|c| {
+                    result
+                        .kind
+                        .of(&c)
+                        .and_then(|p| p.termination_grace_period_seconds)
+                })
+                .map_or_else(
+                    || self.termination_grace(),
+                    |s| Duration::from_secs(u64::try_from(s).unwrap_or(0)),
+                );
+            self.event(
+                false,
+                "Killing",
+                format!(
+                    "Container {name} failed {} probe, will be restarted",
+                    result.kind.name().to_lowercase()
+                ),
+            )
+            .await;
+            if let Some(exit) = self
+                .ctx
+                .runtime
+                .stop_container(&result.container_id, grace)
+                .await
+            {
+                self.on_exit(&exit);
             }
         }
     }
