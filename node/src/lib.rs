@@ -222,7 +222,9 @@ pub async fn run(
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 match c {
-                    Change::Applied(pod) => {
+                    Change::Applied(mut pod) => {
+                        // Field ownership is not the agent's concern and about half a pod.
+                        pod.metadata.managed_fields = None;
                         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
                         let Some(agent) = node.as_ref().and_then(|n| agents.get(n)) else {
                             return;

@@ -837,7 +837,7 @@ impl PodWorker {
                 ..PodCondition::default()
             });
         }
-        let pending = if self.init_done {
+        let pending = if self.init_done || self.init.is_empty() {
             "ContainerCreating"
         } else {
             "PodInitializing"
