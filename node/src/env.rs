@@ -27,61 +27,90 @@ pub struct EnvSources {
     pub services: Vec<Service>,
 }
 
+/// The names of the ConfigMaps (or Secrets) a container refers to: its `envFrom` sources and
+/// its keys' references.
+fn referenced<'a>(
+    container: &'a Container,
+    from: impl Fn(&'a k8s_openapi::api::core::v1::EnvFromSource) -> Option<&'a String> + 'a,
+    key: impl Fn(&'a k8s_openapi::api::core::v1::EnvVarSource) -> Option<&'a String> + 'a,
+) -> impl Iterator<Item = String> + 'a {
+    container
+        .env_from
+        .iter()
+        .flatten()
+        .filter_map(from)
+        .chain(
+            container
+                .env
+                .iter()
+                .flatten()
+                .filter_map(move |e| e.value_from.as_ref().and_then(&key)),
+        )
+        .cloned()
+}
+
+/// Reads each named object once; a missing one is `None`.
+async fn read_all<K>(
+    api: Api<K>,
+    names: impl Iterator<Item = String>,
+    data: impl Fn(K) -> BTreeMap<String, String>,
+) -> HashMap<String, Option<BTreeMap<String, String>>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = HashMap::new();
+    for name in names {
+        if let Entry::Vacant(slot) = out.entry(name) {
+            let found = api.get_opt(slot.key()).await.ok().flatten().map(&data);
+            slot.insert(found);
+        }
+    }
+    out
+}
+
+fn lossy(b: &k8s_openapi::ByteString) -> String {
+    String::from_utf8_lossy(&b.0).into_owned()
+}
+
 impl EnvSources {
     /// Reads what `container` of `pod` refers to.
     pub async fn fetch(client: &Client, pod: &Pod, container: &Container) -> EnvSources {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
         let mut out = EnvSources::default();
-        let cm_names = container
-            .env_from
-            .iter()
-            .flatten()
-            .filter_map(|e| e.config_map_ref.as_ref().map(|r| r.name.clone()))
-            .chain(container.env.iter().flatten().filter_map(|e| {
-                e.value_from
-                    .as_ref()?
-                    .config_map_key_ref
-                    .as_ref()
-                    .map(|r| r.name.clone())
-            }));
-        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-        for name in cm_names {
-            if let Entry::Vacant(slot) = out.configmaps.entry(name) {
-                let data = cms.get_opt(slot.key()).await.ok().flatten().map(|cm| {
-                    let mut d = cm.data.unwrap_or_default();
-                    for (k, v) in cm.binary_data.unwrap_or_default() {
-                        d.insert(k, String::from_utf8_lossy(&v.0).into_owned());
-                    }
-                    d
-                });
-                slot.insert(data);
-            }
-        }
-        let secret_names = container
-            .env_from
-            .iter()
-            .flatten()
-            .filter_map(|e| e.secret_ref.as_ref().map(|r| r.name.clone()))
-            .chain(container.env.iter().flatten().filter_map(|e| {
-                e.value_from
-                    .as_ref()?
-                    .secret_key_ref
-                    .as_ref()
-                    .map(|r| r.name.clone())
-            }));
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-        for name in secret_names {
-            if let Entry::Vacant(slot) = out.secrets.entry(name) {
-                let data = secrets.get_opt(slot.key()).await.ok().flatten().map(|s| {
-                    s.data
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                        .collect()
-                });
-                slot.insert(data);
-            }
-        }
+        let cm_names = referenced(
+            container,
+            |e| e.config_map_ref.as_ref().map(|r| &r.name),
+            |v| v.config_map_key_ref.as_ref().map(|r| &r.name),
+        );
+        out.configmaps = read_all(
+            Api::<ConfigMap>::namespaced(client.clone(), ns),
+            cm_names,
+            |cm| {
+                let mut d = cm.data.unwrap_or_default();
+                for (k, v) in cm.binary_data.unwrap_or_default() {
+                    d.insert(k, lossy(&v));
+                }
+                d
+            },
+        )
+        .await;
+        let secret_names = referenced(
+            container,
+            |e| e.secret_ref.as_ref().map(|r| &r.name),
+            |v| v.secret_key_ref.as_ref().map(|r| &r.name),
+        );
+        out.secrets = read_all(
+            Api::<Secret>::namespaced(client.clone(), ns),
+            secret_names,
+            |s| {
+                s.data
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), lossy(v)))
+                    .collect()
+            },
+        )
+        .await;
         let links = pod
             .spec
             .as_ref()
