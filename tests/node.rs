@@ -889,3 +889,70 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
         "{unhealthy:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_start_and_pre_stop_hooks_run_around_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let marker = dir.path().join("pre-stop-ran");
+    pods.create(&PostParams::default(), &pod("hooked", "w", json!({
+        "terminationGracePeriodSeconds": 10,
+        "containers": [{
+            "name": "c", "image": "busybox",
+            "command": ["sh", "-c", "until [ -f started ]; do sleep 0.1; done; echo saw post-start; trap 'exit 0' TERM; while true; do sleep 0.1; done"],
+            "lifecycle": {
+                "postStart": {"exec": {"command": ["sh", "-c", "echo yes > started"]}},
+                "preStop": {"exec": {"command": ["sh", "-c", format!("echo $HOSTNAME-ran > {}", marker.display())]}}}}]})))
+        .await
+        .unwrap();
+    let running = pod_until(&pods, "hooked", "Running", |p| phase(p) == "Running").await;
+    let uid = running.metadata.uid.clone().unwrap();
+    let log = _agent.log_file("default", "hooked", &uid, "c", 0);
+    until(
+        "the container saw the postStart hook's file",
+        || async { log_lines(&log) },
+        |l| l.iter().any(|x| x == "saw post-start"),
+    )
+    .await;
+    assert!(!marker.exists());
+    pods.delete("hooked", &DeleteParams::default())
+        .await
+        .unwrap();
+    gone(&pods, "hooked").await;
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().trim(),
+        "hooked-ran",
+        "the preStop hook ran with the container's environment"
+    );
+    // A failing postStart hook kills the container, which its restart policy restarts.
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "badhook",
+            "w",
+            json!({"containers": [{
+        "name": "c", "image": "busybox", "command": ["sleep", "300"],
+        "lifecycle": {"postStart": {"exec": {"command": ["false"]}}}}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    pod_until(&pods, "badhook", "restarted after its failed hook", |p| {
+        container(p).restart_count >= 1
+    })
+    .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    until(
+        "a FailedPostStartHook event",
+        || async { events.list(&ListParams::default()).await.unwrap().items },
+        |es: &Vec<k8s_openapi::api::core::v1::Event>| {
+            es.iter().any(|e| {
+                e.involved_object.name.as_deref() == Some("badhook")
+                    && e.reason.as_deref() == Some("FailedPostStartHook")
+            })
+        },
+    )
+    .await;
+}

@@ -447,7 +447,13 @@ impl PodWorker {
                 allocatable: &self.ctx.allocatable,
             };
             match env::container_env(&self.pod, c, &sources, &place) {
-                Ok(e) => e,
+                Ok(mut e) => {
+                    // The runtime's own variable, as containerd sets it: the pod's hostname.
+                    if !e.iter().any(|(k, _)| k == "HOSTNAME") {
+                        e.push(("HOSTNAME".into(), self.name()));
+                    }
+                    e
+                }
                 Err(e) => {
                     self.record(kind, i).state = State::Waiting {
                         reason: "CreateContainerConfigError".into(),
@@ -500,7 +506,7 @@ impl PodWorker {
             Ok(id) => {
                 rec.ever_started = true;
                 rec.state = State::Running {
-                    id,
+                    id: id.clone(),
                     started_at: Timestamp::now(),
                 };
                 rec.pull_failed_at = None;
@@ -512,6 +518,9 @@ impl PodWorker {
                     .await;
                 self.event(false, "Started", format!("Started container {}", c.name))
                     .await;
+                if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+                    self.post_start(kind, i, c, hook, &id, &sandbox).await;
+                }
             }
             Err(StartError::Image(message)) => {
                 let failed = rec.pull_failed_at.is_some();
@@ -702,6 +711,92 @@ impl PodWorker {
         }
     }
 
+    /// Runs a container's postStart hook as the kubelet does, before anything else happens to
+    /// the pod; a failed hook kills the container (its restart policy then applies).
+    async fn post_start(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        c: &Container,
+        hook: &k8s_openapi::api::core::v1::LifecycleHandler,
+        id: &str,
+        sandbox: &Sandbox,
+    ) {
+        let Some(ip) = self.pod_ip.as_deref().and_then(|ip| ip.parse().ok()) else {
+            return;
+        };
+        let target = probe::Target {
+            pod_ip: ip,
+            env: self.record(kind, i).env.clone(),
+            dir: sandbox.dir.clone(),
+            container: c.clone(),
+        };
+        let grace = self.termination_grace();
+        if let Err(message) = probe::run_hook(hook, &target, grace).await {
+            self.event(
+                true,
+                "FailedPostStartHook",
+                format!("PostStartHook failed: {message}"),
+            )
+            .await;
+            if let Some(exit) = self.ctx.runtime.stop_container(id, grace).await {
+                self.on_exit(&exit);
+            }
+        }
+    }
+
+    /// Runs the preStop hooks of the running containers of `kind` (within `grace`); returns
+    /// how much of the grace period is left for SIGTERM.
+    async fn pre_stop(&mut self, kind: Kind, grace: Duration) -> Duration {
+        let started = Instant::now();
+        let (Some(ip), Some(sandbox)) = (
+            self.pod_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            self.sandbox.clone(),
+        ) else {
+            return grace;
+        };
+        let mut hooks = Vec::new();
+        for c in spec_containers(&self.pod, kind) {
+            let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone()) else {
+                continue;
+            };
+            let records = match kind {
+                Kind::Regular => &self.containers,
+                Kind::Init => &self.init,
+            };
+            let Some(rec) = records
+                .iter()
+                .find(|r| r.name == c.name && r.running_id().is_some())
+            else {
+                continue;
+            };
+            let target = probe::Target {
+                pod_ip: ip,
+                env: rec.env.clone(),
+                dir: sandbox.dir.clone(),
+                container: c.clone(),
+            };
+            hooks.push((c.name.clone(), hook, target));
+        }
+        let results = futures_util::future::join_all(
+            hooks
+                .iter()
+                .map(|(_, hook, target)| probe::run_hook(hook, target, grace)),
+        )
+        .await;
+        for ((name, _, _), r) in hooks.iter().zip(results) {
+            if let Err(message) = r {
+                self.event(
+                    true,
+                    "FailedPreStopHook",
+                    format!("PreStopHook failed for container {name}: {message}"),
+                )
+                .await;
+            }
+        }
+        grace.saturating_sub(started.elapsed())
+    }
+
     /// Stops every running container, regular ones first, then init containers (sidecars),
     /// each given `grace`.
     async fn stop_all(&mut self, grace: Duration) {
@@ -719,6 +814,11 @@ impl PodWorker {
                 self.event(false, "Killing", format!("Stopping container {name}"))
                     .await;
             }
+            let grace = if ids.is_empty() || grace.is_zero() {
+                grace
+            } else {
+                self.pre_stop(kind, grace).await
+            };
             let runtime = self.ctx.runtime.clone();
             let exits = futures_util::future::join_all(
                 ids.iter().map(|(_, id)| runtime.stop_container(id, grace)),

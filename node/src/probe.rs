@@ -212,6 +212,28 @@ pub async fn run(probe: &Probe, target: &Target) -> Result<(), String> {
     }
 }
 
+/// Runs a lifecycle hook (postStart or preStop) within `limit`: its exec, httpGet or
+/// tcpSocket action as a probe's, or its sleep.
+pub async fn run_hook(
+    hook: &k8s_openapi::api::core::v1::LifecycleHandler,
+    target: &Target,
+    limit: Duration,
+) -> Result<(), String> {
+    if let Some(s) = &hook.sleep {
+        let secs = Duration::from_secs(u64::try_from(s.seconds).unwrap_or(0));
+        tokio::time::sleep(secs.min(limit)).await;
+        return Ok(());
+    }
+    let as_probe = Probe {
+        exec: hook.exec.clone(),
+        http_get: hook.http_get.clone(),
+        tcp_socket: hook.tcp_socket.clone(),
+        timeout_seconds: Some(i32::try_from(limit.as_secs()).unwrap_or(i32::MAX).max(1)),
+        ..Probe::default()
+    };
+    run(&as_probe, target).await
+}
+
 /// A probe's port: a number, or the name of one of the container's ports.
 fn port(p: &IntOrString, c: &Container) -> Result<u16, String> {
     match p {
