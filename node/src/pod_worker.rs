@@ -87,6 +87,14 @@ fn spec_containers(pod: &Pod, kind: Kind) -> Vec<Container> {
     }
 }
 
+/// The spec of the init or regular container `name`.
+fn spec_of(pod: &Pod, name: &str) -> Option<Container> {
+    spec_containers(pod, Kind::Init)
+        .into_iter()
+        .chain(spec_containers(pod, Kind::Regular))
+        .find(|c| c.name == name)
+}
+
 impl PodWorker {
     pub fn new(ctx: Arc<NodeContext>, uid: String, updates: watch::Receiver<Option<Pod>>) -> Self {
         let pod = updates.borrow().clone().unwrap_or_default();
@@ -320,17 +328,10 @@ impl PodWorker {
                     break;
                 }
                 State::Terminated(t) if !sidecar && t.exit_code == 0 => continue,
-                State::Terminated(t) if !sidecar && policy == RestartPolicy::Never => {
-                    let _ = t;
+                State::Terminated(_) if !sidecar && policy == RestartPolicy::Never => {
+                    // A failed init container of a pod that never restarts fails the pod.
                     self.init_done = false;
-                    self.end(pod_status::phase(policy, false, &self.containers))
-                        .await;
-                    self.terminal = Some(Terminal {
-                        phase: "Failed",
-                        reason: None,
-                        message: None,
-                        disruption: false,
-                    });
+                    self.end("Failed").await;
                     return;
                 }
                 _ => {
@@ -633,14 +634,15 @@ impl PodWorker {
     /// liveness or startup probes.
     async fn on_probe(&mut self, result: ProbeResult) {
         let now = Instant::now();
-        let has_readiness = |name: &str, pod: &Pod| {
-            spec_containers(pod, Kind::Init)
-                .into_iter()
-                .chain(spec_containers(pod, Kind::Regular))
-                .find(|c| c.name == name)
-                .is_some_and(|c| c.readiness_probe.is_some())
+        let Some(spec) = self
+            .init
+            .iter()
+            .chain(self.containers.iter())
+            .find(|r| r.running_id() == Some(result.container_id.as_str()))
+            .and_then(|r| spec_of(&self.pod, &r.name))
+        else {
+            return;
         };
-        let pod = self.pod.clone();
         let Some(rec) = self
             .init
             .iter_mut()
@@ -661,7 +663,7 @@ impl PodWorker {
             (ProbeKind::Readiness, false) if crossed => rec.ready = false,
             (ProbeKind::Startup, true) if crossed => {
                 rec.started = true;
-                if !has_readiness(&name, &pod) {
+                if spec.readiness_probe.is_none() {
                     rec.ready = true;
                 }
             }
@@ -677,16 +679,10 @@ impl PodWorker {
             .await;
         }
         if kill {
-            let grace = spec_containers(&pod, Kind::Regular)
-                .into_iter()
-                .chain(spec_containers(&pod, Kind::Init))
-                .find(|c| c.name == name)
-                .and_then(|c| {
-                    result
-                        .kind
-                        .of(&c)
-                        .and_then(|p| p.termination_grace_period_seconds)
-                })
+            let grace = result
+                .kind
+                .of(&spec)
+                .and_then(|p| p.termination_grace_period_seconds)
                 .map_or_else(
                     || self.termination_grace(),
                     |s| Duration::from_secs(u64::try_from(s).unwrap_or(0)),
