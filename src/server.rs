@@ -595,7 +595,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (term_counts, term_counts_rx) = tokio::sync::watch::channel(TermCounts::default());
     let refused_writes = crate::fenced_kv::RefusedWrites::default();
     let kubelet_pair = crate::pki_files::kubelet_client_cert(&pki.ca)?;
-    let kubelet_client = capstan_apiserver::k8s::pod_log::kubelet_client_config(
+    let kubelet_client = capstan_apiserver::k8s::node_agent::kubelet_client_config(
         &kubelet_pair.cert,
         &kubelet_pair.key,
     )

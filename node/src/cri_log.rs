@@ -20,12 +20,17 @@ pub fn record(at: Timestamp, stream: &str, content: &[u8], full: bool) -> Vec<u8
     out
 }
 
+/// A piece of a container's live output for attached clients: whether it is stderr, and its
+/// bytes.
+pub type Output = (bool, bytes::Bytes);
+
 /// Copies `output` (the container's `stream`, "stdout" or "stderr") into the log `file` until
-/// it ends.
+/// it ends, and to whoever is attached through `live`.
 pub async fn pump(
     output: impl AsyncRead + Unpin,
     stream: &'static str,
     file: Arc<Mutex<tokio::fs::File>>,
+    live: Option<tokio::sync::broadcast::Sender<Output>>,
 ) {
     let mut reader = BufReader::with_capacity(MAX_LINE, output);
     let mut line = Vec::with_capacity(256);
@@ -67,6 +72,10 @@ pub async fn pump(
         } else {
             &line[..]
         };
+        if let Some(live) = &live {
+            // Nobody attached is no error.
+            let _ = live.send((stream == "stderr", bytes::Bytes::copy_from_slice(&line)));
+        }
         let rec = record(Timestamp::now(), stream, content, full);
         let mut f = file.lock().await;
         if f.write_all(&rec).await.is_err() {
@@ -86,7 +95,12 @@ mod tests {
         let file = Arc::new(Mutex::new(tokio::fs::File::create(&path).await.unwrap()));
         let long = "x".repeat(MAX_LINE + 10);
         let input = format!("hello\n\nworld\n{long}\ntail");
-        pump(input.as_bytes(), "stdout", file.clone()).await;
+        let (live, mut attached) = tokio::sync::broadcast::channel(16);
+        pump(input.as_bytes(), "stdout", file.clone(), Some(live)).await;
+        assert_eq!(
+            attached.recv().await.unwrap(),
+            (false, bytes::Bytes::from_static(b"hello\n"))
+        );
         file.lock().await.flush().await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let tags: Vec<(&str, &str, usize)> = text

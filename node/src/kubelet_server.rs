@@ -1,5 +1,6 @@
 //! The agent's HTTPS endpoint (the kubelet's port, `daemonEndpoints.kubeletEndpoint`): the API
-//! server reaches it for `pods/log`. Clients must present a certificate of the cluster CA (the
+//! server reaches it for `pods/log`, and for `pods/exec`, `pods/attach` and `pods/portforward`
+//! (`crate::streaming`). Clients must present a certificate of the cluster CA (the
 //! API server's kubelet-client certificate); the agent serves with a self-signed certificate,
 //! as a kubelet without `--tls-cert-file` does.
 
@@ -11,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -26,16 +27,17 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::error::NodeError;
-use crate::log_index::LogIndex;
 use crate::log_reader::{self, LogOptions};
+use crate::pod_index::PodIndex;
 
 /// How often a followed log is read for more.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
-/// The nodes (by name) whose pods this endpoint serves; one per process for real nodes.
+/// The node whose pods this endpoint serves; one per process for real nodes.
 #[derive(Clone)]
 pub struct Served {
-    pub logs: Arc<LogIndex>,
+    pub pods: Arc<PodIndex>,
+    pub runtime: Arc<dyn crate::runtime::Runtime>,
 }
 
 fn text(code: StatusCode, message: String) -> Response {
@@ -56,7 +58,7 @@ async fn container_logs(
         Ok(o) => o,
         Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let Some(logs) = served.logs.get(&ns, &pod) else {
+    let Some(logs) = served.pods.get(&ns, &pod) else {
         return text(StatusCode::NOT_FOUND, format!("pod {ns}/{pod} not found"));
     };
     let Some(state) = logs.containers.get(&container).cloned() else {
@@ -114,7 +116,7 @@ async fn container_logs(
         let mut carry: Vec<u8> = Vec::new();
         loop {
             let running = served
-                .logs
+                .pods
                 .get(&ns, &pod)
                 .and_then(|l| l.containers.get(&container).cloned())
                 .is_some_and(|c| c.running && c.attempt == attempt);
@@ -157,6 +159,24 @@ fn tokio_stream_from(
 
 /// The router of the endpoint.
 pub fn router(served: Served) -> Router {
+    let streaming = crate::streaming::Streaming {
+        pods: served.pods.clone(),
+        runtime: served.runtime.clone(),
+    };
+    let streams = Router::new()
+        .route(
+            "/exec/{namespace}/{pod}/{container}",
+            any(crate::streaming::exec),
+        )
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            any(crate::streaming::attach),
+        )
+        .route(
+            "/portForward/{namespace}/{pod}",
+            any(crate::streaming::port_forward),
+        )
+        .with_state(streaming);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -164,6 +184,7 @@ pub fn router(served: Served) -> Router {
             get(container_logs),
         )
         .with_state(served)
+        .merge(streams)
 }
 
 /// A TLS configuration serving a fresh self-signed certificate for `hosts`, asking clients

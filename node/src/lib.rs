@@ -15,18 +15,19 @@ pub mod error;
 pub mod ip_pool;
 pub mod kubelet_server;
 pub mod lease;
-pub mod log_index;
 pub mod log_reader;
 pub mod machine;
 pub mod node_context;
 pub mod node_object;
 pub mod node_status;
 pub mod object_watch;
+pub mod pod_index;
 pub mod pod_status;
 pub mod pod_worker;
 pub mod probe;
 pub mod registration;
 pub mod runtime;
+pub mod streaming;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,10 +90,13 @@ pub async fn run(
     let heartbeats = CancellationToken::new();
 
     // The agent's endpoint first: the Node reports its port.
-    let logs = Arc::new(log_index::LogIndex::default());
+    let pods = Arc::new(pod_index::PodIndex::default());
+    // A real node's one runtime, which its endpoint also reaches (exec, attach, port-forward).
+    let host_runtime: Option<Arc<dyn Runtime>> = (config.runtime == RuntimeKind::Process)
+        .then(|| Arc::new(ProcessRuntime::new(config.node_ip)) as Arc<dyn Runtime>);
     let mut port = 0;
     let mut endpoint = None;
-    if config.runtime == RuntimeKind::Process {
+    if let Some(runtime) = &host_runtime {
         if config.client_ca.is_empty() {
             tracing::warn!("the kubeconfig names no CA: the agent's endpoint (logs) is not served");
         } else {
@@ -112,7 +116,10 @@ pub async fn run(
                 vec![config.node_ip.to_string(), config.name.clone()],
                 &config.client_ca,
             )?;
-            let router = kubelet_server::router(kubelet_server::Served { logs: logs.clone() });
+            let router = kubelet_server::router(kubelet_server::Served {
+                pods: pods.clone(),
+                runtime: runtime.clone(),
+            });
             endpoint = Some(tokio::spawn(kubelet_server::serve(
                 listener,
                 router,
@@ -137,9 +144,9 @@ pub async fn run(
     for node in registered {
         let node = node?;
         let name = node.metadata.name.clone().unwrap_or_default();
-        let runtime: Arc<dyn Runtime> = match config.runtime {
-            RuntimeKind::Process => Arc::new(ProcessRuntime::new(config.node_ip)),
-            RuntimeKind::Sim => Arc::new(SimRuntime::new()),
+        let runtime: Arc<dyn Runtime> = match &host_runtime {
+            Some(r) => r.clone(),
+            None => Arc::new(SimRuntime::new()),
         };
         let cidr = node.spec.as_ref().and_then(|s| s.pod_cidr.clone());
         let (cidr_tx, cidr_rx) = watch::channel(cidr);
@@ -151,7 +158,7 @@ pub async fn run(
             node_object::capacity(&config, &machine),
             cidr_rx,
             stopping.clone(),
-            logs.clone(),
+            pods.clone(),
         ));
         agents.insert(name.clone(), Arc::new(Agent::new(ctx, cidr_tx)));
         background.push(tokio::spawn(lease::run(

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NodeConfig;
-use crate::log_index::LogIndex;
+use crate::pod_index::PodIndex;
 use crate::runtime::Runtime;
 
 /// One node's shared state.
@@ -30,8 +30,8 @@ pub struct NodeContext {
     pub pod_cidr: watch::Receiver<Option<String>>,
     /// Cancelled when the agent stops.
     pub stopping: CancellationToken,
-    /// Where each pod's container logs are, for the agent's endpoint.
-    pub logs: Arc<LogIndex>,
+    /// Each pod's containers as the agent's endpoint serves them (logs, exec, attach, port-forward).
+    pub pods: Arc<PodIndex>,
     admitted: Mutex<HashMap<String, Requests>>,
 }
 
@@ -99,7 +99,7 @@ impl NodeContext {
         allocatable: BTreeMap<String, Quantity>,
         pod_cidr: watch::Receiver<Option<String>>,
         stopping: CancellationToken,
-        logs: Arc<LogIndex>,
+        pods: Arc<PodIndex>,
     ) -> NodeContext {
         NodeContext {
             recorder: Recorder::new(client.clone(), "kubelet"),
@@ -110,7 +110,7 @@ impl NodeContext {
             allocatable,
             pod_cidr,
             stopping,
-            logs,
+            pods,
             admitted: Mutex::new(HashMap::new()),
         }
     }

@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, watch};
 use crate::config::RuntimeKind;
 use crate::container_record::{ContainerRecord, State};
 use crate::env::{self, EnvSources, PodPlace};
-use crate::log_index::{ContainerLogs, PodLogs};
 use crate::node_context::NodeContext;
+use crate::pod_index::{ContainerEntry, PodEntry};
 use crate::pod_status::{self, RestartPolicy};
 use crate::probe::{self, ProbeKind, ProbeTrack};
 use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
@@ -481,6 +481,8 @@ impl PodWorker {
                 .join(&c.name)
                 .join(format!("{restart_count}.log")),
             exits: self.exits_tx.clone(),
+            stdin: c.stdin == Some(true),
+            stdin_once: c.stdin_once == Some(true),
         };
         let result = self.ctx.runtime.start_container(&sandbox, spec).await;
         let has_readiness = c.readiness_probe.is_some();
@@ -838,7 +840,7 @@ impl PodWorker {
         self.remove_sandbox().await;
         self.ctx.release(&self.uid);
         if remove_files && !self.sim() {
-            self.ctx.logs.remove(&self.namespace(), &self.name());
+            self.ctx.pods.remove(&self.namespace(), &self.name());
             let _ = tokio::fs::remove_dir_all(self.ctx.pod_dir(&self.pod)).await;
         }
     }
@@ -961,37 +963,49 @@ impl PodWorker {
         }
     }
 
-    /// Tells the agent's endpoint where this pod's logs are.
-    fn publish_logs(&self) {
+    /// Tells the agent's endpoint where this pod's logs and running containers are.
+    fn publish(&self) {
         if self.sim() {
             return;
         }
+        let dir = self.ctx.pod_dir(&self.pod);
         let containers = self
             .init
             .iter()
             .chain(self.containers.iter())
             .map(|r| {
-                let logs = ContainerLogs {
+                let running_id = r.running_id().map(String::from);
+                let entry = ContainerEntry {
                     attempt: r.ever_started.then_some(r.restart_count),
-                    running: r.running_id().is_some(),
+                    running: running_id.is_some(),
                     waiting: match &r.state {
                         State::Waiting { reason, .. } => Some(reason.clone()),
                         _ => None,
                     },
+                    env: if running_id.is_some() {
+                        r.env.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    working_dir: spec_of(&self.pod, &r.name)
+                        .and_then(|c| c.working_dir)
+                        .map(std::path::PathBuf::from),
+                    running_id,
                 };
-                (r.name.clone(), logs)
+                (r.name.clone(), entry)
             })
             .collect();
-        let logs = PodLogs {
-            dir: self.ctx.pod_dir(&self.pod),
+        let entry = PodEntry {
+            dir,
+            sandbox: self.sandbox.clone(),
             containers,
         };
-        self.ctx.logs.set(&self.namespace(), &self.name(), logs);
+        self.ctx.pods.set(&self.namespace(), &self.name(), entry);
     }
 
     /// Writes the status if it changed since the last write.
     async fn write_status(&mut self) {
-        self.publish_logs();
+        self.publish();
         let status = self.status();
         if self.written.as_ref() == Some(&status) {
             return;

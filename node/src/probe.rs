@@ -141,10 +141,7 @@ pub async fn run(probe: &Probe, target: &Target) -> Result<(), String> {
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
             if !target.env.iter().any(|(k, _)| k == "PATH") {
-                cmd.env(
-                    "PATH",
-                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                );
+                cmd.env("PATH", crate::runtime::DEFAULT_PATH);
             }
             let out = cmd.output().await.map_err(|e| e.to_string())?;
             if out.status.success() {

@@ -397,6 +397,8 @@ async fn delete_pod(
         target,
         query: Query::parse(None),
         headers: call.headers.clone(),
+        raw_query: String::new(),
+        upgrade: None,
     };
     let body = serde_json::to_vec(&opts).map_err(|e| ApiError::internal(e.to_string()))?;
     super::delete::delete(api, delete, &body).await.map(|_| ())

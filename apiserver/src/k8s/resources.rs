@@ -315,6 +315,11 @@ pub static RESOURCES: &[Resource] = &[
         ALL,
         &[
             Subresource {
+                name: "attach",
+                kind: ("", "v1", "PodAttachOptions"),
+                verbs: &["create", "get"]
+            },
+            Subresource {
                 name: "binding",
                 kind: ("", "v1", "Binding"),
                 verbs: &["create"]
@@ -325,9 +330,19 @@ pub static RESOURCES: &[Resource] = &[
                 verbs: &["create"]
             },
             Subresource {
+                name: "exec",
+                kind: ("", "v1", "PodExecOptions"),
+                verbs: &["create", "get"]
+            },
+            Subresource {
                 name: "log",
                 kind: ("", "v1", "Pod"),
                 verbs: &["get"]
+            },
+            Subresource {
+                name: "portforward",
+                kind: ("", "v1", "PodPortForwardOptions"),
+                verbs: &["create", "get"]
             },
             status!("", "Pod"),
         ],

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use super::http::Query;
@@ -80,6 +80,10 @@ pub struct Call {
     pub target: Target,
     pub query: Query,
     pub headers: HeaderMap,
+    /// The raw query string, for requests passed on as they came (exec, port-forward).
+    pub raw_query: String,
+    /// The connection's upgrade, for a request that asks for one (exec, attach, port-forward).
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 impl Call {
@@ -97,13 +101,10 @@ impl Call {
 }
 
 /// Every request under `/api` and `/apis` that is not discovery.
-pub async fn dispatch(
-    State(api): State<KubeApi>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn dispatch(State(api): State<KubeApi>, req: axum::extract::Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let Some(mut target) = parse(uri.path()) else {
         return ApiError::no_route().into_response();
     };
@@ -133,6 +134,8 @@ pub async fn dispatch(
         target,
         query,
         headers,
+        raw_query: uri.query().unwrap_or_default().to_string(),
+        upgrade,
     };
     let response = match route(&api, call, &method, body).await {
         Ok(r) => r,
@@ -199,6 +202,9 @@ async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiRes
             super::subresource::update_scale(api, call, &body, true).await
         }
         ("GET", true, Some("log")) => super::pod_log::pod_log(api, call).await,
+        ("GET" | "POST", true, Some("exec" | "attach" | "portforward")) => {
+            super::pod_stream::pod_stream(api, call, method).await
+        }
         ("POST", true, Some("eviction")) => {
             let body = super::http::read_body(body).await?;
             super::eviction::evict(api, call, &body).await

@@ -2,16 +2,26 @@
 //! the agent needs): a sandbox per pod holding its IP, containers started in it and stopped
 //! with a grace period, exits reported on a channel.
 
+pub mod host_exec;
 pub mod process;
 pub mod sim;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
+use tokio::net::TcpStream;
+use tokio::process::ChildStdin;
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
+
+pub use host_exec::{ExecCommand, ExecProcess, Terminal};
+
+/// containerd's default `PATH` for a container whose environment has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A pod's sandbox: what its containers share.
 #[derive(Clone, Debug)]
@@ -33,6 +43,10 @@ pub struct ContainerStart {
     pub working_dir: Option<String>,
     /// The CRI log file its output goes to.
     pub log_path: PathBuf,
+    /// Whether it gets a stdin (`stdin: true`) that clients can attach to, and whether that is
+    /// closed once the first attached client leaves (`stdinOnce`).
+    pub stdin: bool,
+    pub stdin_once: bool,
     /// Where its exit is reported.
     pub exits: mpsc::UnboundedSender<Exit>,
 }
@@ -85,6 +99,16 @@ pub enum SandboxError {
     Failed(String),
 }
 
+/// What `kubectl attach` connects to: the container's output from now on and its stdin.
+pub struct Attachment {
+    pub output: broadcast::Receiver<crate::cri_log::Output>,
+    /// Its stdin while open; taking it out closes it (`stdinOnce`).
+    pub stdin: Option<Arc<tokio::sync::Mutex<Option<ChildStdin>>>>,
+    pub stdin_once: bool,
+    /// Resolves once the container has exited.
+    pub exited: tokio::sync::watch::Receiver<Option<Exit>>,
+}
+
 /// A node's container runtime.
 #[async_trait]
 pub trait Runtime: Send + Sync {
@@ -110,4 +134,14 @@ pub trait Runtime: Send + Sync {
 
     /// Removes the sandbox (its containers stopped first) and frees its IP.
     async fn remove_sandbox(&self, sandbox: &Sandbox);
+
+    /// Runs a command in the running container `id` (`kubectl exec`).
+    async fn exec(&self, id: &str, cmd: ExecCommand) -> Result<ExecProcess, String>;
+
+    /// Attaches to the running container `id`.
+    fn attach(&self, id: &str) -> Option<Attachment>;
+
+    /// Connects to `port` of the pod (`kubectl port-forward`), as a process in its network
+    /// namespace would reach `localhost`.
+    async fn dial(&self, sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream>;
 }

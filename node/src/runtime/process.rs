@@ -17,22 +17,30 @@ use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
+use tokio::net::TcpStream;
+use tokio::process::ChildStdin;
+use tokio::sync::{broadcast, watch};
 
-use super::{ContainerStart, Exit, Runtime, Sandbox, SandboxError, StartError};
+use super::{
+    host_exec, Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, Runtime, Sandbox,
+    SandboxError, StartError, DEFAULT_PATH,
+};
 use crate::cri_log;
-
-/// containerd's default `PATH` for a container whose environment has none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How long a container's output may keep flowing after its main process exited (a child
 /// that left the process group can hold the pipe open).
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// How many pieces of output an attached client may fall behind before it misses some.
+const ATTACH_BUFFER: usize = 256;
+
 struct Proc {
     sandbox: String,
     pgid: Pid,
     done: watch::Receiver<Option<Exit>>,
+    output: broadcast::Sender<crate::cri_log::Output>,
+    stdin: Option<Arc<tokio::sync::Mutex<Option<ChildStdin>>>>,
+    stdin_once: bool,
 }
 
 /// The runtime of one node whose containers are host processes.
@@ -106,7 +114,11 @@ impl Runtime for ProcessRuntime {
                     .as_deref()
                     .map_or(sandbox.dir.clone(), PathBuf::from),
             )
-            .stdin(Stdio::null())
+            .stdin(if spec.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -131,13 +143,30 @@ impl Runtime for ProcessRuntime {
             self.ids.fetch_add(1, Ordering::Relaxed)
         );
         let log = Arc::new(tokio::sync::Mutex::new(log));
+        let (output, _) = broadcast::channel(ATTACH_BUFFER);
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
-            pumps.push(tokio::spawn(cri_log::pump(out, "stdout", log.clone())));
+            let live = Some(output.clone());
+            pumps.push(tokio::spawn(cri_log::pump(
+                out,
+                "stdout",
+                log.clone(),
+                live,
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            pumps.push(tokio::spawn(cri_log::pump(err, "stderr", log.clone())));
+            let live = Some(output.clone());
+            pumps.push(tokio::spawn(cri_log::pump(
+                err,
+                "stderr",
+                log.clone(),
+                live,
+            )));
         }
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
         let (done_tx, done) = watch::channel(None);
         let exits = spec.exits;
         let container_id = id.clone();
@@ -174,6 +203,9 @@ impl Runtime for ProcessRuntime {
                     sandbox: sandbox.id.clone(),
                     pgid,
                     done,
+                    output,
+                    stdin,
+                    stdin_once: spec.stdin_once,
                 },
             );
         Ok(id)
@@ -198,6 +230,35 @@ impl Runtime for ProcessRuntime {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
         exit
+    }
+
+    async fn exec(&self, id: &str, cmd: ExecCommand) -> Result<ExecProcess, String> {
+        let running = self
+            .procs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .is_some_and(|p| p.done.borrow().is_none());
+        if !running {
+            return Err(format!("container {id} is not running"));
+        }
+        host_exec::spawn(&cmd)
+    }
+
+    fn attach(&self, id: &str) -> Option<Attachment> {
+        let procs = self.procs.lock().unwrap_or_else(PoisonError::into_inner);
+        let p = procs.get(id)?;
+        Some(Attachment {
+            output: p.output.subscribe(),
+            stdin: p.stdin.clone(),
+            stdin_once: p.stdin_once,
+            exited: p.done.clone(),
+        })
+    }
+
+    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream> {
+        // The pod shares the node's network: its localhost is the node's.
+        TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).await
     }
 
     async fn remove_sandbox(&self, sandbox: &Sandbox) {

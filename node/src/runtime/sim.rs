@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use super::{ContainerStart, Exit, Runtime, Sandbox, SandboxError, StartError};
+use super::{
+    Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, Runtime, Sandbox, SandboxError,
+    StartError,
+};
 use crate::ip_pool::IpPool;
 
 /// One simulated node's runtime.
@@ -104,5 +107,20 @@ impl Runtime for SimRuntime {
         {
             p.release(&sandbox.id);
         }
+    }
+
+    async fn exec(&self, _id: &str, _cmd: ExecCommand) -> Result<ExecProcess, String> {
+        Err("a simulated node runs no processes to exec in".into())
+    }
+
+    fn attach(&self, _id: &str) -> Option<Attachment> {
+        None
+    }
+
+    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!("a simulated pod listens on no port ({port})"),
+        ))
     }
 }

@@ -1,5 +1,6 @@
-//! Which log files hold each container's output, as the pod workers keep it: the agent's
-//! HTTPS server reads it to answer `containerLogs` requests.
+//! Each pod's containers as the pod workers publish them for the agent's HTTPS endpoint:
+//! which log files hold their output (`containerLogs`), and the running instance with its
+//! environment that `exec` and `attach` reach, and the sandbox `portForward` dials into.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,22 +8,27 @@ use std::sync::{Mutex, PoisonError};
 
 /// One container's logs.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ContainerLogs {
+pub struct ContainerEntry {
     /// The number of its current (or last) instance's log file; `None` before any started.
     pub attempt: Option<i32>,
     pub running: bool,
     /// Why it is not running, when it never started (`ContainerCreating`, `ErrImagePull` …).
     pub waiting: Option<String>,
+    /// The running instance's id, environment and working directory.
+    pub running_id: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<std::path::PathBuf>,
 }
 
 /// One pod's logs.
 #[derive(Clone, Debug, Default)]
-pub struct PodLogs {
+pub struct PodEntry {
     pub dir: PathBuf,
-    pub containers: HashMap<String, ContainerLogs>,
+    pub sandbox: Option<crate::runtime::Sandbox>,
+    pub containers: HashMap<String, ContainerEntry>,
 }
 
-impl PodLogs {
+impl PodEntry {
     /// The log file of `container`'s current instance, or the one before it.
     pub fn file(&self, container: &str, previous: bool) -> Option<PathBuf> {
         let attempt = self.containers.get(container)?.attempt?;
@@ -33,12 +39,12 @@ impl PodLogs {
 
 /// The pods of one node, by namespace and name.
 #[derive(Default)]
-pub struct LogIndex {
-    pods: Mutex<HashMap<(String, String), PodLogs>>,
+pub struct PodIndex {
+    pods: Mutex<HashMap<(String, String), PodEntry>>,
 }
 
-impl LogIndex {
-    pub fn set(&self, namespace: &str, name: &str, logs: PodLogs) {
+impl PodIndex {
+    pub fn set(&self, namespace: &str, name: &str, logs: PodEntry) {
         self.pods
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -52,7 +58,7 @@ impl LogIndex {
             .remove(&(namespace.to_string(), name.to_string()));
     }
 
-    pub fn get(&self, namespace: &str, name: &str) -> Option<PodLogs> {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<PodEntry> {
         self.pods
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
