@@ -1,6 +1,8 @@
 //! `capstan node` against a real server: registration, the Lease, pods run as host processes
 //! (init containers, environment, logs, restart back-off, deletion with SIGTERM then SIGKILL,
-//! admission, deadlines, the agent's shutdown) and simulated nodes running a Deployment.
+//! admission, deadlines, the agent's shutdown) and simulated nodes running a Deployment;
+//! kubectl logs, exec (-i, -it), cp, attach and port-forward on 1.27 (SPDY) and 1.33
+//! (WebSocket), and the Python client's exec and port-forward.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::node_agent::NodeAgent;
+use common::python::{newest_client_python, run_script, script, DEBIAN_PYTHON};
 use common::Server;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -955,4 +958,295 @@ async fn post_start_and_pre_stop_hooks_run_around_the_container() {
         },
     )
     .await;
+}
+
+/// kubectl 1.`minor` with `stdin` fed to it; (exit code, stdout, stderr).
+fn kubectl_fed(minor: u32, s: &Server, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}");
+    let mut child = std::process::Command::new(&bin)
+        .arg("--kubeconfig")
+        .arg(s.kubeconfig())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.to_string();
+    // Fed slowly, line by line, as a person (or a pipe) would.
+    let feeder = std::thread::spawn(move || {
+        for line in text.split_inclusive('\n') {
+            let _ = input.write_all(line.as_bytes());
+            let _ = input.flush();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `kubectl port-forward` to `target` on a local port it picks; returns the process
+/// and the local port it prints.
+fn port_forward(minor: u32, s: &Server, target: &str, port: u16) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}");
+    let mut child = std::process::Command::new(&bin)
+        .arg("--kubeconfig")
+        .arg(s.kubeconfig())
+        .args(["port-forward", "--address", "127.0.0.1", target])
+        .arg(format!(":{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // "Forwarding from 127.0.0.1:PORT -> TARGET"
+    let local = first
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("1.{minor}: {first:?}"));
+    std::thread::spawn(move || for _ in lines {});
+    (child, local)
+}
+
+/// One HTTP/1.0 GET of `/` on 127.0.0.1:`port`; the whole answer.
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_attach_cp_and_port_forward_reach_containers_1_27_and_1_33() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    // A free port for the web pod to listen on (the process runtime shares the node's network).
+    let web_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "served through the tunnel\n").unwrap();
+    for (name, spec) in [
+        (
+            "shell",
+            json!({"containers": [{"name": "c", "image": "busybox",
+            "env": [{"name": "GREETING", "value": "hi"}],
+            "command": ["sleep", "3600"]}]}),
+        ),
+        (
+            "web",
+            json!({"containers": [{"name": "c", "image": "python",
+            "workingDir": site.to_str().unwrap(),
+            "command": ["python3", "-m", "http.server", web_port.to_string(), "--bind", "127.0.0.1"]}]}),
+        ),
+        (
+            "ticker",
+            json!({"containers": [{"name": "c", "image": "busybox",
+            "command": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]}]}),
+        ),
+        (
+            "reader",
+            json!({"containers": [{"name": "c", "image": "busybox", "stdin": true, "stdinOnce": true,
+            "command": ["sh", "-c", "while read l; do echo \"got $l\"; done; echo bye"]}]}),
+        ),
+    ] {
+        pods.create(&PostParams::default(), &pod(name, "w", spec))
+            .await
+            .unwrap();
+    }
+    for name in ["shell", "web", "ticker", "reader"] {
+        pod_until(&pods, name, "running", |p| container(p).ready).await;
+    }
+    for (round, minor) in [(1, 27), (2, 33)] {
+        // exec: output, stderr and the exit code.
+        let (code, out, err) = kubectl_fed(
+            minor,
+            &s,
+            &[
+                "exec",
+                "shell",
+                "--",
+                "sh",
+                "-c",
+                "echo out $GREETING $HOSTNAME; echo err >&2; exit 3",
+            ],
+            "",
+        );
+        assert_eq!(
+            (code, out.as_str()),
+            (3, "out hi shell\n"),
+            "1.{minor}: {err}"
+        );
+        assert!(
+            err.contains("err\n") && err.contains("command terminated with exit code 3"),
+            "1.{minor}: {err}"
+        );
+        // exec -i: stdin reaches the command and its end ends the command's input.
+        let (code, out, err) = kubectl_fed(
+            minor,
+            &s,
+            &["exec", "-i", "shell", "--", "sh", "-c", "cat; echo done"],
+            "first\nsecond\n",
+        );
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "first\nsecond\ndone\n"),
+            "1.{minor}: {err}"
+        );
+        // exec -it, under a terminal of its own (util-linux's script), resized to it.
+        let out = std::process::Command::new("script")
+            .args(["-qec"])
+            .arg(format!(
+                "stty cols 120 rows 40; /usr/lib/google-cloud-sdk/bin/kubectl.1.{minor} --kubeconfig {} exec -it shell -- sh -c 'echo in-tty $(tty) $(stty size); exit 4'",
+                s.kubeconfig().display()
+            ))
+            .arg("/dev/null")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        assert!(text.contains("in-tty /dev/pts/"), "1.{minor}: {text:?}");
+        assert!(text.contains(" 40 120"), "1.{minor}: {text:?}");
+        assert!(
+            text.contains("command terminated with exit code 4"),
+            "1.{minor}: {text:?}"
+        );
+        // Errors: a container the pod does not have, a program the container does not have.
+        let (code, _, err) = kubectl_fed(
+            minor,
+            &s,
+            &["exec", "shell", "-c", "bogus", "--", "true"],
+            "",
+        );
+        assert!(
+            code != 0 && err.contains("container bogus is not valid for pod shell"),
+            "1.{minor}: {err}"
+        );
+        let (code, _, err) = kubectl_fed(minor, &s, &["exec", "shell", "--", "nosuch"], "");
+        assert!(
+            code != 0 && err.contains("exec: \"nosuch\": executable file not found in $PATH"),
+            "1.{minor}: {err}"
+        );
+        // cp both ways (tar through exec).
+        let blob: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let src = dir.path().join(format!("blob-{minor}"));
+        std::fs::write(&src, &blob).unwrap();
+        let in_pod = dir.path().join(format!("in-pod-{minor}"));
+        let back = dir.path().join(format!("back-{minor}"));
+        let (code, _, err) = kubectl_fed(
+            minor,
+            &s,
+            &[
+                "cp",
+                src.to_str().unwrap(),
+                &format!("shell:{}", in_pod.display()),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "1.{minor}: {err}");
+        let (code, _, err) = kubectl_fed(
+            minor,
+            &s,
+            &[
+                "cp",
+                &format!("shell:{}", in_pod.display()),
+                back.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "1.{minor}: {err}");
+        assert!(
+            std::fs::read(&back).unwrap() == blob,
+            "1.{minor}: cp changed the bytes"
+        );
+        // port-forward: two connections through one forward (SPDY on 1.27, SPDY in WebSocket on 1.33).
+        let (mut forward, local) = port_forward(minor, &s, "pod/web", web_port);
+        for _ in 0..2 {
+            let answer = http_get(local);
+            assert!(
+                answer.starts_with("HTTP/1.0 200")
+                    && answer.ends_with("served through the tunnel\n"),
+                "1.{minor}: {answer:?}"
+            );
+        }
+        forward.kill().unwrap();
+        let _ = forward.wait();
+        // attach: the container's output from now on.
+        let bin = format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}");
+        let mut attach = std::process::Command::new(&bin)
+            .arg("--kubeconfig")
+            .arg(s.kubeconfig())
+            .args(["attach", "ticker"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(attach.stdout.take().unwrap()));
+        let first: u32 = lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .strip_prefix("tick ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let second: u32 = lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .strip_prefix("tick ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(second, first + 1, "1.{minor}");
+        attach.kill().unwrap();
+        let _ = attach.wait();
+        // attach -i to a stdinOnce container: its input, then its end.
+        let (code, out, err) = kubectl_fed(minor, &s, &["attach", "-i", "reader"], "one\ntwo\n");
+        assert_eq!(code, 0, "1.{minor}: {err}");
+        assert!(
+            out.contains("got one\ngot two\nbye\n"),
+            "1.{minor}: {out:?} {err}"
+        );
+        // stdinOnce: the container ended when the client's input did, and was restarted.
+        pod_until(&pods, "reader", "restarted with a new stdin", |p| {
+            container(p).restart_count >= round && container(p).ready
+        })
+        .await;
+    }
+    // The official Python client (WebSocket v4.channel.k8s.io): exec with stdin and the exit
+    // code, and port-forward; Debian's client and the newest from PyPI.
+    let kubeconfig = s.kubeconfig();
+    let port = web_port.to_string();
+    for python in [
+        std::path::PathBuf::from(DEBIAN_PYTHON),
+        newest_client_python(),
+    ] {
+        run_script(
+            &python,
+            &script("streams.py"),
+            &[kubeconfig.to_str().unwrap(), &port],
+            "python streams ok",
+            &|| s.log(),
+        );
+    }
 }

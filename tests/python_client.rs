@@ -8,49 +8,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::python::{newest_client_python, run_script, script, DEBIAN_PYTHON};
 use common::Server;
-
-/// Debian's interpreter, where apt installs python3-kubernetes.
-const DEBIAN_PYTHON: &str = "/usr/bin/python3";
-
-/// The venv holding kubernetes 37.x (`CAPSTAN_PY_VENV` as in scripts/install-deps.sh).
-fn newest_client_python() -> PathBuf {
-    let venv = std::env::var_os("CAPSTAN_PY_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            Path::new(&home).join(".cache/capstan-py/kubernetes-37")
-        });
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-deps.sh",
-        python.display()
-    );
-    python
-}
-
-fn script(name: &str) -> String {
-    format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Runs `script` with `python` against `kubeconfig`; it must print `done`.
 fn run(python: &Path, script: &str, kubeconfig: &Path, done: &str, logs: &dyn Fn() -> String) {
-    let out = Command::new(python)
-        .arg(script)
-        .arg(kubeconfig)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains(done),
-        "{} {script}: {stdout}{}\nserver logs:\n{}",
-        python.display(),
-        String::from_utf8_lossy(&out.stderr),
-        logs()
-    );
+    let kubeconfig = kubeconfig.to_string_lossy();
+    run_script(python, script, &[kubeconfig.as_ref()], done, logs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@ pub mod etcd;
 pub mod etcdctl;
 pub mod kubelet;
 pub mod node_agent;
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
