@@ -1,6 +1,6 @@
 //! The agent's HTTPS endpoint (the kubelet's port, `daemonEndpoints.kubeletEndpoint`): the API
 //! server reaches it for `pods/log`, and for `pods/exec`, `pods/attach` and `pods/portforward`
-//! (`crate::streaming`). Clients must present a certificate of the cluster CA (the
+//! (`crate::streaming`), and `/stats/summary` for `metrics.k8s.io` (`crate::resource_usage`). Clients must present a certificate of the cluster CA (the
 //! API server's kubelet-client certificate); the agent serves with a self-signed certificate,
 //! as a kubelet without `--tls-cert-file` does.
 
@@ -38,6 +38,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 pub struct Served {
     pub pods: Arc<PodIndex>,
     pub runtime: Arc<dyn crate::runtime::Runtime>,
+    pub usage: Arc<crate::resource_usage::UsageSampler>,
 }
 
 fn text(code: StatusCode, message: String) -> Response {
@@ -157,6 +158,15 @@ fn tokio_stream_from(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+async fn summary(State(served): State<Served>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(&served.usage.summary()).unwrap_or_default(),
+    )
+        .into_response()
+}
+
 /// The router of the endpoint.
 pub fn router(served: Served) -> Router {
     let streaming = crate::streaming::Streaming {
@@ -183,6 +193,7 @@ pub fn router(served: Served) -> Router {
             "/containerLogs/{namespace}/{pod}/{container}",
             get(container_logs),
         )
+        .route("/stats/summary", get(summary))
         .with_state(served)
         .merge(streams)
 }

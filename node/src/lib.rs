@@ -26,6 +26,7 @@ pub mod pod_status;
 pub mod pod_worker;
 pub mod probe;
 pub mod registration;
+pub mod resource_usage;
 pub mod runtime;
 pub mod streaming;
 
@@ -116,9 +117,16 @@ pub async fn run(
                 vec![config.node_ip.to_string(), config.name.clone()],
                 &config.client_ca,
             )?;
+            let usage = Arc::new(resource_usage::UsageSampler::new(
+                config.name.clone(),
+                pods.clone(),
+                runtime.clone(),
+            ));
+            tokio::spawn(usage.clone().run(heartbeats.clone()));
             let router = kubelet_server::router(kubelet_server::Served {
                 pods: pods.clone(),
                 runtime: runtime.clone(),
+                usage,
             });
             endpoint = Some(tokio::spawn(kubelet_server::serve(
                 listener,

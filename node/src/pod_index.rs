@@ -58,6 +58,16 @@ impl PodIndex {
             .remove(&(namespace.to_string(), name.to_string()));
     }
 
+    /// Every pod, by (namespace, name).
+    pub fn all(&self) -> Vec<((String, String), PodEntry)> {
+        self.pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<PodEntry> {
         self.pods
             .lock()

@@ -397,6 +397,7 @@ async fn delete_pod(
         target,
         query: Query::parse(None),
         headers: call.headers.clone(),
+        path: String::new(),
         raw_query: String::new(),
         upgrade: None,
     };

@@ -71,7 +71,7 @@ pub async fn locate(api: &KubeApi, pod: &Value, name: &str) -> ApiResult<Agent> 
 }
 
 /// Where a node's agent answers: its InternalIP (else any address) and kubelet port.
-fn endpoint(node: &Value, node_name: &str) -> ApiResult<(IpAddr, u16)> {
+pub fn endpoint(node: &Value, node_name: &str) -> ApiResult<(IpAddr, u16)> {
     let addresses = node
         .pointer("/status/addresses")
         .and_then(Value::as_array)

@@ -277,7 +277,14 @@ pub static RESOURCES: &[Resource] = &[
         false,
         &["no"],
         NONE,
-        &[status!("", "Node")],
+        &[
+            Subresource {
+                name: "proxy",
+                kind: ("", "v1", "NodeProxyOptions"),
+                verbs: &["create", "delete", "get", "patch", "update"]
+            },
+            status!("", "Node")
+        ],
         "io.k8s.api.core.v1.Node"
     ),
     resource!(
@@ -644,6 +651,41 @@ pub static RESOURCES: &[Resource] = &[
         &[],
         "io.k8s.api.storage.v1.StorageClass"
     ),
+    // metrics.k8s.io/v1beta1: read-only, made from the node agents on request (metrics_api)
+    Resource {
+        version: "v1beta1",
+        verbs: &["get", "list"],
+        storage: "metrics.k8s.io/nodes",
+        ..resource!(
+            super::metrics_api::NodeMetrics,
+            "metrics.k8s.io",
+            "nodes",
+            "nodemetrics",
+            "NodeMetrics",
+            false,
+            &[],
+            NONE,
+            &[],
+            "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics"
+        )
+    },
+    Resource {
+        version: "v1beta1",
+        verbs: &["get", "list"],
+        storage: "metrics.k8s.io/pods",
+        ..resource!(
+            super::metrics_api::PodMetrics,
+            "metrics.k8s.io",
+            "pods",
+            "podmetrics",
+            "PodMetrics",
+            true,
+            &[],
+            NONE,
+            &[],
+            "io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics"
+        )
+    },
 ];
 
 /// The group versions served, in discovery order (preferred first within a group).

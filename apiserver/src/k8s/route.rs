@@ -55,6 +55,8 @@ pub fn parse(path: &str) -> Option<Target> {
         [p] => (*p, None, None),
         [p, n] => (*p, Some(*n), None),
         [p, n, s] if !watch_prefix => (*p, Some(*n), Some(*s)),
+        // `nodes/{name}/proxy/{path…}`: the rest is the path on the node's agent.
+        [p, n, "proxy", ..] if !watch_prefix => (*p, Some(*n), Some("proxy")),
         _ => return None,
     };
     let resource = resources::find(group, version, plural)?;
@@ -80,7 +82,9 @@ pub struct Call {
     pub target: Target,
     pub query: Query,
     pub headers: HeaderMap,
-    /// The raw query string, for requests passed on as they came (exec, port-forward).
+    /// The raw path and query string, for requests passed on as they came (exec,
+    /// port-forward, node proxy).
+    pub path: String,
     pub raw_query: String,
     /// The connection's upgrade, for a request that asks for one (exec, attach, port-forward).
     pub upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -134,6 +138,7 @@ pub async fn dispatch(State(api): State<KubeApi>, req: axum::extract::Request) -
         target,
         query,
         headers,
+        path: uri.path().to_string(),
         raw_query: uri.query().unwrap_or_default().to_string(),
         upgrade,
     };
@@ -150,6 +155,9 @@ pub async fn dispatch(State(api): State<KubeApi>, req: axum::extract::Request) -
 }
 
 async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiResult<Response> {
+    if call.r().group == "metrics.k8s.io" {
+        return super::metrics_api::serve(api, call, method).await;
+    }
     let named = call.target.name.is_some();
     let sub = call.target.subresource.clone();
     match (method.as_str(), named, sub.as_deref()) {
@@ -202,6 +210,7 @@ async fn route(api: &KubeApi, call: Call, method: &Method, body: Body) -> ApiRes
             super::subresource::update_scale(api, call, &body, true).await
         }
         ("GET", true, Some("log")) => super::pod_log::pod_log(api, call).await,
+        (_, true, Some("proxy")) => super::node_proxy::node_proxy(api, call, method, body).await,
         ("GET" | "POST", true, Some("exec" | "attach" | "portforward")) => {
             super::pod_stream::pod_stream(api, call, method).await
         }

@@ -141,6 +141,9 @@ pub trait Runtime: Send + Sync {
     /// Attaches to the running container `id`.
     fn attach(&self, id: &str) -> Option<Attachment>;
 
+    /// Every running container's usage, by id.
+    fn usage(&self) -> std::collections::HashMap<String, crate::resource_usage::Usage>;
+
     /// Connects to `port` of the pod (`kubectl port-forward`), as a process in its network
     /// namespace would reach `localhost`.
     async fn dial(&self, sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream>;

@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::process::ChildStdin;
 use tokio::sync::{broadcast, watch};
 
+use crate::resource_usage::Usage;
+
 use super::{
     host_exec, Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, Runtime, Sandbox,
     SandboxError, StartError, DEFAULT_PATH,
@@ -63,6 +65,40 @@ impl ProcessRuntime {
         // ESRCH: the group has gone already, which is what the signal was for.
         let _ = kill_process_group(pgid, sig);
     }
+}
+
+/// Every process group's CPU time and resident memory, summed over its processes from
+/// `/proc/<pid>/stat` (a container's processes are its group).
+fn process_groups_usage() -> HashMap<i32, Usage> {
+    let tick_ns = 1_000_000_000 / u64::from(rustix::param::clock_ticks_per_second().max(1));
+    let page = rustix::param::page_size() as u64;
+    let mut out: HashMap<i32, Usage> = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces) start with the state (field 3).
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let Some(pgrp) = f.get(2).and_then(|v| v.parse::<i32>().ok()) else {
+            continue;
+        };
+        // utime and stime are fields 14 and 15, rss field 24 (1-based, counted from the pid).
+        let u = out.entry(pgrp).or_default();
+        u.cpu_ns += (num(11) + num(12)) * tick_ns;
+        u.memory_bytes += num(21) * page;
+    }
+    out
 }
 
 #[async_trait]
@@ -254,6 +290,22 @@ impl Runtime for ProcessRuntime {
             stdin_once: p.stdin_once,
             exited: p.done.clone(),
         })
+    }
+
+    fn usage(&self) -> HashMap<String, Usage> {
+        let groups: Vec<(String, i32)> = self
+            .procs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, p)| p.done.borrow().is_none())
+            .map(|(id, p)| (id.clone(), p.pgid.as_raw_nonzero().get()))
+            .collect();
+        let by_group = process_groups_usage();
+        groups
+            .into_iter()
+            .map(|(id, pgid)| (id, by_group.get(&pgid).copied().unwrap_or_default()))
+            .collect()
     }
 
     async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream> {

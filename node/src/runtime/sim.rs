@@ -117,6 +117,10 @@ impl Runtime for SimRuntime {
         None
     }
 
+    fn usage(&self) -> HashMap<String, crate::resource_usage::Usage> {
+        HashMap::new()
+    }
+
     async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<tokio::net::TcpStream> {
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
