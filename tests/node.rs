@@ -2,7 +2,8 @@
 //! (init containers, environment, logs, restart back-off, deletion with SIGTERM then SIGKILL,
 //! admission, deadlines, the agent's shutdown) and simulated nodes running a Deployment;
 //! kubectl logs, exec (-i, -it), cp, attach and port-forward on 1.27 (SPDY) and 1.33
-//! (WebSocket), and the Python client's exec and port-forward.
+//! (WebSocket), top (metrics.k8s.io), nodes/proxy, and the Python client's exec and
+//! port-forward.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -1030,7 +1031,7 @@ fn http_get(port: u16) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_exec_attach_cp_and_port_forward_reach_containers_1_27_and_1_33() {
+async fn kubectl_exec_attach_cp_port_forward_and_top_reach_containers_1_27_and_1_33() {
     let dir = tempfile::tempdir().unwrap();
     let (s, client) = started(dir.path()).await;
     let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
@@ -1233,6 +1234,35 @@ async fn kubectl_exec_attach_cp_and_port_forward_reach_containers_1_27_and_1_33(
         })
         .await;
     }
+    // kubectl top: the agent's samples (a rate needs two, 10 s apart) through metrics.k8s.io.
+    for minor in [27, 33] {
+        let out = until(
+            "kubectl top pod with a figure for the ticker",
+            || async { kubectl(minor, &s, &["top", "pod", "--no-headers"]).1 },
+            |out: &String| out.lines().any(|l| l.starts_with("ticker ")),
+        )
+        .await;
+        let ticker: Vec<&str> = out
+            .lines()
+            .find(|l| l.starts_with("ticker "))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert!(
+            ticker[1].ends_with('m') && ticker[2].ends_with("Mi"),
+            "1.{minor}: {out}"
+        );
+        let (ok, out, err) = kubectl(minor, &s, &["top", "node", "--no-headers"]);
+        assert!(ok && out.starts_with("w "), "1.{minor}: {out} {err}");
+        let (ok, _, err) = kubectl(minor, &s, &["top", "pod", "nope"]);
+        assert!(
+            !ok && err.contains("podmetrics.metrics.k8s.io \"default/nope\" not found"),
+            "1.{minor}: {err}"
+        );
+    }
+    // nodes/proxy reaches the agent's endpoint.
+    let (ok, out, err) = kubectl(33, &s, &["get", "--raw", "/api/v1/nodes/w/proxy/healthz"]);
+    assert!(ok && out == "ok", "{out} {err}");
     // The official Python client (WebSocket v4.channel.k8s.io): exec with stdin and the exit
     // code, and port-forward; Debian's client and the newest from PyPI.
     let kubeconfig = s.kubeconfig();

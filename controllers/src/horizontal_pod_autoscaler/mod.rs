@@ -12,6 +12,7 @@
 
 pub mod conditions;
 pub mod metrics;
+pub mod replica_calculator;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -394,16 +395,19 @@ impl Autoscaler {
             .and_then(|s| s.metrics.clone())
             .unwrap_or_default();
         // A failed metric leaves an empty status in its place, as upstream's does.
-        let statuses = vec![MetricStatus::default(); specs.len()];
+        let mut statuses = vec![MetricStatus::default(); specs.len()];
         let (mut replicas, mut metric) = (0, String::new());
         let mut invalid = 0;
         let mut first: Option<metrics::MetricFailure> = None;
-        for spec in &specs {
+        for (i, spec) in specs.iter().enumerate() {
             match self.metrics.propose(ns, selector, spec, current).await {
                 Ok(p) => {
-                    if replicas == 0 || p > replicas {
-                        replicas = p;
-                        metric = spec.type_.clone();
+                    if let Some(slot) = statuses.get_mut(i) {
+                        *slot = p.status;
+                    }
+                    if replicas == 0 || p.replicas > replicas {
+                        replicas = p.replicas;
+                        metric = p.metric;
                     }
                 }
                 Err(f) => {

@@ -25,6 +25,8 @@ pub struct ExecCommand {
     pub dir: PathBuf,
     pub tty: bool,
     pub stdin: bool,
+    /// The terminal's size (width, height) before the command starts, when known.
+    pub size: Option<(u16, u16)>,
 }
 
 /// The terminal of a TTY exec, for resizing it.
@@ -112,7 +114,7 @@ pub fn spawn(cmd: &ExecCommand) -> Result<ExecProcess, String> {
         if !cmd.env.iter().any(|(k, _)| k == "TERM") {
             command.env("TERM", "xterm");
         }
-        spawn_on_terminal(command, cmd.stdin)
+        spawn_on_terminal(command, cmd.stdin, cmd.size)
     } else {
         spawn_with_pipes(command, cmd.stdin)
     }
@@ -155,6 +157,7 @@ fn spawn_with_pipes(
 fn spawn_on_terminal(
     mut command: tokio::process::Command,
     stdin: bool,
+    size: Option<(u16, u16)>,
 ) -> Result<ExecProcess, String> {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     let fail = |what: &str, e: rustix::io::Errno| format!("{what}: {e}");
@@ -163,6 +166,10 @@ fn spawn_on_terminal(
     grantpt(&master).map_err(|e| fail("grantpt", e))?;
     unlockpt(&master).map_err(|e| fail("unlockpt", e))?;
     let name = ptsname(&master, Vec::new()).map_err(|e| fail("ptsname", e))?;
+    let master = Arc::new(master);
+    if let Some((width, height)) = size {
+        Terminal(master.clone()).resize(width, height);
+    }
     let slave = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -179,7 +186,6 @@ fn spawn_on_terminal(
     // has gone, reading the master ends.
     drop(slave);
     drop(command);
-    let master = Arc::new(master);
     let file = |fd: &OwnedFd| {
         fd.try_clone()
             .map(|fd| tokio::fs::File::from_std(std::fs::File::from(fd)))
@@ -231,6 +237,7 @@ mod tests {
             dir: std::env::temp_dir(),
             tty,
             stdin: true,
+            size: None,
         }
     }
 

@@ -93,9 +93,11 @@ fn process_groups_usage() -> HashMap<i32, Usage> {
         let Some(pgrp) = f.get(2).and_then(|v| v.parse::<i32>().ok()) else {
             continue;
         };
-        // utime and stime are fields 14 and 15, rss field 24 (1-based, counted from the pid).
+        // utime, stime, cutime and cstime are fields 14 to 17 (the last two: children it has
+        // waited for, whose time would otherwise be lost), rss field 24 (1-based, counted
+        // from the pid).
         let u = out.entry(pgrp).or_default();
-        u.cpu_ns += (num(11) + num(12)) * tick_ns;
+        u.cpu_ns += (num(11) + num(12) + num(13) + num(14)) * tick_ns;
         u.memory_bytes += num(21) * page;
     }
     out

@@ -271,6 +271,7 @@ pub async fn exec(
         dir: joined.dir,
         tty: wanted.tty,
         stdin: wanted.stdin,
+        size: None,
     };
     let (runtime, id) = (s.runtime.clone(), joined.id);
     upgrade_then(req, upgrade, move |upgraded, upgrade| async move {

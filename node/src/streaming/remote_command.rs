@@ -16,6 +16,9 @@ use crate::runtime::{ExecCommand, Runtime};
 /// hold the pipe or terminal open).
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// How long a TTY exec waits for the terminal's size before it starts without one.
+const FIRST_RESIZE: Duration = Duration::from_secs(1);
+
 /// A terminal size, as the resize channel carries it.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct TermSize {
@@ -100,6 +103,17 @@ pub async fn exec(
     streams: Streams,
 ) -> Outcome {
     let argv = cmd.argv.clone();
+    let mut cmd = cmd;
+    let mut streams = streams;
+    if cmd.tty {
+        // The client sends the terminal's size right after it opened its streams: the command
+        // starts on a terminal of that size rather than being resized once it runs.
+        if let Some(rx) = streams.resize.as_mut() {
+            if let Ok(Some(size)) = tokio::time::timeout(FIRST_RESIZE, rx.recv()).await {
+                cmd.size = Some((size.width, size.height));
+            }
+        }
+    }
     let mut process = match runtime.exec(id, cmd).await {
         Ok(p) => p,
         Err(e) => return Outcome::Error(format!("error executing command in container: {e}")),
