@@ -53,7 +53,7 @@ fn rate(before: Option<&(Instant, Usage)>, now: Instant, usage: Usage) -> Option
 
 /// The node's CPU (all cores' non-idle time) and memory in use, from `/proc`.
 pub fn node_usage() -> Usage {
-    let ticks_ns = 1_000_000_000 / u64::from(rustix::param::clock_ticks_per_second().max(1));
+    let ticks_ns = 1_000_000_000 / rustix::param::clock_ticks_per_second().max(1);
     let cpu_ns = std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|s| {

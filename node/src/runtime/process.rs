@@ -70,7 +70,7 @@ impl ProcessRuntime {
 /// Every process group's CPU time and resident memory, summed over its processes from
 /// `/proc/<pid>/stat` (a container's processes are its group).
 fn process_groups_usage() -> HashMap<i32, Usage> {
-    let tick_ns = 1_000_000_000 / u64::from(rustix::param::clock_ticks_per_second().max(1));
+    let tick_ns = 1_000_000_000 / rustix::param::clock_ticks_per_second().max(1);
     let page = rustix::param::page_size() as u64;
     let mut out: HashMap<i32, Usage> = HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {

@@ -34,6 +34,13 @@ const CHANNEL_V5: &str = "v5.channel.k8s.io";
 const PORT_FORWARD: &str = "portforward.k8s.io";
 const PORT_FORWARD_TUNNEL: &str = "SPDY/3.1+portforward.k8s.io";
 
+/// Why a request is refused: its status and message.
+type Refused = (StatusCode, String);
+
+fn refused(code: StatusCode, message: impl Into<String>) -> Refused {
+    (code, message.into())
+}
+
 fn text(code: StatusCode, message: impl Into<String>) -> Response {
     (
         code,
@@ -67,7 +74,7 @@ fn negotiate(
     headers: &HeaderMap,
     websocket_ours: &[&'static str],
     spdy_ours: &[&'static str],
-) -> Result<Upgrade, Response> {
+) -> Result<Upgrade, Refused> {
     let ours = websocket_ours;
     let upgrade = list(headers, "upgrade");
     let offered = |name: &str| list(headers, name);
@@ -75,14 +82,14 @@ fn negotiate(
         let key = headers
             .get("sec-websocket-key")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"))?;
+            .ok_or_else(|| refused(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"))?;
         let theirs = offered("sec-websocket-protocol");
         let protocol = ours
             .iter()
             .find(|p| theirs.iter().any(|t| t == *p))
             .copied()
             .ok_or_else(|| {
-                text(
+                refused(
                     StatusCode::BAD_REQUEST,
                     format!(
                         "requested protocol(s) are not supported: {theirs:?}; supported protocols are {ours:?}"
@@ -102,7 +109,7 @@ fn negotiate(
             .find(|p| theirs.iter().any(|t| t == *p))
             .map(|p| Upgrade::Spdy(p))
             .ok_or_else(|| {
-                text(
+                refused(
                     StatusCode::FORBIDDEN,
                     format!(
                         "unable to upgrade: unable to negotiate protocol: client supports {theirs:?}, server supports {ours:?}"
@@ -110,7 +117,7 @@ fn negotiate(
                 )
             });
     }
-    Err(text(StatusCode::BAD_REQUEST, "Upgrade request required"))
+    Err(refused(StatusCode::BAD_REQUEST, "Upgrade request required"))
 }
 
 /// The `101 Switching Protocols` answer for `upgrade`.
@@ -155,28 +162,28 @@ fn join(
     pod: &str,
     container: &str,
     query: &str,
-) -> Result<Joined, Response> {
+) -> Result<Joined, Refused> {
     let Some(entry) = s.pods.get(ns, pod) else {
-        return Err(text(
+        return Err(refused(
             StatusCode::NOT_FOUND,
             format!("pod {ns}/{pod} not found"),
         ));
     };
     let Some(c) = entry.containers.get(container) else {
-        return Err(text(
+        return Err(refused(
             StatusCode::NOT_FOUND,
             format!("container {container:?} in pod {pod:?} not found"),
         ));
     };
     let Some(id) = c.running_id.clone() else {
-        return Err(text(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
             format!("container {container:?} in pod {pod:?} is not running"),
         ));
     };
     let wanted = Wanted::parse(query);
     if !wanted.stdin && !wanted.stdout && !wanted.stderr {
-        return Err(text(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
@@ -244,7 +251,7 @@ pub async fn exec(
     let query = query.unwrap_or_default();
     let joined = match join(&s, &ns, &pod, &container, &query) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err((code, message)) => return text(code, message),
     };
     let argv: Vec<String> = form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == "command")
@@ -262,7 +269,7 @@ pub async fn exec(
         &[CHANNEL_V4, CHANNEL_V5],
     ) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err((code, message)) => return text(code, message),
     };
     let wanted = joined.wanted;
     let cmd = ExecCommand {
@@ -292,7 +299,7 @@ pub async fn attach(
     let query = query.unwrap_or_default();
     let joined = match join(&s, &ns, &pod, &container, &query) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err((code, message)) => return text(code, message),
     };
     let upgrade = match negotiate(
         req.headers(),
@@ -300,7 +307,7 @@ pub async fn attach(
         &[CHANNEL_V4, CHANNEL_V5],
     ) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err((code, message)) => return text(code, message),
     };
     let wanted = joined.wanted;
     let (runtime, id) = (s.runtime.clone(), joined.id);
@@ -334,7 +341,7 @@ pub async fn port_forward(
         &[PORT_FORWARD],
     ) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err((code, message)) => return text(code, message),
     };
     let ws_ports = match &upgrade {
         Upgrade::WebSocket { protocol, .. } if *protocol != PORT_FORWARD_TUNNEL => {

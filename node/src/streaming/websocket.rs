@@ -16,6 +16,10 @@ use tokio_tungstenite::WebSocketStream;
 
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
+/// Channel messages from the client, and to it: (channel, payload).
+pub type Incoming = mpsc::Receiver<(u8, Bytes)>;
+pub type Outgoing = mpsc::Sender<(u8, Bytes)>;
+
 /// A close frame with status 1000: the clients read anything else as the session failing.
 fn normal_close() -> Message {
     Message::Close(Some(CloseFrame {
@@ -36,7 +40,7 @@ pub async fn server(upgraded: Upgraded) -> Socket {
 
 /// Splits a socket into its incoming channel messages and a sender of outgoing ones; the
 /// sender's channel closing sends a close frame.
-pub fn channels(socket: Socket) -> (mpsc::Receiver<(u8, Bytes)>, mpsc::Sender<(u8, Bytes)>) {
+pub fn channels(socket: Socket) -> (Incoming, Outgoing) {
     let (mut sink, mut stream) = socket.split();
     let (in_tx, in_rx) = mpsc::channel::<(u8, Bytes)>(64);
     let (out_tx, mut out_rx) = mpsc::channel::<(u8, Bytes)>(64);
