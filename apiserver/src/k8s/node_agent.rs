@@ -50,6 +50,25 @@ impl Agent {
     }
 }
 
+/// The error for an agent's answer other than the one expected: its text, with its status.
+pub async fn refusal(resp: hyper::Response<hyper::body::Incoming>) -> ApiError {
+    use http_body_util::BodyExt;
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).trim().to_string();
+    match status {
+        400 => ApiError::bad_request(message),
+        403 => ApiError::new(403, "Forbidden", message),
+        404 => ApiError::new(404, "NotFound", message),
+        code => ApiError::new(code, "InternalError", message),
+    }
+}
+
 /// The agent of the node `pod` (named `name`) is bound to.
 pub async fn locate(api: &KubeApi, pod: &Value, name: &str) -> ApiResult<Agent> {
     let Some(node_name) = meta::str_at(pod, "/spec/nodeName").filter(|n| !n.is_empty()) else {

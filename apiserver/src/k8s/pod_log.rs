@@ -6,7 +6,6 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
@@ -119,20 +118,8 @@ pub async fn pod_log(api: &KubeApi, call: Call) -> ApiResult<Response> {
         .send_request(req)
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    let status = resp.status();
-    if status != StatusCode::OK {
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let message = String::from_utf8_lossy(&body).trim().to_string();
-        return Err(match status.as_u16() {
-            400 => ApiError::bad_request(message),
-            404 => ApiError::new(404, "NotFound", message),
-            code => ApiError::new(code, "InternalError", message),
-        });
+    if resp.status() != StatusCode::OK {
+        return Err(node_agent::refusal(resp).await);
     }
     Response::builder()
         .status(StatusCode::OK)

@@ -10,7 +10,6 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, Response as HttpResponse, StatusCode};
 use axum::response::Response;
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 
@@ -153,21 +152,8 @@ pub async fn pod_stream(api: &KubeApi, mut call: Call, method: &Method) -> ApiRe
         .send_request(req)
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    let status = resp.status();
-    if status != StatusCode::SWITCHING_PROTOCOLS {
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let message = String::from_utf8_lossy(&body).trim().to_string();
-        return Err(match status.as_u16() {
-            400 => ApiError::bad_request(message),
-            403 => ApiError::new(403, "Forbidden", message),
-            404 => ApiError::new(404, "NotFound", message),
-            code => ApiError::new(code, "InternalError", message),
-        });
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(node_agent::refusal(resp).await);
     }
     let mut answer = HttpResponse::builder().status(StatusCode::SWITCHING_PROTOCOLS);
     for h in RETURNED {

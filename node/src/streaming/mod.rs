@@ -156,13 +156,15 @@ struct Joined {
     wanted: Wanted,
 }
 
+/// The running container a request names and the streams and transport it asks for.
 fn join(
     s: &Streaming,
     ns: &str,
     pod: &str,
     container: &str,
     query: &str,
-) -> Result<Joined, Refused> {
+    headers: &HeaderMap,
+) -> Result<(Joined, Upgrade), Refused> {
     let Some(entry) = s.pods.get(ns, pod) else {
         return Err(refused(
             StatusCode::NOT_FOUND,
@@ -188,12 +190,18 @@ fn join(
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
     }
-    Ok(Joined {
+    let upgrade = negotiate(
+        headers,
+        &[CHANNEL_V5, CHANNEL_V4],
+        &[CHANNEL_V4, CHANNEL_V5],
+    )?;
+    let joined = Joined {
         id,
         env: c.env.clone(),
         dir: c.working_dir.clone().unwrap_or(entry.dir),
         wanted,
-    })
+    };
+    Ok((joined, upgrade))
 }
 
 /// Answers with `101` and runs `serve` on the upgraded connection.
@@ -249,7 +257,7 @@ pub async fn exec(
     req: Request,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let joined = match join(&s, &ns, &pod, &container, &query) {
+    let (joined, upgrade) = match join(&s, &ns, &pod, &container, &query, req.headers()) {
         Ok(j) => j,
         Err((code, message)) => return text(code, message),
     };
@@ -263,14 +271,6 @@ pub async fn exec(
             "you must specify at least 1 command",
         );
     }
-    let upgrade = match negotiate(
-        req.headers(),
-        &[CHANNEL_V5, CHANNEL_V4],
-        &[CHANNEL_V4, CHANNEL_V5],
-    ) {
-        Ok(u) => u,
-        Err((code, message)) => return text(code, message),
-    };
     let wanted = joined.wanted;
     let cmd = ExecCommand {
         argv,
@@ -297,16 +297,8 @@ pub async fn attach(
     req: Request,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let joined = match join(&s, &ns, &pod, &container, &query) {
+    let (joined, upgrade) = match join(&s, &ns, &pod, &container, &query, req.headers()) {
         Ok(j) => j,
-        Err((code, message)) => return text(code, message),
-    };
-    let upgrade = match negotiate(
-        req.headers(),
-        &[CHANNEL_V5, CHANNEL_V4],
-        &[CHANNEL_V4, CHANNEL_V5],
-    ) {
-        Ok(u) => u,
         Err((code, message)) => return text(code, message),
     };
     let wanted = joined.wanted;
