@@ -491,6 +491,31 @@ async fn admission_deadlines_and_missing_config_are_reported_as_the_kubelet_does
     for p in [&big, &late, &needs, &noimage] {
         pods.create(&PostParams::default(), p).await.unwrap();
     }
+    // Two pods asking for one host port: the second is rejected as the kubelet rejects it.
+    let ported = |name: &str| {
+        pod(
+            name,
+            "w",
+            json!({"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "30"],
+                "ports": [{"containerPort": 80, "hostPort": 18080}]}]}),
+        )
+    };
+    pods.create(&PostParams::default(), &ported("port-a"))
+        .await
+        .unwrap();
+    pod_until(&pods, "port-a", "running", |p| phase(p) == "Running").await;
+    pods.create(&PostParams::default(), &ported("port-b"))
+        .await
+        .unwrap();
+    let clash = pod_until(&pods, "port-b", "rejected", |p| phase(p) == "Failed").await;
+    let st = clash.status.unwrap();
+    assert_eq!(
+        (st.reason.as_deref(), st.message.as_deref()),
+        (
+            Some("NodePorts"),
+            Some("Pod was rejected: Predicate NodePorts failed")
+        )
+    );
     let rejected = pod_until(&pods, "big", "rejected", |p| phase(p) == "Failed").await;
     let st = rejected.status.unwrap();
     assert_eq!(st.reason.as_deref(), Some("OutOfcpu"));

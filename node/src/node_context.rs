@@ -32,7 +32,38 @@ pub struct NodeContext {
     pub stopping: CancellationToken,
     /// Each pod's containers as the agent's endpoint serves them (logs, exec, attach, port-forward).
     pub pods: Arc<PodIndex>,
-    admitted: Mutex<HashMap<String, Requests>>,
+    admitted: Mutex<HashMap<String, (Requests, Vec<HostPort>)>>,
+}
+
+/// A host port a pod's container asks for: (protocol, host IP, port).
+pub type HostPort = (String, String, i32);
+
+/// The host ports of `pod`'s containers (init containers' too, as upstream counts them).
+pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| {
+            let port = p.host_port.filter(|h| *h > 0)?;
+            Some((
+                p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                p.host_ip.clone().unwrap_or_default(),
+                port,
+            ))
+        })
+        .collect()
+}
+
+/// Whether two host ports collide: the same protocol and port on the same address, or on
+/// any address where either listens on all of them (the scheduler's NodePorts rule).
+fn collide(a: &HostPort, b: &HostPort) -> bool {
+    let any = |ip: &str| ip.is_empty() || ip == "0.0.0.0" || ip == "::";
+    a.0 == b.0 && a.2 == b.2 && (a.1 == b.1 || any(&a.1) || any(&b.1))
 }
 
 /// What an admitted pod takes of the node.
@@ -126,8 +157,8 @@ impl NodeContext {
         ))
     }
 
-    /// Admits `pod` if the node has room for it (the kubelet's admission of resources and
-    /// pod count); otherwise the kubelet's rejection reason and message.
+    /// Admits `pod` if the node has room for it (the kubelet's admission of resources, pod
+    /// count and host ports); otherwise the kubelet's rejection reason and message.
     pub fn admit(&self, uid: &str, pod: &Pod) -> Result<(), (String, String)> {
         let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
         if admitted.contains_key(uid) {
@@ -142,7 +173,7 @@ impl NodeContext {
         let want = Requests::of(pod);
         let used = admitted
             .values()
-            .fold(Requests::default(), |a, r| Requests {
+            .fold(Requests::default(), |a, (r, _)| Requests {
                 milli_cpu: a.milli_cpu + r.milli_cpu,
                 memory: a.memory + r.memory,
             });
@@ -166,7 +197,19 @@ impl NodeContext {
         if want.memory > 0.0 && used.memory + want.memory > mem {
             return Err(reject("memory", want.memory, used.memory, mem));
         }
-        admitted.insert(uid.to_string(), want);
+        let ports = host_ports(pod);
+        let taken = admitted
+            .values()
+            .flat_map(|(_, p)| p.iter())
+            .any(|t| ports.iter().any(|p| collide(p, t)));
+        if taken {
+            // The kubelet's general predicates: NodePorts, worded as its predicate error.
+            return Err((
+                "NodePorts".into(),
+                "Pod was rejected: Predicate NodePorts failed".into(),
+            ));
+        }
+        admitted.insert(uid.to_string(), (want, ports));
         Ok(())
     }
 
@@ -176,5 +219,34 @@ impl NodeContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(proto: &str, ip: &str, port: i32) -> HostPort {
+        (proto.into(), ip.into(), port)
+    }
+
+    #[test]
+    fn host_ports_collide_on_protocol_port_and_overlapping_addresses() {
+        assert!(collide(&port("TCP", "", 80), &port("TCP", "127.0.0.1", 80)));
+        assert!(collide(
+            &port("TCP", "127.0.0.1", 80),
+            &port("TCP", "127.0.0.1", 80)
+        ));
+        assert!(!collide(
+            &port("TCP", "127.0.0.1", 80),
+            &port("TCP", "127.0.0.2", 80)
+        ));
+        assert!(!collide(&port("UDP", "", 80), &port("TCP", "", 80)));
+        assert!(!collide(&port("TCP", "", 80), &port("TCP", "", 81)));
+        let pod: Pod = serde_json::from_value(serde_json::json!({"spec": {"containers": [
+            {"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080},
+                                     {"containerPort": 53, "protocol": "UDP"}]}]}}))
+        .unwrap();
+        assert_eq!(host_ports(&pod), vec![port("TCP", "", 8080)]);
     }
 }
