@@ -68,8 +68,18 @@ async fn minority_refuses_and_majority_serves(isolate_leader: bool) {
     }
     assert!(c.kv(new_leader).leadership().borrow().is_leader);
 
-    // The minority refuses what needs a quorum, with a clear error, and changes nothing.
+    // The minority refuses what needs a quorum, with a clear error, and changes nothing. An
+    // isolated leader first has to notice it lost its quorum (as etcd's CheckQuorum does);
+    // until then a write to it times out rather than being refused.
     let kv = c.kv(victim);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while kv.leadership().borrow().is_leader {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the isolated leader never stepped down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_no_leader(kv.put(put("minority", "x")).await, "write in the minority");
     assert_no_leader(
         kv.range(get("before", false)).await,
