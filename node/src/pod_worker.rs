@@ -88,10 +88,12 @@ fn spec_containers(pod: &Pod, kind: Kind) -> Vec<Container> {
 }
 
 /// The spec of the init or regular container `name`.
-fn spec_of(pod: &Pod, name: &str) -> Option<Container> {
-    spec_containers(pod, Kind::Init)
-        .into_iter()
-        .chain(spec_containers(pod, Kind::Regular))
+fn spec_of<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    let spec = pod.spec.as_ref()?;
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
         .find(|c| c.name == name)
 }
 
@@ -641,7 +643,7 @@ impl PodWorker {
             .iter()
             .chain(self.containers.iter())
             .find(|r| r.running_id() == Some(result.container_id.as_str()))
-            .and_then(|r| spec_of(&self.pod, &r.name))
+            .and_then(|r| spec_of(&self.pod, &r.name).cloned())
         else {
             return;
         };
@@ -988,7 +990,7 @@ impl PodWorker {
                         Vec::new()
                     },
                     working_dir: spec_of(&self.pod, &r.name)
-                        .and_then(|c| c.working_dir)
+                        .and_then(|c| c.working_dir.as_ref())
                         .map(std::path::PathBuf::from),
                     running_id,
                 };

@@ -77,8 +77,11 @@ pub(super) fn container(pod: &Value, name: &str, asked: Option<&str>) -> ApiResu
     }
 }
 
-/// GET `pods/{name}/log`.
-pub async fn pod_log(api: &KubeApi, call: Call) -> ApiResult<Response> {
+/// The pod a `pods/{name}/…` request names: (namespace, name, object), read fresh.
+pub(super) async fn requested_pod(
+    api: &KubeApi,
+    call: &Call,
+) -> ApiResult<(String, String, Value)> {
     let pods = call.r();
     let name = call.name()?.to_string();
     let ns = call.ns().unwrap_or("default").to_string();
@@ -89,7 +92,12 @@ pub async fn pod_log(api: &KubeApi, call: Call) -> ApiResult<Response> {
     else {
         return Err(ApiError::not_found(pods, &name));
     };
-    let pod = found.object;
+    Ok((ns, name, found.object))
+}
+
+/// GET `pods/{name}/log`.
+pub async fn pod_log(api: &KubeApi, call: Call) -> ApiResult<Response> {
+    let (ns, name, pod) = requested_pod(api, &call).await?;
     let container = container(&pod, &name, call.query.get("container"))?;
     // The serializer is not Send: it is gone before the first await below.
     let query = {

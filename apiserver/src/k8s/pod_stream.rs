@@ -13,8 +13,7 @@ use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 
-use super::objects::{key, Freshness};
-use super::pod_log::container;
+use super::pod_log::{container, requested_pod};
 use super::route::Call;
 use super::status::{ApiError, ApiResult};
 use super::{meta, node_agent, KubeApi};
@@ -91,18 +90,8 @@ fn frame_len(b: &[u8]) -> Option<usize> {
 
 /// GET or POST `pods/{name}/exec|attach|portforward`.
 pub async fn pod_stream(api: &KubeApi, mut call: Call, method: &Method) -> ApiResult<Response> {
-    let pods = call.r();
     let sub = call.target.subresource.clone().unwrap_or_default();
-    let name = call.name()?.to_string();
-    let ns = call.ns().unwrap_or("default").to_string();
-    let Some(found) = api
-        .store()
-        .get(&key(pods, Some(&ns), &name), Freshness::Latest)
-        .await?
-    else {
-        return Err(ApiError::not_found(pods, &name));
-    };
-    let pod = found.object;
+    let (ns, name, pod) = requested_pod(api, &call).await?;
     let path = match sub.as_str() {
         "portforward" => format!("/portForward/{ns}/{name}"),
         verb => {

@@ -99,12 +99,10 @@ async fn copy_out(mut from: impl AsyncRead + Unpin, to: Option<mpsc::Sender<Byte
 pub async fn exec(
     runtime: Arc<dyn Runtime>,
     id: &str,
-    cmd: ExecCommand,
-    streams: Streams,
+    mut cmd: ExecCommand,
+    mut streams: Streams,
 ) -> Outcome {
     let argv = cmd.argv.clone();
-    let mut cmd = cmd;
-    let mut streams = streams;
     if cmd.tty {
         // The client sends the terminal's size right after it opened its streams: the command
         // starts on a terminal of that size rather than being resized once it runs.
