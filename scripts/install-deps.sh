@@ -2,8 +2,9 @@
 # Installs the system packages the build and tests need, if missing: libclang (RocksDB's
 # bindings), protoc (the .proto files), etcdctl (the etcd facade's tests), etcd (the peer
 # `capstan migrate` is tested against), curl, the Python Kubernetes client (Debian's, and 37.x
-# from PyPI in a venv), strace and
-# libfaketime (`capstan jepsen`'s disk and clock faults). Debian 12; needs root (or sudo) the first time only.
+# from PyPI in a venv), strace and libfaketime (`capstan jepsen`'s disk and clock faults), and
+# iproute2, nftables and util-linux (the sandbox runtime). Debian 12; needs root (or sudo) the
+# first time only.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -16,6 +17,9 @@ command -v curl >/dev/null 2>&1 || need+=(curl)             # raw /metrics and /
 command -v strace >/dev/null 2>&1 || need+=(strace)          # capstan jepsen's disk faults
 dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)   # capstan jepsen's clock faults
 dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)  # the venv holding the newest Python client
+command -v ip >/dev/null 2>&1 || need+=(iproute2)             # the sandbox runtime's bridge and veths
+command -v nft >/dev/null 2>&1 || need+=(nftables)            # its guard: pod traffic never leaves the machine
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)      # nsenter, unshare, setsid --ctty
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -78,9 +78,27 @@ enum Cmd {
     },
     /// The node agent: registers a Node and runs the pods bound to it.
     Node(Box<node_cmd::NodeArgs>),
+    /// The sandbox runtime's helper processes (started by `capstan node`, not by hand).
+    #[command(hide = true)]
+    SandboxInit {
+        #[command(subcommand)]
+        command: SandboxInitCmd,
+    },
     /// Fault tests: kills, pauses, partitions, clock and disk faults against real replicas
     /// under load, with the history checked (linearizability, serializability, watches, leases).
     Jepsen(capstan_jepsen::JepsenArgs),
+}
+
+#[derive(Subcommand)]
+enum SandboxInitCmd {
+    /// Holds a pod's namespaces with its hostname.
+    Pause { hostname: String },
+    /// Sets up a container's root and mounts and runs its first process.
+    Container { spec: PathBuf },
+    /// The container's first process: joins its cgroup, pivots into its root, executes it.
+    Exec { spec: PathBuf },
+    /// Relays a port-forward connection to the pod's localhost.
+    Dial { port: u16 },
 }
 
 #[derive(Subcommand)]
@@ -143,6 +161,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if code != 0 {
                 std::process::exit(code);
             }
+        }
+        Cmd::SandboxInit { command } => {
+            use capstan_node::runtime::sandbox::init;
+            std::process::exit(match command {
+                SandboxInitCmd::Pause { hostname } => init::pause(&hostname),
+                SandboxInitCmd::Container { spec } => init::container(&spec),
+                SandboxInitCmd::Exec { spec } => init::exec(&spec),
+                SandboxInitCmd::Dial { port } => init::dial(port),
+            });
         }
         Cmd::Node(args) => {
             init_logging(server::LogFormat::Text);

@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use capstan_node::{NodeConfig, RuntimeKind};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use tokio_util::sync::CancellationToken;
 
 /// `--runtime`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum RuntimeArg {
-    /// `process` (the sandbox runtime is not built yet).
+    /// `sandbox` as root, else `process`.
     Auto,
-    /// Pods in their own namespaces (root); not available yet.
+    /// Pods in their own namespaces with their own IPs, volumes and cgroups (root).
     Sandbox,
     /// Host processes, the pod IP is the node's.
     Process,
@@ -24,14 +24,26 @@ pub enum RuntimeArg {
     Sim,
 }
 
+/// `capstan node …` commands besides running the agent.
+#[derive(Subcommand)]
+pub enum NodeCmd {
+    /// Removes what node agents of this machine left behind after a crash or a kill: their
+    /// pods' processes, cgroups, veths, bridges and nftables tables. Run it with no agent
+    /// running.
+    Cleanup,
+}
+
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct NodeArgs {
+    #[command(subcommand)]
+    pub command: Option<NodeCmd>,
     /// The Node's name; with `--sim K`, nodes NAME-0 … NAME-(K-1).
-    #[arg(long)]
-    pub name: String,
+    #[arg(long, required = true)]
+    pub name: Option<String>,
     /// The kubeconfig to reach the API with (e.g. `capstan kubeconfig > admin.kubeconfig`).
-    #[arg(long)]
-    pub kubeconfig: PathBuf,
+    #[arg(long, required = true)]
+    pub kubeconfig: Option<PathBuf>,
     /// Where pod logs and the agent's state live [default: <data dir>/node-<name>].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -97,16 +109,21 @@ impl NodeArgs {
         let runtime = match (self.runtime, self.sim) {
             (_, k) if k > 0 => RuntimeKind::Sim,
             (RuntimeArg::Sim, _) => RuntimeKind::Sim,
-            (RuntimeArg::Sandbox, _) => {
-                bail!("--runtime sandbox is not available in this build yet; use process or sim")
+            (RuntimeArg::Sandbox, _) if !capstan_node::runtime::sandbox::is_root() => {
+                bail!("--runtime sandbox needs root (namespaces, mounts, cgroups); use --runtime process")
+            }
+            (RuntimeArg::Sandbox, _) => RuntimeKind::Sandbox,
+            (RuntimeArg::Auto, _) if capstan_node::runtime::sandbox::is_root() => {
+                RuntimeKind::Sandbox
             }
             (RuntimeArg::Auto | RuntimeArg::Process, _) => RuntimeKind::Process,
         };
+        let name = self.name.clone().unwrap_or_default();
         let data_dir = match &self.data_dir {
             Some(d) => d.clone(),
-            None => crate::server::default_data_dir()?.join(format!("node-{}", self.name)),
+            None => crate::server::default_data_dir()?.join(format!("node-{name}")),
         };
-        let mut c = NodeConfig::new(self.name.clone(), data_dir);
+        let mut c = NodeConfig::new(name, data_dir);
         c.runtime = runtime;
         c.sim = self.sim;
         c.node_ip = self.node_ip;
@@ -125,12 +142,19 @@ impl NodeArgs {
 }
 
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    if let Some(NodeCmd::Cleanup) = args.command {
+        for line in capstan_node::runtime::sandbox::cleanup_machine().await {
+            println!("removed {line}");
+        }
+        return Ok(());
+    }
     let config = args.config()?;
-    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+    let kubeconfig_path = args.kubeconfig.clone().unwrap_or_default();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&kubeconfig_path)
+        .with_context(|| format!("reading {}", kubeconfig_path.display()))?;
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
-        .with_context(|| format!("using {}", args.kubeconfig.display()))?;
+        .with_context(|| format!("using {}", kubeconfig_path.display()))?;
     let mut config = config;
     // The agent's endpoint accepts client certificates of the cluster CA (the API server's).
     config.client_ca = client_config.root_cert.clone().unwrap_or_default();

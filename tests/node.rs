@@ -1305,3 +1305,283 @@ async fn kubectl_exec_attach_cp_port_forward_and_top_reach_containers_1_27_and_1
         );
     }
 }
+
+/// Runs `kubectl exec POD -- argv` (1.33); its stdout, failing on an error.
+fn exec_in(s: &Server, pod: &str, argv: &[&str]) -> String {
+    let mut args = vec!["exec", pod, "--"];
+    args.extend_from_slice(argv);
+    let (ok, out, err) = kubectl(33, s, &args);
+    assert!(ok, "exec {argv:?} in {pod}: {err}");
+    out
+}
+
+/// What of the sandbox runtime of node `key` is still on the machine: links, the nftables
+/// table, cgroups and helper processes.
+fn sandbox_leftovers(key: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&links.stdout).lines() {
+        if line.contains(&format!("capstan{key}")) || line.contains(&format!("cpv{key}")) {
+            left.push(line.to_string());
+        }
+    }
+    let tables = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&tables.stdout).lines() {
+        if line.contains(&format!("capstan_{key}")) {
+            left.push(line.to_string());
+        }
+    }
+    for root in [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup",
+    ] {
+        let p = std::path::Path::new(root).join(format!("capstan.{key}"));
+        if p.exists() {
+            left.push(p.display().to_string());
+        }
+    }
+    left
+}
+
+/// The helper processes (`capstan sandbox-init …`) running now.
+fn sandbox_helpers() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).nth(1) == Some(&b"sandbox-init"[..]))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_leave_nothing_behind(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let helpers_before = sandbox_helpers();
+    let mut w1 = NodeAgent::start(&s, dir.path(), "sb-1", &["--runtime", "sandbox"]);
+    let mut w2 = NodeAgent::start(&s, dir.path(), "sb-2", &["--runtime", "sandbox"]);
+    let nodes: Api<Node> = Api::all(client.clone());
+    let cidr_of = |n: &Node| n.spec.as_ref().and_then(|s| s.pod_cidr.clone());
+    for n in ["sb-1", "sb-2"] {
+        until(
+            &format!("{n} with a pod CIDR"),
+            || async { nodes.get_opt(n).await.unwrap() },
+            |n: &Option<Node>| n.as_ref().and_then(cidr_of).is_some(),
+        )
+        .await;
+    }
+    let ns = "default";
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"metadata": {"name": "cfg"}, "data": {"greeting": "hello", "other": "x"}}),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "sec"}, "stringData": {"token": "s3cret"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let host_dir = dir.path().join("host-volume");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::set_permissions(
+        &host_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    // A server on the second node, bound to every address of its pod.
+    let server = "import socket,os\n\
+        s=socket.socket(); s.bind(('0.0.0.0', 8080)); s.listen()\n\
+        while True:\n    c,a=s.accept(); c.sendall(('from '+os.uname().nodename+'\\n').encode()); c.close()\n";
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "web",
+            "sb-2",
+            json!({"containers": [{"name": "c", "image": "python",
+            "command": ["/usr/bin/python3", "-c", server],
+            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "box", "labels": {"app": "box"}},
+            "spec": {"nodeName": "sb-1",
+                "securityContext": {"runAsUser": 1000, "runAsGroup": 3000},
+                "containers": [{"name": "c", "image": "busybox",
+                    "command": ["sh", "-c", "echo pid $$$$; echo scratch > /scratch/f; touch /scratch-ro/x 2>/dev/null || echo read-only; exec sleep 3600"],
+                    "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}},
+                    "volumeMounts": [
+                        {"name": "scratch", "mountPath": "/scratch"},
+                        {"name": "scratch", "mountPath": "/scratch-ro", "readOnly": true},
+                        {"name": "cfg", "mountPath": "/etc/cfg"},
+                        {"name": "sec", "mountPath": "/etc/sec", "readOnly": true},
+                        {"name": "info", "mountPath": "/etc/podinfo"},
+                        {"name": "proj", "mountPath": "/etc/proj"},
+                        {"name": "host", "mountPath": "/host"}]}],
+                "volumes": [
+                    {"name": "scratch", "emptyDir": {}},
+                    {"name": "cfg", "configMap": {"name": "cfg"}},
+                    {"name": "sec", "secret": {"secretName": "sec", "defaultMode": 0o444}},
+                    {"name": "info", "downwardAPI": {"items": [
+                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                    {"name": "proj", "projected": {"sources": [
+                        {"configMap": {"name": "cfg", "items": [{"key": "greeting", "path": "g/greeting"}]}},
+                        {"secret": {"name": "sec"}}]}},
+                    {"name": "host", "hostPath": {"path": host_dir.to_str().unwrap(), "type": "Directory"}}]}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let web = pod_until(&pods, "web", "web ready", |p| container(p).ready).await;
+    let boxed = pod_until(&pods, "box", "box running", |p| container(p).ready).await;
+    let web_ip = web.status.as_ref().unwrap().pod_ip.clone().unwrap();
+    let box_ip = boxed.status.as_ref().unwrap().pod_ip.clone().unwrap();
+    // Each pod has an address of its node's pod CIDR, not the node's.
+    for (ip, node) in [(&web_ip, "sb-2"), (&box_ip, "sb-1")] {
+        let cidr = cidr_of(&nodes.get(node).await.unwrap()).unwrap();
+        let prefix = cidr.trim_end_matches(".0/24");
+        assert!(ip.starts_with(&format!("{prefix}.")), "{ip} not in {cidr}");
+    }
+    assert_eq!(
+        boxed.status.as_ref().unwrap().host_ip.as_deref(),
+        Some("127.0.0.1")
+    );
+    // Its own UTS, PID and network namespaces: the hostname is the pod's name, its shell was
+    // PID 1, and its eth0 holds its IP.
+    assert_eq!(
+        exec_in(&s, "box", &["cat", "/proc/sys/kernel/hostname"]).trim(),
+        "box"
+    );
+    let addrs = exec_in(&s, "box", &["cat", "/proc/net/fib_trie"]);
+    assert!(addrs.contains(&box_ip), "{addrs}");
+    assert!(exec_in(&s, "box", &["cat", "/etc/hosts"]).contains(&format!("{box_ip}\tbox")));
+    assert_eq!(exec_in(&s, "box", &["id", "-u"]).trim(), "1000");
+    assert_eq!(exec_in(&s, "box", &["id", "-g"]).trim(), "3000");
+    let ps = exec_in(&s, "box", &["ls", "/proc"]);
+    assert!(ps.lines().any(|l| l == "1"), "{ps}");
+    // Another pod, on another node agent, reached by its IP.
+    let fetched = exec_in(
+        &s,
+        "box",
+        &["/usr/bin/python3", "-c", &format!(
+            "import socket; c=socket.create_connection(('{web_ip}', 8080), timeout=10); print(c.recv(100).decode().strip())"
+        )],
+    );
+    assert_eq!(fetched.trim(), "from web");
+    // port-forward reaches the pod's own localhost, through its network namespace.
+    let (mut forward, local) = port_forward(33, &s, "pod/web", 8080);
+    assert_eq!(http_get(local), "from web\n");
+    forward.kill().unwrap();
+    let _ = forward.wait();
+    // Volumes: content, modes, read-only, and the emptyDir and hostPath shared with the host.
+    assert_eq!(exec_in(&s, "box", &["cat", "/etc/cfg/greeting"]), "hello");
+    assert_eq!(exec_in(&s, "box", &["cat", "/etc/sec/token"]), "s3cret");
+    assert_eq!(
+        exec_in(&s, "box", &["stat", "-L", "-c", "%a", "/etc/sec/token"]).trim(),
+        "444"
+    );
+    assert_eq!(
+        exec_in(&s, "box", &["cat", "/etc/podinfo/labels"]),
+        "app=\"box\""
+    );
+    assert_eq!(exec_in(&s, "box", &["cat", "/etc/podinfo/name"]), "box");
+    assert_eq!(
+        exec_in(&s, "box", &["cat", "/etc/proj/g/greeting"]),
+        "hello"
+    );
+    assert_eq!(exec_in(&s, "box", &["cat", "/etc/proj/token"]), "s3cret");
+    assert_eq!(exec_in(&s, "box", &["cat", "/scratch/f"]), "scratch\n");
+    exec_in(&s, "box", &["sh", "-c", "echo from-pod > /host/f"]);
+    assert_eq!(
+        std::fs::read_to_string(host_dir.join("f")).unwrap(),
+        "from-pod\n"
+    );
+    let uid = boxed.metadata.uid.clone().unwrap();
+    let log = log_lines(&w1.log_file(ns, "box", &uid, "c", 0));
+    assert_eq!(log, ["pid 1", "read-only"], "{log:?}");
+    // The container's writes outside its volumes stay in its own root.
+    exec_in(
+        &s,
+        "box",
+        &["sh", "-c", "echo mine > /var/tmp/capstan-sandbox-probe"],
+    );
+    assert_eq!(
+        exec_in(&s, "box", &["cat", "/var/tmp/capstan-sandbox-probe"]),
+        "mine\n"
+    );
+    assert!(!std::path::Path::new("/var/tmp/capstan-sandbox-probe").exists());
+    // A ConfigMap update reaches the file.
+    cms.patch(
+        "cfg",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"greeting": "updated"}})),
+    )
+    .await
+    .unwrap();
+    until(
+        "the ConfigMap update in the pod's file",
+        || async { exec_in(&s, "box", &["cat", "/etc/cfg/greeting"]) },
+        |g: &String| g == "updated",
+    )
+    .await;
+    // Its memory limit is its cgroup's: going past it is an OOM kill.
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "hog",
+            "sb-1",
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "python",
+            "command": ["/usr/bin/python3", "-c", "b = b'x' * (300 << 20); print(len(b))"],
+            "resources": {"limits": {"memory": "32Mi"}}}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    let hog = pod_until(&pods, "hog", "hog ended", |p| phase(p) == "Failed").await;
+    let ended = container(&hog).state.unwrap().terminated.unwrap();
+    assert_eq!(ended.reason.as_deref(), Some("OOMKilled"));
+    assert_eq!(ended.exit_code, 137);
+    // Stopping the agents removes every namespace, link, table, cgroup and helper they made.
+    let keys: Vec<String> = ["sb-1", "sb-2"]
+        .iter()
+        .map(|n| capstan_node::runtime::sandbox::node_key(n))
+        .collect();
+    assert!(
+        !sandbox_leftovers(&keys[0]).is_empty(),
+        "the bridge should exist while sb-1 runs"
+    );
+    w1.stop();
+    w2.stop();
+    for key in &keys {
+        assert_eq!(sandbox_leftovers(key), Vec::<String>::new());
+    }
+    assert_eq!(sandbox_helpers(), helpers_before);
+}

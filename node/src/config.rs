@@ -13,6 +13,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 pub enum RuntimeKind {
     /// Host processes, one process group per container; the pod's IP is the node's.
     Process,
+    /// Pods in their own namespaces, with an IP of the node's pod CIDR (root).
+    Sandbox,
     /// No processes: containers are running as soon as they are started, until stopped.
     Sim,
 }
@@ -22,6 +24,7 @@ impl RuntimeKind {
     pub fn name(self) -> &'static str {
         match self {
             RuntimeKind::Process => "process",
+            RuntimeKind::Sandbox => "sandbox",
             RuntimeKind::Sim => "sim",
         }
     }
@@ -65,6 +68,9 @@ pub struct NodeConfig {
     pub stop_pods_on_exit: bool,
     /// The longest a pod gets to stop when the agent stops (`shutdownGracePeriod`).
     pub shutdown_grace_period: Duration,
+    /// The binary whose hidden `sandbox-init` command the sandbox runtime runs (default: this
+    /// process's own executable, the `capstan` binary).
+    pub helper: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -87,6 +93,7 @@ impl NodeConfig {
             status_report_interval: Duration::from_secs(300),
             stop_pods_on_exit: true,
             shutdown_grace_period: Duration::from_secs(30),
+            helper: None,
         }
     }
 

@@ -238,7 +238,7 @@ pub struct PodPlace<'a> {
     pub allocatable: &'a BTreeMap<String, Quantity>,
 }
 
-fn field_value(pod: &Pod, path: &str, place: &PodPlace<'_>) -> Result<String, EnvError> {
+pub(crate) fn field_value(pod: &Pod, path: &str, place: &PodPlace<'_>) -> Result<String, EnvError> {
     let meta = &pod.metadata;
     let subscript = |prefix: &str| {
         path.strip_prefix(prefix)
@@ -280,7 +280,7 @@ fn field_value(pod: &Pod, path: &str, place: &PodPlace<'_>) -> Result<String, En
     })
 }
 
-fn resource_value(
+pub(crate) fn resource_value(
     container: &Container,
     resource: &str,
     divisor: Option<&Quantity>,

@@ -29,6 +29,7 @@ pub mod registration;
 pub mod resource_usage;
 pub mod runtime;
 pub mod streaming;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +50,7 @@ use machine::Machine;
 use node_context::NodeContext;
 use object_watch::Change;
 use runtime::process::ProcessRuntime;
+use runtime::sandbox::SandboxRuntime;
 use runtime::sim::SimRuntime;
 use runtime::Runtime;
 
@@ -93,8 +95,18 @@ pub async fn run(
     // The agent's endpoint first: the Node reports its port.
     let pods = Arc::new(pod_index::PodIndex::default());
     // A real node's one runtime, which its endpoint also reaches (exec, attach, port-forward).
-    let host_runtime: Option<Arc<dyn Runtime>> = (config.runtime == RuntimeKind::Process)
-        .then(|| Arc::new(ProcessRuntime::new(config.node_ip)) as Arc<dyn Runtime>);
+    let host_runtime: Option<Arc<dyn Runtime>> = match config.runtime {
+        RuntimeKind::Process => Some(Arc::new(ProcessRuntime::new(config.node_ip))),
+        RuntimeKind::Sandbox => {
+            let helper = match &config.helper {
+                Some(h) => h.clone(),
+                None => std::env::current_exe()
+                    .map_err(|e| NodeError::io("locating the agent's own binary", e))?,
+            };
+            Some(Arc::new(SandboxRuntime::new(&config.name, helper)))
+        }
+        RuntimeKind::Sim => None,
+    };
     let mut port = 0;
     let mut endpoint = None;
     if let Some(runtime) = &host_runtime {
@@ -269,6 +281,9 @@ pub async fn run(
     futures_util::future::join_all(background).await;
     if let Some(e) = endpoint {
         let _ = e.await;
+    }
+    if let Some(runtime) = &host_runtime {
+        runtime.shutdown().await;
     }
     Ok(())
 }

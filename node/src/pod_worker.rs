@@ -24,12 +24,17 @@ use crate::node_context::NodeContext;
 use crate::pod_index::{ContainerEntry, PodEntry};
 use crate::pod_status::{self, RestartPolicy};
 use crate::probe::{self, ProbeKind, ProbeTrack};
+use crate::runtime::sandbox::cgroup::Limits;
 use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
+use crate::volumes::{self, VolumePaths};
 
 /// How soon a pod waiting for its node's pod CIDR looks again.
 const CIDR_WAIT: Duration = Duration::from_millis(200);
 /// How soon a failed step (sandbox, environment, status write) is tried again.
 const RETRY: Duration = Duration::from_secs(2);
+/// How often ConfigMap, Secret and downward API volumes are refreshed (the kubelet's sync
+/// period is a minute; an update reaches the file within this).
+const VOLUME_RESYNC: Duration = Duration::from_secs(10);
 
 /// Which list a container is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +72,8 @@ pub struct PodWorker {
     probes: mpsc::UnboundedReceiver<ProbeResult>,
     sandbox: Option<Sandbox>,
     pod_ip: Option<String>,
+    /// The pod's volumes once set up, and when they were last refreshed.
+    volumes: Option<(VolumePaths, Instant)>,
     init: Vec<ContainerRecord>,
     containers: Vec<ContainerRecord>,
     init_done: bool,
@@ -85,6 +92,50 @@ fn spec_containers(pod: &Pod, kind: Kind) -> Vec<Container> {
             .unwrap_or_default(),
         Kind::Regular => spec.map(|s| s.containers.clone()).unwrap_or_default(),
     }
+}
+
+/// A container's cgroup limits: `limits.memory` and `limits.cpu`, and `requests.cpu` for
+/// its CPU weight (a request defaults to the limit, as the API server defaults it).
+fn limits(c: &Container) -> Limits {
+    use capstan_controllers::persistentvolume_binder::matching::parse_quantity;
+    let get = |set: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >,
+               name: &str| {
+        set.and_then(|s| s.get(name))
+            .and_then(|q| parse_quantity(&q.0))
+    };
+    let r = c.resources.as_ref();
+    let lim = r.and_then(|r| r.limits.as_ref());
+    let req = r.and_then(|r| r.requests.as_ref());
+    let cpu_limit = get(lim, "cpu");
+    Limits {
+        memory_bytes: get(lim, "memory").map(|b| b.ceil() as u64),
+        cpu_limit_milli: cpu_limit.map(|c| (c * 1000.0).ceil() as u64),
+        cpu_request_milli: get(req, "cpu")
+            .or(cpu_limit)
+            .map(|c| (c * 1000.0).ceil() as u64),
+    }
+}
+
+/// `runAsUser` and `runAsGroup`, the container's over the pod's.
+fn run_as(pod: &Pod, c: &Container) -> (Option<u32>, Option<u32>) {
+    let pod_sc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+    let sc = c.security_context.as_ref();
+    let pick = |own: Option<i64>, pod: Option<i64>| own.or(pod).and_then(|v| u32::try_from(v).ok());
+    (
+        pick(
+            sc.and_then(|s| s.run_as_user),
+            pod_sc.and_then(|s| s.run_as_user),
+        ),
+        pick(
+            sc.and_then(|s| s.run_as_group),
+            pod_sc.and_then(|s| s.run_as_group),
+        ),
+    )
 }
 
 /// The spec of the init or regular container `name`.
@@ -121,6 +172,7 @@ impl PodWorker {
             exits,
             sandbox: None,
             pod_ip: None,
+            volumes: None,
             init_done: false,
             start_time: None,
             deadline_at: None,
@@ -291,10 +343,11 @@ impl PodWorker {
         if self.sandbox.is_none() {
             let cidr = self.ctx.pod_cidr.borrow().clone();
             let dir = self.ctx.pod_dir(&self.pod);
+            let hostname = self.hostname();
             match self
                 .ctx
                 .runtime
-                .run_sandbox(&self.uid, dir, cidr.as_deref())
+                .run_sandbox(&self.uid, dir, cidr.as_deref(), &hostname)
                 .await
             {
                 Ok(s) => {
@@ -316,6 +369,24 @@ impl PodWorker {
                     return;
                 }
             }
+        }
+        if !self.sim()
+            && self
+                .volumes
+                .as_ref()
+                .is_none_or(|(_, at)| now >= *at + VOLUME_RESYNC)
+        {
+            if let Err(message) = self.prepare_volumes().await {
+                self.event(true, "FailedMount", message).await;
+                if self.volumes.is_none() {
+                    self.wake(now + RETRY);
+                    return;
+                }
+            }
+        }
+        if let Some((_, at)) = &self.volumes {
+            let next = *at + VOLUME_RESYNC;
+            self.wake(next);
         }
         let policy = self.policy();
         let init_specs = spec_containers(&self.pod, Kind::Init);
@@ -368,6 +439,48 @@ impl PodWorker {
         let phase = pod_status::phase(policy, true, &self.containers);
         if matches!(phase, "Succeeded" | "Failed") {
             self.end(phase).await;
+        }
+    }
+
+    /// The pod's hostname: `spec.hostname`, else its name, cut to 63 characters.
+    fn hostname(&self) -> String {
+        let name = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.hostname.clone())
+            .unwrap_or_else(|| self.name());
+        name.chars()
+            .take(63)
+            .collect::<String>()
+            .trim_end_matches(['-', '.'])
+            .to_string()
+    }
+
+    /// Sets up or refreshes the pod's volumes.
+    async fn prepare_volumes(&mut self) -> Result<(), String> {
+        let dir = self.ctx.pod_dir(&self.pod);
+        let pod_ip = self.pod_ip.clone().unwrap_or_default();
+        let host_ip = self.ctx.config.node_ip.to_string();
+        let place = PodPlace {
+            pod_ip: &pod_ip,
+            host_ip: &host_ip,
+            allocatable: &self.ctx.allocatable,
+        };
+        let paths = volumes::prepare(&self.ctx.client, &self.pod, &dir, &place).await;
+        // A refresh that failed keeps what was set up.
+        let at = Instant::now();
+        match paths {
+            Ok(p) => {
+                self.volumes = Some((p, at));
+                Ok(())
+            }
+            Err(e) => {
+                if let Some((_, t)) = &mut self.volumes {
+                    *t = at;
+                }
+                Err(e)
+            }
         }
     }
 
@@ -468,6 +581,23 @@ impl PodWorker {
                 }
             }
         };
+        let mounts = match &self.volumes {
+            Some((paths, _)) => volumes::mounts(c, paths),
+            None => Ok(Vec::new()),
+        };
+        let mounts = match mounts {
+            Ok(m) => m,
+            Err(e) => {
+                self.record(kind, i).state = State::Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: e.clone(),
+                };
+                self.event(true, "Failed", format!("Error: {e}")).await;
+                self.wake(now + RETRY);
+                return;
+            }
+        };
+        let (uid, gid) = run_as(&self.pod, c);
         let rec = self.record(kind, i);
         let restarting = rec.exited_at.is_some();
         let restart_count = rec.restart_count + i32::from(restarting);
@@ -485,6 +615,10 @@ impl PodWorker {
             exits: self.exits_tx.clone(),
             stdin: c.stdin == Some(true),
             stdin_once: c.stdin_once == Some(true),
+            mounts,
+            limits: limits(c),
+            uid,
+            gid,
         };
         let result = self.ctx.runtime.start_container(&sandbox, spec).await;
         let has_readiness = c.readiness_probe.is_some();

@@ -16,8 +16,17 @@ pub struct NodeAgent {
 }
 
 impl NodeAgent {
-    /// Starts `capstan node --name NAME` against `server` with `extra` flags.
+    /// Starts `capstan node --name NAME` against `server` with `extra` flags; the process
+    /// runtime unless `extra` names one (the sandbox runtime has tests of its own).
     pub fn start(server: &Server, root: &Path, name: &str, extra: &[&str]) -> NodeAgent {
+        let runtime: &[&str] = if extra
+            .iter()
+            .any(|a| a.starts_with("--runtime") || *a == "--sim")
+        {
+            &[]
+        } else {
+            &["--runtime", "process"]
+        };
         let data_dir = root.join(format!("node-{name}"));
         let log = root.join(format!("node-{name}.log"));
         let out = std::fs::OpenOptions::new()
@@ -32,6 +41,7 @@ impl NodeAgent {
             .arg(server.kubeconfig())
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(runtime)
             .args(extra)
             .env(
                 "RUST_LOG",

@@ -61,8 +61,16 @@ pub struct ExecProcess {
 
 /// Where `program` is found on `path` (a `PATH` value), or why not, in containerd's words.
 pub fn resolve(program: &str, path: &str) -> Result<PathBuf, String> {
+    resolve_under(Path::new("/"), program, path)
+}
+
+/// As [`resolve`], in the filesystem whose root the host sees at `root` (a container's
+/// `/proc/<pid>/root`); the path returned is the one inside it. Symbolic links are followed
+/// on the host's side, so an absolute link inside the container is only approximated.
+pub fn resolve_under(root: &Path, program: &str, path: &str) -> Result<PathBuf, String> {
     let runnable = |p: &Path| {
-        p.metadata()
+        root.join(p.strip_prefix("/").unwrap_or(p))
+            .metadata()
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
     if program.contains('/') {

@@ -4,6 +4,7 @@
 
 pub mod host_exec;
 pub mod process;
+pub mod sandbox;
 pub mod sim;
 
 use std::net::IpAddr;
@@ -47,6 +48,14 @@ pub struct ContainerStart {
     /// closed once the first attached client leaves (`stdinOnce`).
     pub stdin: bool,
     pub stdin_once: bool,
+    /// Its volumes, bind-mounted where the container asked (the sandbox runtime; the process
+    /// runtime shares the host's filesystem and mounts nothing).
+    pub mounts: Vec<sandbox::init::BindMount>,
+    /// Its cgroup limits (the sandbox runtime).
+    pub limits: sandbox::cgroup::Limits,
+    /// `securityContext.runAsUser` and `runAsGroup` (the sandbox runtime).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     /// Where its exit is reported.
     pub exits: mpsc::UnboundedSender<Exit>,
 }
@@ -109,16 +118,33 @@ pub struct Attachment {
     pub exited: tokio::sync::watch::Receiver<Option<Exit>>,
 }
 
+/// A connection to a port of a pod (`kubectl port-forward`), as two halves.
+pub struct PodConnection {
+    pub reader: host_exec::Reader,
+    pub writer: host_exec::Writer,
+}
+
+impl From<TcpStream> for PodConnection {
+    fn from(tcp: TcpStream) -> PodConnection {
+        let (reader, writer) = tcp.into_split();
+        PodConnection {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+        }
+    }
+}
+
 /// A node's container runtime.
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// Makes the sandbox of the pod `uid`; the IP comes from `pod_cidr` where the runtime gives
-    /// pods their own addresses.
+    /// pods their own addresses, and `hostname` is the pod's where it has its own.
     async fn run_sandbox(
         &self,
         uid: &str,
         dir: PathBuf,
         pod_cidr: Option<&str>,
+        hostname: &str,
     ) -> Result<Sandbox, SandboxError>;
 
     /// Starts a container in `sandbox`; returns its id.
@@ -146,5 +172,9 @@ pub trait Runtime: Send + Sync {
 
     /// Connects to `port` of the pod (`kubectl port-forward`), as a process in its network
     /// namespace would reach `localhost`.
-    async fn dial(&self, sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream>;
+    async fn dial(&self, sandbox: &Sandbox, port: u16) -> std::io::Result<PodConnection>;
+
+    /// Removes what the runtime made for the node itself once the agent stops (its pods'
+    /// sandboxes are removed first).
+    async fn shutdown(&self) {}
 }

@@ -24,8 +24,8 @@ use tokio::sync::{broadcast, watch};
 use crate::resource_usage::Usage;
 
 use super::{
-    host_exec, Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, Runtime, Sandbox,
-    SandboxError, StartError, DEFAULT_PATH,
+    host_exec, Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, PodConnection, Runtime,
+    Sandbox, SandboxError, StartError, DEFAULT_PATH,
 };
 use crate::cri_log;
 
@@ -110,6 +110,7 @@ impl Runtime for ProcessRuntime {
         uid: &str,
         dir: PathBuf,
         _pod_cidr: Option<&str>,
+        _hostname: &str,
     ) -> Result<Sandbox, SandboxError> {
         tokio::fs::create_dir_all(&dir)
             .await
@@ -310,9 +311,11 @@ impl Runtime for ProcessRuntime {
             .collect()
     }
 
-    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<TcpStream> {
+    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<PodConnection> {
         // The pod shares the node's network: its localhost is the node's.
-        TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).await
+        TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port))
+            .await
+            .map(PodConnection::from)
     }
 
     async fn remove_sandbox(&self, sandbox: &Sandbox) {

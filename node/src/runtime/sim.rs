@@ -13,8 +13,8 @@ use k8s_openapi::jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use super::{
-    Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, Runtime, Sandbox, SandboxError,
-    StartError,
+    Attachment, ContainerStart, ExecCommand, ExecProcess, Exit, PodConnection, Runtime, Sandbox,
+    SandboxError, StartError,
 };
 use crate::ip_pool::IpPool;
 
@@ -40,6 +40,7 @@ impl Runtime for SimRuntime {
         uid: &str,
         dir: PathBuf,
         pod_cidr: Option<&str>,
+        _hostname: &str,
     ) -> Result<Sandbox, SandboxError> {
         let cidr = pod_cidr.ok_or(SandboxError::NoPodCidr)?;
         let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
@@ -121,7 +122,7 @@ impl Runtime for SimRuntime {
         HashMap::new()
     }
 
-    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    async fn dial(&self, _sandbox: &Sandbox, port: u16) -> std::io::Result<PodConnection> {
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
             format!("a simulated pod listens on no port ({port})"),

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::spdy::{SpdyStream, SpdyWriter};
-use crate::runtime::{Runtime, Sandbox};
+use crate::runtime::{PodConnection, Runtime, Sandbox};
 
 /// Where forwarded connections go.
 #[derive(Clone)]
@@ -25,7 +24,7 @@ pub struct Target {
 }
 
 impl Target {
-    async fn dial(&self, port: u16) -> Result<TcpStream, String> {
+    async fn dial(&self, port: u16) -> Result<PodConnection, String> {
         self.runtime
             .dial(&self.sandbox, port)
             .await
@@ -40,12 +39,15 @@ impl Target {
 
 /// Copies between `tcp` and a client stream (`from_client`, `to_client`) until both
 /// directions end; the client's end of sending half-closes the connection.
-async fn splice<W, F>(tcp: TcpStream, mut from_client: mpsc::Receiver<Bytes>, to_client: W)
+async fn splice<W, F>(pod: PodConnection, mut from_client: mpsc::Receiver<Bytes>, to_client: W)
 where
     W: Fn(Option<Bytes>) -> F,
     F: std::future::Future<Output = bool>,
 {
-    let (mut rd, mut wr) = tcp.into_split();
+    let PodConnection {
+        reader: mut rd,
+        writer: mut wr,
+    } = pod;
     let upstream = tokio::spawn(async move {
         while let Some(b) = from_client.recv().await {
             if wr.write_all(&b).await.is_err() {
