@@ -1565,6 +1565,43 @@ async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_
     )
     .await
     .unwrap();
+    // terminationMessagePath: the file the container wrote; FallbackToLogsOnError: its log.
+    pods.create(
+        &PostParams::default(),
+        &pod("last-words", "sb-1", json!({"restartPolicy": "Never", "containers": [
+            {"name": "file", "image": "busybox", "terminationMessagePath": "/tmp/done",
+             "command": ["sh", "-c", "echo all done > /tmp/done; ls /dev > /dev/termination-log 2>&1; exit 0"]},
+            {"name": "logs", "image": "busybox", "terminationMessagePolicy": "FallbackToLogsOnError",
+             "command": ["sh", "-c", "echo something broke; exit 3"]}]})),
+    )
+    .await
+    .unwrap();
+    let words = pod_until(&pods, "last-words", "last-words ended", |p| {
+        phase(p) == "Failed"
+    })
+    .await;
+    let ended = |name: &str| {
+        words
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .state
+            .clone()
+            .unwrap()
+            .terminated
+            .unwrap()
+    };
+    assert_eq!(ended("file").message.as_deref(), Some("all done\n"));
+    assert_eq!(ended("logs").message.as_deref(), Some("something broke\n"));
+    assert_eq!(ended("logs").exit_code, 3);
+    // The container's /dev is its own: the host's has no such file.
+    assert!(!std::path::Path::new("/dev/termination-log").exists());
     let hog = pod_until(&pods, "hog", "hog ended", |p| phase(p) == "Failed").await;
     let ended = container(&hog).state.unwrap().terminated.unwrap();
     assert_eq!(ended.reason.as_deref(), Some("OOMKilled"));

@@ -57,6 +57,8 @@ pub struct ContainerRecord {
     pub probes: Vec<ProbeTrack>,
     /// The running instance's environment (exec probes run with it).
     pub env: Vec<(String, String)>,
+    /// Where the running instance's termination message comes from.
+    pub termination_message: Option<crate::termination_message::TerminationMessage>,
 }
 
 impl ContainerRecord {
@@ -76,6 +78,7 @@ impl ContainerRecord {
             ever_started: false,
             probes: Vec::new(),
             env: Vec::new(),
+            termination_message: None,
         }
     }
 
@@ -108,7 +111,10 @@ impl ContainerRecord {
             started_at: Some(Time(*started_at)),
             finished_at: Some(Time(exit.finished_at)),
             container_id: Some(id.clone()),
-            message: None,
+            message: self
+                .termination_message
+                .as_ref()
+                .and_then(|t| t.read(exit.code)),
         });
         self.exited_at = Some(Instant::now());
         self.ready = false;

@@ -29,6 +29,7 @@ pub mod registration;
 pub mod resource_usage;
 pub mod runtime;
 pub mod streaming;
+pub mod termination_message;
 pub mod volumes;
 
 use std::collections::HashMap;

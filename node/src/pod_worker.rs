@@ -25,7 +25,9 @@ use crate::pod_index::{ContainerEntry, PodEntry};
 use crate::pod_status::{self, RestartPolicy};
 use crate::probe::{self, ProbeKind, ProbeTrack};
 use crate::runtime::sandbox::cgroup::Limits;
+use crate::runtime::sandbox::init::BindMount;
 use crate::runtime::{ContainerStart, Exit, Sandbox, SandboxError, StartError};
+use crate::termination_message::TerminationMessage;
 use crate::volumes::{self, VolumePaths};
 
 /// How soon a pod waiting for its node's pod CIDR looks again.
@@ -581,12 +583,48 @@ impl PodWorker {
                 }
             }
         };
+        let attempt = {
+            let rec = self.record(kind, i);
+            rec.restart_count + i32::from(rec.exited_at.is_some())
+        };
+        let log_path = sandbox.dir.join(&c.name).join(format!("{attempt}.log"));
+        // The file mounted at terminationMessagePath, writable by any user (the sandbox
+        // runtime; the process runtime's containers share the host's paths).
+        let termination_file = (self.ctx.config.runtime == RuntimeKind::Sandbox)
+            .then(|| {
+                sandbox
+                    .dir
+                    .join(&c.name)
+                    .join(format!("termination-{attempt}"))
+            })
+            .filter(|f| {
+                use std::os::unix::fs::PermissionsExt;
+                let made = f
+                    .parent()
+                    .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+                    && std::fs::write(f, b"").is_ok()
+                    && std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o666)).is_ok();
+                made
+            });
         let mounts = match &self.volumes {
             Some((paths, _)) => volumes::mounts(c, paths),
             None => Ok(Vec::new()),
         };
         let mounts = match mounts {
-            Ok(m) => m,
+            Ok(mut m) => {
+                if let Some(f) = &termination_file {
+                    m.push(BindMount {
+                        source: f.clone(),
+                        target: c
+                            .termination_message_path
+                            .clone()
+                            .unwrap_or_else(|| "/dev/termination-log".into())
+                            .into(),
+                        read_only: false,
+                    });
+                }
+                m
+            }
             Err(e) => {
                 self.record(kind, i).state = State::Waiting {
                     reason: "CreateContainerConfigError".into(),
@@ -600,7 +638,6 @@ impl PodWorker {
         let (uid, gid) = run_as(&self.pod, c);
         let rec = self.record(kind, i);
         let restarting = rec.exited_at.is_some();
-        let restart_count = rec.restart_count + i32::from(restarting);
         let spec_env = env.clone();
         let spec = ContainerStart {
             name: c.name.clone(),
@@ -608,10 +645,7 @@ impl PodWorker {
             argv: env::argv(c, &env),
             env,
             working_dir: c.working_dir.clone(),
-            log_path: sandbox
-                .dir
-                .join(&c.name)
-                .join(format!("{restart_count}.log")),
+            log_path: log_path.clone(),
             exits: self.exits_tx.clone(),
             stdin: c.stdin == Some(true),
             stdin_once: c.stdin_once == Some(true),
@@ -653,6 +687,12 @@ impl PodWorker {
                 rec.started = !has_startup;
                 rec.probes = probes;
                 rec.env = spec_env;
+                rec.termination_message = Some(TerminationMessage {
+                    file: termination_file,
+                    fallback_to_logs: c.termination_message_policy.as_deref()
+                        == Some("FallbackToLogsOnError"),
+                    log: log_path,
+                });
                 self.event(false, "Created", format!("Created container: {}", c.name))
                     .await;
                 self.event(false, "Started", format!("Started container {}", c.name))

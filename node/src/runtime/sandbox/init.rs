@@ -154,6 +154,45 @@ fn bind(source: &Path, target: &Path, read_only: bool) -> Result<(), String> {
     Ok(())
 }
 
+fn mount_fs(fstype: &str, target: &Path, flags: MountFlags, options: &str) -> Result<(), String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("creating {}: {e}", target.display()))?;
+    let data = std::ffi::CString::new(options).map_err(|e| format!("{fstype} options: {e}"))?;
+    rustix::mount::mount(fstype, target, fstype, flags, data.as_c_str())
+        .map_err(|e| format!("mounting {fstype} on {}: {e}", target.display()))
+}
+
+/// The container's own `/dev`, as runc makes it: a tmpfs with the host's harmless devices
+/// bound in, a private devpts and `/dev/shm`, and the usual links.
+fn make_dev(dev: &Path) -> Result<(), String> {
+    mount_fs("tmpfs", dev, MountFlags::NOSUID, "mode=755,size=65536k")?;
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        bind(&Path::new("/dev").join(node), &dev.join(node), false)?;
+    }
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        std::os::unix::fs::symlink(to, dev.join(link))
+            .map_err(|e| format!("linking /dev/{link}: {e}"))?;
+    }
+    mount_fs(
+        "devpts",
+        &dev.join("pts"),
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )?;
+    // The pod's own POSIX shared memory, not the host's.
+    mount_fs(
+        "tmpfs",
+        &dev.join("shm"),
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        "mode=1777,size=65536k",
+    )
+}
+
 /// Builds the container's root in this (new, private) mount namespace.
 fn assemble_root(spec: &InitSpec) -> Result<(), String> {
     // Nothing mounted here may reach the host's mount table.
@@ -176,42 +215,13 @@ fn assemble_root(spec: &InitSpec) -> Result<(), String> {
         spec.upper.display(),
         spec.work.display()
     );
-    rustix::mount::mount(
-        "overlay",
-        &spec.root,
-        "overlay",
-        MountFlags::empty(),
-        std::ffi::CString::new(options)
-            .map_err(|e| format!("overlay options: {e}"))?
-            .as_c_str(),
-    )
-    .map_err(|e| {
-        format!(
-            "mounting the container's root at {}: {e}",
-            spec.root.display()
-        )
-    })?;
-    for (host, inside) in [("/dev", "/dev"), ("/sys", "/sys")] {
-        bind(
-            Path::new(host),
-            &in_root(&spec.root, Path::new(inside)),
-            false,
-        )?;
-    }
-    // The pod's own POSIX shared memory, not the host's.
-    let shm = in_root(&spec.root, Path::new("/dev/shm"));
-    if shm.is_dir() {
-        rustix::mount::mount(
-            "shm",
-            &shm,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            std::ffi::CString::new("mode=1777,size=65536k")
-                .map_err(|e| e.to_string())?
-                .as_c_str(),
-        )
-        .map_err(|e| format!("mounting /dev/shm: {e}"))?;
-    }
+    mount_fs("overlay", &spec.root, MountFlags::empty(), &options)?;
+    bind(
+        Path::new("/sys"),
+        &in_root(&spec.root, Path::new("/sys")),
+        false,
+    )?;
+    make_dev(&in_root(&spec.root, Path::new("/dev")))?;
     for m in &spec.mounts {
         bind(&m.source, &in_root(&spec.root, &m.target), m.read_only)?;
     }
@@ -297,18 +307,13 @@ fn start(spec: &InitSpec, fifo: &mut std::fs::File) -> String {
         }
     }
     // This process leads the new PID namespace: its /proc shows the container's processes.
-    let proc_dir = in_root(&spec.root, Path::new("/proc"));
-    if let Err(e) = std::fs::create_dir_all(&proc_dir) {
-        return format!("creating {}: {e}", proc_dir.display());
-    }
-    if let Err(e) = rustix::mount::mount(
+    if let Err(e) = mount_fs(
         "proc",
-        &proc_dir,
-        "proc",
+        &in_root(&spec.root, Path::new("/proc")),
         MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-        None::<&std::ffi::CStr>,
+        "",
     ) {
-        return format!("mounting /proc: {e}");
+        return e;
     }
     // pivot_root, as runc does: the old root is stacked under the new one and detached, so
     // nothing of the host's tree stays reachable.

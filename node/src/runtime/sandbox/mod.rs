@@ -689,13 +689,14 @@ pub async fn cleanup_machine() -> Vec<String> {
             else {
                 continue;
             };
-            if name.starts_with(network::BRIDGE_PREFIX) || name.starts_with(network::VETH_PREFIX) {
-                if network::run("ip", &["link", "del", name], None)
+            let ours =
+                name.starts_with(network::BRIDGE_PREFIX) || name.starts_with(network::VETH_PREFIX);
+            if ours
+                && network::run("ip", &["link", "del", name], None)
                     .await
                     .is_ok()
-                {
-                    removed.push(format!("link {name}"));
-                }
+            {
+                removed.push(format!("link {name}"));
             }
         }
     }
