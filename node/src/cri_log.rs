@@ -24,6 +24,50 @@ pub fn record(at: Timestamp, stream: &str, content: &[u8], full: bool) -> Vec<u8
 /// bytes.
 pub type Output = (bool, bytes::Bytes);
 
+/// How many pieces of output an attached client may fall behind before it misses some.
+const ATTACH_BUFFER: usize = 256;
+
+/// A container's stdout and stderr on their way to its log file and to attached clients.
+pub struct Capture {
+    /// What attached clients subscribe to.
+    pub live: tokio::sync::broadcast::Sender<Output>,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+    file: Arc<Mutex<tokio::fs::File>>,
+}
+
+impl Capture {
+    /// Starts copying `child`'s piped stdout and stderr into `file`.
+    pub fn start(child: &mut tokio::process::Child, file: tokio::fs::File) -> Capture {
+        let file = Arc::new(Mutex::new(file));
+        let (live, _) = tokio::sync::broadcast::channel(ATTACH_BUFFER);
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(
+                out,
+                "stdout",
+                file.clone(),
+                Some(live.clone()),
+            )));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(
+                err,
+                "stderr",
+                file.clone(),
+                Some(live.clone()),
+            )));
+        }
+        Capture { live, pumps, file }
+    }
+
+    /// Once the container has exited: waits up to `drain` for the rest of its output (a
+    /// child that outlived it can hold a pipe open) and flushes the file.
+    pub async fn finish(self, drain: std::time::Duration) {
+        let _ = tokio::time::timeout(drain, futures_util::future::join_all(self.pumps)).await;
+        let _ = self.file.lock().await.flush().await;
+    }
+}
+
 /// Copies `output` (the container's `stream`, "stdout" or "stderr") into the log `file` until
 /// it ends, and to whoever is attached through `live`.
 pub async fn pump(

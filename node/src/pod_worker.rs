@@ -506,6 +506,18 @@ impl PodWorker {
         }
     }
 
+    /// Container `i` of `kind` cannot be configured (`CreateContainerConfigError`): reported,
+    /// and tried again shortly.
+    async fn config_error(&mut self, kind: Kind, i: usize, message: String, now: Instant) {
+        self.event(true, "Failed", format!("Error: {message}"))
+            .await;
+        self.record(kind, i).state = State::Waiting {
+            reason: "CreateContainerConfigError".into(),
+            message,
+        };
+        self.wake(now + RETRY);
+    }
+
     /// Starts container `i` of `kind`, unless it is in back-off.
     async fn try_start(&mut self, kind: Kind, i: usize, c: &Container) {
         let now = Instant::now();
@@ -573,12 +585,7 @@ impl PodWorker {
                     e
                 }
                 Err(e) => {
-                    self.record(kind, i).state = State::Waiting {
-                        reason: "CreateContainerConfigError".into(),
-                        message: e.to_string(),
-                    };
-                    self.event(true, "Failed", format!("Error: {e}")).await;
-                    self.wake(now + RETRY);
+                    self.config_error(kind, i, e.to_string(), now).await;
                     return;
                 }
             }
@@ -626,12 +633,7 @@ impl PodWorker {
                 m
             }
             Err(e) => {
-                self.record(kind, i).state = State::Waiting {
-                    reason: "CreateContainerConfigError".into(),
-                    message: e.clone(),
-                };
-                self.event(true, "Failed", format!("Error: {e}")).await;
-                self.wake(now + RETRY);
+                self.config_error(kind, i, e, now).await;
                 return;
             }
         };

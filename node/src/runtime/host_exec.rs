@@ -59,6 +59,14 @@ pub struct ExecProcess {
     pub exit: Pin<Box<dyn Future<Output = i32> + Send>>,
 }
 
+/// The `PATH` of an environment (its last setting), or containerd's default.
+pub fn path_of(env: &[(String, String)]) -> &str {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH, |(_, v)| v.as_str())
+}
+
 /// Where `program` is found on `path` (a `PATH` value), or why not, in containerd's words.
 pub fn resolve(program: &str, path: &str) -> Result<PathBuf, String> {
     resolve_under(Path::new("/"), program, path)
@@ -95,13 +103,7 @@ pub fn spawn(cmd: &ExecCommand) -> Result<ExecProcess, String> {
     let Some((program, args)) = cmd.argv.split_first() else {
         return Err("no command given".into());
     };
-    let path = cmd
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
-    let resolved = resolve(program, path)?;
+    let resolved = resolve(program, path_of(&cmd.env))?;
     let mut command = if cmd.tty {
         let mut c = tokio::process::Command::new("setsid");
         c.arg("--ctty").arg(&resolved);

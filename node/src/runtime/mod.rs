@@ -72,6 +72,20 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// The code and signal of a process's end, as container runtimes report them: the exit
+    /// code, or 128 + N when killed by signal N; 255 when it could not be waited for.
+    pub fn code_of(status: std::io::Result<std::process::ExitStatus>) -> (i32, Option<i32>) {
+        use std::os::unix::process::ExitStatusExt;
+        match status {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(c), _) => (c, None),
+                (None, Some(sig)) => (128 + sig, Some(sig)),
+                (None, None) => (255, None),
+            },
+            Err(_) => (255, None),
+        }
+    }
+
     /// The container state's `reason`, as containerd reports it.
     pub fn reason(&self) -> &'static str {
         if self.oom_killed {

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +15,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use rustix::process::{kill_process_group, Pid, Signal};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::process::ChildStdin;
 use tokio::sync::{broadcast, watch};
@@ -32,9 +30,6 @@ use crate::cri_log;
 /// How long a container's output may keep flowing after its main process exited (a child
 /// that left the process group can hold the pipe open).
 const DRAIN: Duration = Duration::from_secs(2);
-
-/// How many pieces of output an attached client may fall behind before it misses some.
-const ATTACH_BUFFER: usize = 256;
 
 struct Proc {
     sandbox: String,
@@ -181,27 +176,8 @@ impl Runtime for ProcessRuntime {
             pgid.as_raw_nonzero(),
             self.ids.fetch_add(1, Ordering::Relaxed)
         );
-        let log = Arc::new(tokio::sync::Mutex::new(log));
-        let (output, _) = broadcast::channel(ATTACH_BUFFER);
-        let mut pumps = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            let live = Some(output.clone());
-            pumps.push(tokio::spawn(cri_log::pump(
-                out,
-                "stdout",
-                log.clone(),
-                live,
-            )));
-        }
-        if let Some(err) = child.stderr.take() {
-            let live = Some(output.clone());
-            pumps.push(tokio::spawn(cri_log::pump(
-                err,
-                "stderr",
-                log.clone(),
-                live,
-            )));
-        }
+        let capture = cri_log::Capture::start(&mut child, log);
+        let output = capture.live.clone();
         let stdin = child
             .stdin
             .take()
@@ -213,16 +189,8 @@ impl Runtime for ProcessRuntime {
             let status = child.wait().await;
             // The main process is gone: so is the rest of its group.
             ProcessRuntime::signal(pgid, Signal::KILL);
-            let _ = tokio::time::timeout(DRAIN, futures_util::future::join_all(pumps)).await;
-            let _ = log.lock().await.flush().await;
-            let (code, signal) = match status {
-                Ok(s) => match (s.code(), s.signal()) {
-                    (Some(c), _) => (c, None),
-                    (None, Some(sig)) => (128 + sig, Some(sig)),
-                    (None, None) => (255, None),
-                },
-                Err(_) => (255, None),
-            };
+            capture.finish(DRAIN).await;
+            let (code, signal) = Exit::code_of(status);
             let exit = Exit {
                 container_id,
                 code,

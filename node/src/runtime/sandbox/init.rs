@@ -331,16 +331,10 @@ fn start(spec: &InitSpec, fifo: &mut std::fs::File) -> String {
     if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::env::set_current_dir(dir)) {
         return format!("chdir to cwd ({dir:?}) set in config.json failed: {e}");
     }
-    let path = spec
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
     let Some((program, args)) = spec.argv.split_first() else {
         return "no command specified".into();
     };
-    let resolved = match host_exec::resolve(program, path) {
+    let resolved = match host_exec::resolve(program, host_exec::path_of(&spec.env)) {
         Ok(p) => p,
         Err(e) => return e,
     };

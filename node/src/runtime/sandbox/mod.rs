@@ -14,7 +14,6 @@ pub mod network;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use rustix::process::{kill_process, Pid, Signal};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncBufReadExt;
 use tokio::process::ChildStdin;
 use tokio::sync::{broadcast, watch};
 
@@ -41,8 +40,6 @@ use crate::resource_usage::Usage;
 
 /// How long a container's output may keep flowing after it exited.
 const DRAIN: Duration = Duration::from_secs(2);
-/// How many pieces of output an attached client may fall behind before it misses some.
-const ATTACH_BUFFER: usize = 256;
 /// How long a container's namespaces and mounts may take to be set up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -259,34 +256,8 @@ impl SandboxRuntime {
             .stderr(Stdio::piped())
             .kill_on_drop(false);
         let mut child = cmd.spawn().map_err(|e| failed("starting nsenter", &e))?;
-        let log = Arc::new(tokio::sync::Mutex::new(log));
-        let (output, _) = broadcast::channel(ATTACH_BUFFER);
-        let mut pumps = Vec::new();
-        for (stream, name) in [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                "stdout",
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                "stderr",
-            ),
-        ] {
-            if let Some(s) = stream {
-                pumps.push(tokio::spawn(cri_log::pump(
-                    s,
-                    name,
-                    log.clone(),
-                    Some(output.clone()),
-                )));
-            }
-        }
+        let capture = cri_log::Capture::start(&mut child, log);
+        let output = capture.live.clone();
         let stdin = child
             .stdin
             .take()
@@ -296,16 +267,8 @@ impl SandboxRuntime {
         let exit_cgroup = cgroup.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
-            let _ = tokio::time::timeout(DRAIN, futures_util::future::join_all(pumps)).await;
-            let _ = log.lock().await.flush().await;
-            let (code, signal) = match status {
-                Ok(s) => match (s.code(), s.signal()) {
-                    (Some(c), _) => (c, None),
-                    (None, Some(sig)) => (128 + sig, Some(sig)),
-                    (None, None) => (255, None),
-                },
-                Err(_) => (255, None),
-            };
+            capture.finish(DRAIN).await;
+            let (code, signal) = Exit::code_of(status);
             let oom_killed = exit_cgroup.oom_killed();
             exit_cgroup.kill_all();
             let _ = done_tx.send(Some(Exit {
@@ -526,14 +489,8 @@ impl Runtime for SandboxRuntime {
         let Some((program, args)) = cmd.argv.split_first() else {
             return Err("no command given".into());
         };
-        let path = cmd
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "PATH")
-            .map_or(super::DEFAULT_PATH, |(_, v)| v.as_str());
         let root = PathBuf::from(format!("/proc/{}/root", pid.as_raw_nonzero()));
-        let inside = host_exec::resolve_under(&root, program, path)?;
+        let inside = host_exec::resolve_under(&root, program, host_exec::path_of(&cmd.env))?;
         let target = pid.as_raw_nonzero().to_string();
         let mut argv: Vec<String> = [
             "nsenter", "--target", &target, "--mount", "--uts", "--ipc", "--net", "--pid", "--root",
