@@ -24,6 +24,21 @@ pub fn record(at: Timestamp, stream: &str, content: &[u8], full: bool) -> Vec<u8
 /// bytes.
 pub type Output = (bool, bytes::Bytes);
 
+/// Opens (appending) a container instance's log file, making its directory.
+pub async fn open(path: &std::path::Path) -> Result<tokio::fs::File, String> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|e| format!("opening {}: {e}", path.display()))
+}
+
 /// How many pieces of output an attached client may fall behind before it misses some.
 const ATTACH_BUFFER: usize = 256;
 

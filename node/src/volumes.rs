@@ -131,6 +131,24 @@ async fn secret(
     }
 }
 
+/// Adds `items` (or all) of the data of the ConfigMap or Secret `name`, which may be missing
+/// only when `optional`.
+fn add_source(
+    data: Option<BTreeMap<String, Vec<u8>>>,
+    kind: &str,
+    name: &str,
+    items: Option<&Vec<KeyToPath>>,
+    optional: Option<bool>,
+    mode: u32,
+    out: &mut Files,
+) -> Result<(), String> {
+    match data {
+        Some(data) => select(&data, items, mode, kind, out),
+        None if optional == Some(true) => Ok(()),
+        None => Err(format!("{kind} {name:?} not found")),
+    }
+}
+
 /// `key="value"` lines, sorted, as the downward API writes labels and annotations.
 fn format_map(m: Option<&BTreeMap<String, String>>) -> String {
     m.map(|m| {
@@ -228,21 +246,31 @@ async fn files_of(
     let mut out = Files::new();
     if let Some(c) = &v.config_map {
         let mode = mode_of(c.default_mode, DEFAULT_MODE);
-        match config_map(client, ns, &c.name).await? {
-            Some(data) => select(&data, c.items.as_ref(), mode, "configmap", &mut out)?,
-            None if c.optional == Some(true) => {}
-            None => return Err(format!("configmap {:?} not found", c.name)),
-        }
+        let data = config_map(client, ns, &c.name).await?;
+        add_source(
+            data,
+            "configmap",
+            &c.name,
+            c.items.as_ref(),
+            c.optional,
+            mode,
+            &mut out,
+        )?;
         return Ok(Some(out));
     }
     if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         let mode = mode_of(s.default_mode, DEFAULT_MODE);
-        match secret(client, ns, &name).await? {
-            Some(data) => select(&data, s.items.as_ref(), mode, "secret", &mut out)?,
-            None if s.optional == Some(true) => {}
-            None => return Err(format!("secret {name:?} not found")),
-        }
+        let data = secret(client, ns, &name).await?;
+        add_source(
+            data,
+            "secret",
+            &name,
+            s.items.as_ref(),
+            s.optional,
+            mode,
+            &mut out,
+        )?;
         return Ok(Some(out));
     }
     if let Some(d) = &v.downward_api {
@@ -260,18 +288,28 @@ async fn files_of(
         let mode = mode_of(p.default_mode, DEFAULT_MODE);
         for src in p.sources.iter().flatten() {
             if let Some(c) = &src.config_map {
-                match config_map(client, ns, &c.name).await? {
-                    Some(data) => select(&data, c.items.as_ref(), mode, "configmap", &mut out)?,
-                    None if c.optional == Some(true) => {}
-                    None => return Err(format!("configmap {:?} not found", c.name)),
-                }
+                let data = config_map(client, ns, &c.name).await?;
+                add_source(
+                    data,
+                    "configmap",
+                    &c.name,
+                    c.items.as_ref(),
+                    c.optional,
+                    mode,
+                    &mut out,
+                )?;
             }
             if let Some(s) = &src.secret {
-                match secret(client, ns, &s.name).await? {
-                    Some(data) => select(&data, s.items.as_ref(), mode, "secret", &mut out)?,
-                    None if s.optional == Some(true) => {}
-                    None => return Err(format!("secret {:?} not found", s.name)),
-                }
+                let data = secret(client, ns, &s.name).await?;
+                add_source(
+                    data,
+                    "secret",
+                    &s.name,
+                    s.items.as_ref(),
+                    s.optional,
+                    mode,
+                    &mut out,
+                )?;
             }
             if let Some(d) = &src.downward_api {
                 downward(

@@ -129,17 +129,9 @@ impl Runtime for ProcessRuntime {
                 spec.image
             )));
         };
-        if let Some(parent) = spec.log_path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StartError::Start(format!("creating {}: {e}", parent.display())))?;
-        }
-        let log = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log_path)
+        let log = cri_log::open(&spec.log_path)
             .await
-            .map_err(|e| StartError::Start(format!("opening {}: {e}", spec.log_path.display())))?;
+            .map_err(StartError::Start)?;
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()

@@ -176,17 +176,9 @@ impl SandboxRuntime {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| failed(&format!("creating {}", dir.display()), &e))?;
-        if let Some(parent) = spec.log_path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| failed(&format!("creating {}", parent.display()), &e))?;
-        }
-        let log = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log_path)
+        let log = cri_log::open(&spec.log_path)
             .await
-            .map_err(|e| failed(&format!("opening {}", spec.log_path.display()), &e))?;
+            .map_err(StartError::Start)?;
         let cgroup =
             Cgroup::create(self.layout, &self.key, id, spec.limits).map_err(StartError::Start)?;
         let fifo = dir.join("start");
