@@ -79,30 +79,46 @@ fn select(
     Ok(())
 }
 
+/// The data of the object `name` of kind `K` (ConfigMap or Secret) as bytes; `None` when
+/// there is none.
+async fn data_of<K>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    bytes: impl FnOnce(K) -> BTreeMap<String, Vec<u8>>,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, String>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map(|found| found.map(bytes))
+        .map_err(|e| format!("{} {name:?}: {e}", K::kind(&()).to_lowercase()))
+}
+
 async fn config_map(
     client: &Client,
     ns: &str,
     name: &str,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
-    match Api::<ConfigMap>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-    {
-        Ok(Some(cm)) => {
-            let mut data: BTreeMap<String, Vec<u8>> = cm
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes()))
-                .collect();
-            for (k, v) in cm.binary_data.unwrap_or_default() {
-                data.insert(k, v.0);
-            }
-            Ok(Some(data))
-        }
-        Ok(None) => Ok(None),
-        Err(e) => Err(format!("configmap {name:?}: {e}")),
-    }
+    data_of(client, ns, name, |cm: ConfigMap| {
+        let text = cm
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()));
+        let binary = cm
+            .binary_data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0));
+        text.chain(binary).collect()
+    })
+    .await
 }
 
 async fn secret(
@@ -110,25 +126,20 @@ async fn secret(
     ns: &str,
     name: &str,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
-    match Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-    {
-        Ok(Some(s)) => {
-            let mut data: BTreeMap<String, Vec<u8>> = s
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect();
-            for (k, v) in s.string_data.unwrap_or_default() {
-                data.insert(k, v.into_bytes());
-            }
-            Ok(Some(data))
-        }
-        Ok(None) => Ok(None),
-        Err(e) => Err(format!("secret {name:?}: {e}")),
-    }
+    data_of(client, ns, name, |s: Secret| {
+        let data = s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0));
+        let text = s
+            .string_data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()));
+        data.chain(text).collect()
+    })
+    .await
 }
 
 /// Adds `items` (or all) of the data of the ConfigMap or Secret `name`, which may be missing
