@@ -4,12 +4,16 @@
 #           one `capstan node` (process runtime: each pod's container is a host process), each
 #           timed from just before its create to the watch event showing it Running: p50/p99
 #           (goal p99 <= 1 s without image pulls; Kubernetes' SLO is 5 s)
+#   start-sandbox   the same on the sandbox runtime (root): each pod its namespaces, bridge
+#           address and cgroups, its container on the host's filesystem (no registry)
+#   start-image     the same, each container in an image imported beforehand
+#           (bench/busybox-image.sh: busybox-static in one layer)
 #   sim     $SIM_NODES (500) simulated nodes in one `capstan node --sim` process running
 #           $SIM_PODS (10000) pods: start latency, then $STEADY_S (60) s of steady state with
 #           every Lease renewed each 10 s: NotReady nodes seen, the agent's RSS, heartbeat
 #           writes/s and the server's CPU seconds per second
 # Results: one JSON line per measurement on stdout (and appended to $OUT if set).
-#   bench/node.sh [start] [sim]     default: both
+#   bench/node.sh [start] [start-sandbox] [start-image] [sim]     default: start and sim
 set -euo pipefail
 source "$(dirname "$0")/kubebench-env.sh"
 PB="$CARGO_TARGET_DIR/release/examples/podbench"
@@ -30,12 +34,22 @@ for what in "${args[@]}"; do
   CAPSTAN_EXTRA_FLAGS="--cluster-cidr 100.64.0.0/10" bench/capstan-cluster.sh start 1
   server=$(bench/capstan-cluster.sh pids | head -1)
   case $what in
-    start)
+    start|start-sandbox|start-image)
+      runtime=process image=busybox
+      [[ $what == start ]] || runtime=sandbox
+      rm -rf "$CAPSTANBENCH_DIR/node"
+      if [[ $what == start-image ]]; then
+        bench/busybox-image.sh "$CAPSTANBENCH_DIR/busybox.tar"
+        "$BIN" node image import "$CAPSTANBENCH_DIR/busybox.tar" --data-dir "$CAPSTANBENCH_DIR/node" >&2
+        image=bench.test/busybox:1
+      fi
       "$BIN" node --name bench-node --kubeconfig "$KC" --data-dir "$CAPSTANBENCH_DIR/node" \
+        --runtime "$runtime" --registry '*=none' \
         --max-pods $((PODS + 10)) 2>"$CAPSTANBENCH_DIR/node.log" &
       agent=$!
       sleep 2
-      "$PB" --kubeconfig "$KC" --pods "$PODS" --namespace start --label "process-1node" | emit ;;
+      "$PB" --kubeconfig "$KC" --pods "$PODS" --namespace start --image "$image" \
+        --label "$what-1node" | emit ;;
     sim)
       "$BIN" node --name sim --sim "$SIM_NODES" --kubeconfig "$KC" --data-dir "$CAPSTANBENCH_DIR/sim" \
         2>"$CAPSTANBENCH_DIR/sim.log" &

@@ -31,6 +31,10 @@ struct Args {
     label: String,
     #[arg(long, default_value = "sleep 3600")]
     command: String,
+    /// The pods' image (with the sandbox runtime: run in it when the node has it, else the
+    /// command runs on the host's filesystem).
+    #[arg(long, default_value = "busybox")]
+    image: String,
 }
 
 #[tokio::main]
@@ -80,7 +84,7 @@ async fn main() {
     let mut creators = Vec::new();
     for _ in 0..args.concurrency {
         let (pods, sent, next) = (pods.clone(), sent.clone(), next.clone());
-        let (n, command) = (args.pods, args.command.clone());
+        let (n, command, image) = (args.pods, args.command.clone(), args.image.clone());
         creators.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -91,7 +95,7 @@ async fn main() {
                 let pod: Pod = serde_json::from_value(json!({
                     "metadata": {"name": name},
                     "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                        "name": "c", "image": "busybox", "command": ["sh", "-c", command],
+                        "name": "c", "image": image, "command": ["sh", "-c", command],
                         "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}}))
                 .unwrap();
                 sent.lock().unwrap().insert(name, Instant::now());

@@ -3,8 +3,9 @@
 # bindings), protoc (the .proto files), etcdctl (the etcd facade's tests), etcd (the peer
 # `capstan migrate` is tested against), curl, the Python Kubernetes client (Debian's, and 37.x
 # from PyPI in a venv), strace and libfaketime (`capstan jepsen`'s disk and clock faults), and
-# iproute2, nftables and util-linux (the sandbox runtime). Debian 12; needs root (or sudo) the
-# first time only.
+# iproute2, nftables and util-linux (the sandbox runtime), docker-registry and busybox-static
+# (the image tests: an image built from busybox, pulled from a loopback registry). Debian 12;
+# needs root (or sudo) the first time only.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -20,6 +21,10 @@ dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)  # the venv holding
 command -v ip >/dev/null 2>&1 || need+=(iproute2)             # the sandbox runtime's bridge and veths
 command -v nft >/dev/null 2>&1 || need+=(nftables)            # its guard: pod traffic never leaves the machine
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)      # nsenter, unshare, setsid --ctty
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)  # the registry images are pulled from in tests
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)  # a grpc health server for grpc probes
+command -v openssl >/dev/null 2>&1 || need+=(openssl)         # a self-signed certificate for HTTPS probes
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # the image the tests build (static: it runs alone in an image)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use capstan_node::images::{archive, ImageStore, RegistryRule};
 use capstan_node::{NodeConfig, RuntimeKind};
 use clap::{Args, Subcommand, ValueEnum};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -31,6 +32,88 @@ pub enum NodeCmd {
     /// pods' processes, cgroups, veths, bridges and nftables tables. Run it with no agent
     /// running.
     Cleanup,
+    /// The node's image store: import archives, list images.
+    Image {
+        #[command(subcommand)]
+        command: ImageCmd,
+    },
+}
+
+/// `capstan node image …`.
+#[derive(Subcommand)]
+pub enum ImageCmd {
+    /// Imports the images of `docker save` archives or OCI image layouts (tar files).
+    Import {
+        /// The archives.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        store: ImageDirArgs,
+    },
+    /// Lists the stored images: name, image id, size.
+    List {
+        #[command(flatten)]
+        store: ImageDirArgs,
+    },
+}
+
+/// Which node's image store.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct ImageDirArgs {
+    /// The store (the agent's `--image-dir`).
+    #[arg(long)]
+    image_dir: Option<PathBuf>,
+    /// The agent's data directory (the store is its `images`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ImageDirArgs {
+    fn open(&self) -> anyhow::Result<ImageStore> {
+        let dir = match (&self.image_dir, &self.data_dir) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) => d.join("images"),
+            (None, None) => bail!("--image-dir or --data-dir is required"),
+        };
+        Ok(ImageStore::open(&dir).with_context(|| format!("opening {}", dir.display()))?)
+    }
+}
+
+fn image_command(cmd: &ImageCmd) -> anyhow::Result<()> {
+    match cmd {
+        ImageCmd::Import { files, store } => {
+            let store = store.open()?;
+            for f in files {
+                let images = archive::import(&store, f)
+                    .with_context(|| format!("importing {}", f.display()))?;
+                for i in images {
+                    let name = i.tags.first().cloned().unwrap_or_else(|| "<none>".into());
+                    println!("imported {name} {}", i.id);
+                }
+            }
+        }
+        ImageCmd::List { store } => {
+            let store = store.open()?;
+            println!("{:<60} {:<20} SIZE", "IMAGE", "IMAGE ID");
+            for i in store.list()? {
+                let short: String =
+                    i.id.trim_start_matches("sha256:")
+                        .chars()
+                        .take(13)
+                        .collect();
+                let names = if i.tags.is_empty() {
+                    vec!["<none>".to_string()]
+                } else {
+                    i.tags.clone()
+                };
+                for n in names {
+                    println!("{n:<60} {short:<20} {}", i.size);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -77,6 +160,15 @@ pub struct NodeArgs {
     /// How often the Lease is renewed.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub lease_renew_interval: Duration,
+    /// The image store (sandbox runtime) [default: <data dir>/images].
+    #[arg(long)]
+    pub image_dir: Option<PathBuf>,
+    /// Where a registry's images are pulled from: REGISTRY=https://HOST[:PORT],
+    /// REGISTRY=http://HOST[:PORT] (plain HTTP) or REGISTRY=none (no pulls); REGISTRY `*` is
+    /// every registry not named. Repeatable. Without one, a registry is pulled from itself
+    /// over HTTPS.
+    #[arg(long = "registry")]
+    pub registries: Vec<RegistryRule>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -137,16 +229,22 @@ impl NodeArgs {
         c.stop_pods_on_exit = !self.leave_pods;
         c.shutdown_grace_period = self.shutdown_grace_period;
         c.lease_renew_interval = self.lease_renew_interval;
+        c.image_dir = self.image_dir.clone();
+        c.registries = self.registries.clone();
         Ok(c)
     }
 }
 
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
-    if let Some(NodeCmd::Cleanup) = args.command {
-        for line in capstan_node::runtime::sandbox::cleanup_machine().await {
-            println!("removed {line}");
+    match &args.command {
+        Some(NodeCmd::Cleanup) => {
+            for line in capstan_node::runtime::sandbox::cleanup_machine().await {
+                println!("removed {line}");
+            }
+            return Ok(());
         }
-        return Ok(());
+        Some(NodeCmd::Image { command }) => return image_command(command),
+        None => {}
     }
     let config = args.config()?;
     let kubeconfig_path = args.kubeconfig.clone().unwrap_or_default();

@@ -830,6 +830,40 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
         "readinessProbe": {"httpGet": {"port": "http", "path": "/ok"}, "periodSeconds": 1, "failureThreshold": 1}}]})))
         .await
         .unwrap();
+    // HTTPS with a self-signed certificate: the kubelet's prober does not verify it.
+    let tls_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let https = format!(
+        "import http.server,ssl\n\
+         s=http.server.HTTPServer(('127.0.0.1',{tls_port}),http.server.SimpleHTTPRequestHandler)\n\
+         c=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('c.pem','k.pem')\n\
+         s.socket=c.wrap_socket(s.socket,server_side=True); s.serve_forever()\n"
+    );
+    pods.create(&PostParams::default(), &pod("secure", "w", json!({"containers": [{
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c", "openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 1 -subj /CN=probe 2>/dev/null; exec /usr/bin/python3 -c \"$0\"", https],
+        "readinessProbe": {"httpGet": {"port": tls_port, "scheme": "HTTPS"}, "periodSeconds": 1}}]})))
+        .await
+        .unwrap();
+    // grpc.health.v1: SERVING while the file is there, then NOT_SERVING.
+    let grpc_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let health = format!(
+        "import grpc,os,concurrent.futures as f\n\
+         def check(req, ctx): return b'\\x08\\x01' if os.path.exists('serving') else b'\\x08\\x02'\n\
+         h=grpc.method_handlers_generic_handler('grpc.health.v1.Health',{{'Check':grpc.unary_unary_rpc_method_handler(check)}})\n\
+         s=grpc.server(f.ThreadPoolExecutor(2)); s.add_generic_rpc_handlers((h,)); s.add_insecure_port('127.0.0.1:{grpc_port}'); s.start(); s.wait_for_termination()\n"
+    );
+    pods.create(&PostParams::default(), &pod("health", "w", json!({"containers": [{
+        "name": "c", "image": "busybox",
+        "command": ["sh", "-c", "touch serving; /usr/bin/python3 -c \"$0\" & sleep 5; rm serving; wait", health],
+        "readinessProbe": {"grpc": {"port": grpc_port}, "periodSeconds": 1, "failureThreshold": 1}}]})))
+        .await
+        .unwrap();
     // Not started (so not ready) until its startup probe passes.
     pods.create(&PostParams::default(), &pod("slow", "w", json!({"containers": [{
         "name": "c", "image": "busybox",
@@ -866,6 +900,18 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
         "readiness never restarts"
     );
 
+    pod_until(&pods, "secure", "ready through HTTPS", |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    pod_until(&pods, "health", "ready through grpc health", |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    pod_until(&pods, "health", "unready once NOT_SERVING", |p| {
+        condition(p, "Ready").as_deref() == Some("False")
+    })
+    .await;
     let restarted = pod_until(&pods, "live", "restarted by its liveness probe", |p| {
         container(p).restart_count >= 1
     })
@@ -917,6 +963,13 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
             .starts_with("Liveness probe failed"),
         "{unhealthy:?}"
     );
+    let not_serving = es.iter().any(|e| {
+        e.involved_object.name.as_deref() == Some("health")
+            && e.message.as_deref().is_some_and(|m| {
+                m == "Readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")"
+            })
+    });
+    assert!(not_serving, "{es:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1443,9 +1496,11 @@ async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_
                         {"name": "sec", "mountPath": "/etc/sec", "readOnly": true},
                         {"name": "info", "mountPath": "/etc/podinfo"},
                         {"name": "proj", "mountPath": "/etc/proj"},
+                        {"name": "mem", "mountPath": "/mem"},
                         {"name": "host", "mountPath": "/host"}]}],
                 "volumes": [
                     {"name": "scratch", "emptyDir": {}},
+                    {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
                     {"name": "cfg", "configMap": {"name": "cfg"}},
                     {"name": "sec", "secret": {"secretName": "sec", "defaultMode": 0o444}},
                     {"name": "info", "downwardAPI": {"items": [
@@ -1519,6 +1574,11 @@ async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_
     );
     assert_eq!(exec_in(&s, "box", &["cat", "/etc/proj/token"]), "s3cret");
     assert_eq!(exec_in(&s, "box", &["cat", "/scratch/f"]), "scratch\n");
+    // A memory-backed emptyDir is a tmpfs of its sizeLimit.
+    assert_eq!(
+        exec_in(&s, "box", &["stat", "-f", "-c", "%T %b %S", "/mem"]).trim(),
+        "tmpfs 2048 4096"
+    );
     exec_in(&s, "box", &["sh", "-c", "echo from-pod > /host/f"]);
     assert_eq!(
         std::fs::read_to_string(host_dir.join("f")).unwrap(),
@@ -1615,10 +1675,291 @@ async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_
         !sandbox_leftovers(&keys[0]).is_empty(),
         "the bridge should exist while sb-1 runs"
     );
+    let memory_volume = mounts_under(dir.path());
+    assert!(
+        memory_volume
+            .iter()
+            .any(|m| m.contains("kubernetes.io~empty-dir/mem")),
+        "{memory_volume:?}"
+    );
     w1.stop();
     w2.stop();
     for key in &keys {
         assert_eq!(sandbox_leftovers(key), Vec::<String>::new());
     }
     assert_eq!(sandbox_helpers(), helpers_before);
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+}
+
+/// The host's mount points under `dir`.
+fn mounts_under(dir: &std::path::Path) -> Vec<String> {
+    let prefix = dir.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The node's `status.images` names.
+fn node_image_names(n: &Node) -> Vec<String> {
+    n.status
+        .as_ref()
+        .and_then(|s| s.images.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|i| i.names.unwrap_or_default())
+        .collect()
+}
+
+fn waiting(p: &Pod) -> Option<(String, String)> {
+    let w = container(p).state?.waiting?;
+    Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_imported_or_pulled_with_pull_secrets_are_the_containers_roots() {
+    use common::test_image::{Registry, TestImage};
+    let dir = tempfile::tempdir().unwrap();
+    let (s, client) = started(dir.path()).await;
+    let image = TestImage::build(dir.path());
+    let registry = Registry::start(dir.path());
+    registry.push(&image, "team/tools", "2");
+    let agent_dir = dir.path().join("node-img-1");
+    // Imported before the agent starts, with the command line an operator uses.
+    for archive in [
+        image.docker_archive("example.test/tools:1"),
+        image.oci_archive("example.test/tools:oci"),
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["node", "image", "import"])
+            .arg(&archive)
+            .arg("--data-dir")
+            .arg(&agent_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = std::process::Command::new(common::BIN)
+        .args(["node", "image", "list", "--data-dir"])
+        .arg(&agent_dir)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("example.test/tools:1"), "{listed}");
+    assert!(listed.contains("example.test/tools:oci"), "{listed}");
+    let pulled_name = format!("{}/team/tools:2", registry.host);
+    let endpoint = format!("{}=http://{}", registry.host, registry.host);
+    let mut agent = NodeAgent::start(
+        &s,
+        dir.path(),
+        "img-1",
+        &["--runtime", "sandbox", "--registry", &endpoint],
+    );
+    let nodes: Api<Node> = Api::all(client.clone());
+    until(
+        "img-1 with a pod CIDR and its images listed",
+        || async { nodes.get_opt("img-1").await.unwrap() },
+        |n: &Option<Node>| {
+            n.as_ref().is_some_and(|n| {
+                n.spec.as_ref().and_then(|s| s.pod_cidr.clone()).is_some()
+                    && node_image_names(n).contains(&"example.test/tools:1".to_string())
+            })
+        },
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let create = |name: &str, spec: serde_json::Value| {
+        let p = pod(name, "img-1", spec);
+        let pods = pods.clone();
+        async move { pods.create(&PostParams::default(), &p).await.unwrap() }
+    };
+    // The imported image: its entrypoint and cmd, user, working directory and environment,
+    // in its own root.
+    create(
+        "imported",
+        json!({"containers": [{"name": "c", "image": "example.test/tools:1"}]}),
+    )
+    .await;
+    // An image that is nowhere: without a command it waits; with one it runs on the host.
+    create(
+        "missing",
+        json!({"containers": [{"name": "c", "image": "example.test/absent:1"}]}),
+    )
+    .await;
+    create(
+        "on-host",
+        json!({"containers": [{"name": "c", "image": "example.test/absent:1",
+            "command": ["/bin/sh", "-c", "test -e /etc/os-release && echo on-host; exec sleep 3600"]}]}),
+    )
+    .await;
+    // The registry wants a login: without the pull secret the pull is refused.
+    create(
+        "no-secret",
+        json!({"containers": [{"name": "c", "image": pulled_name}]}),
+    )
+    .await;
+    let imported = pod_until(&pods, "imported", "the imported image running", |p| {
+        container(p).state.and_then(|s| s.running).is_some()
+    })
+    .await;
+    // Both archives hold the same image (one config): one stored image, whose imageID is
+    // the repo digest the OCI layout gave it.
+    assert_eq!(
+        container(&imported).image_id,
+        format!("example.test/tools@{}", image.manifest_digest)
+    );
+    let logs = until(
+        "the imported image's output",
+        || async {
+            pods.logs("imported", &Default::default())
+                .await
+                .unwrap_or_default()
+        },
+        |l: &String| l.contains("no-host-files"),
+    )
+    .await;
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "from-image yes",
+            "built in the test",
+            "1234",
+            "/work",
+            "no-host-files"
+        ],
+        "{logs}"
+    );
+    assert_eq!(
+        exec_in(&s, "imported", &["cat", "/etc/capstan-image"]),
+        "built in the test\n"
+    );
+    let missing = pod_until(&pods, "missing", "the missing image reported", |p| {
+        waiting(p).is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff")
+    })
+    .await;
+    let (_, message) = waiting(&missing).unwrap();
+    assert!(
+        message.contains("pulls from example.test are disabled"),
+        "{message}"
+    );
+    pod_until(&pods, "on-host", "the fallback running", |p| {
+        container(p).state.and_then(|s| s.running).is_some()
+    })
+    .await;
+    until(
+        "the fallback's output",
+        || async {
+            pods.logs("on-host", &Default::default())
+                .await
+                .unwrap_or_default()
+        },
+        |l: &String| l.contains("on-host"),
+    )
+    .await;
+    let refused = pod_until(&pods, "no-secret", "the unauthorised pull reported", |p| {
+        waiting(p).is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff")
+    })
+    .await;
+    let (_, message) = waiting(&refused).unwrap();
+    assert!(
+        message.to_lowercase().contains("authoriz") || message.contains("401"),
+        "{message}"
+    );
+    // With the login as a dockerconfigjson secret, the pull goes through.
+    let auth = {
+        let out = std::process::Command::new("base64")
+            .args(["-w0"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut out = out;
+        out.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{}:{}", registry.user, registry.password).as_bytes())
+            .unwrap();
+        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let config = json!({"auths": {registry.host.clone(): {"auth": auth}}}).to_string();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), "default");
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "regcred"},
+                "type": "kubernetes.io/dockerconfigjson",
+                "stringData": {".dockerconfigjson": config}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    create(
+        "pulled",
+        json!({"imagePullSecrets": [{"name": "regcred"}],
+               "containers": [{"name": "c", "image": pulled_name}]}),
+    )
+    .await;
+    let pulled = pod_until(&pods, "pulled", "the pulled image running", |p| {
+        container(p).state.and_then(|s| s.running).is_some()
+    })
+    .await;
+    assert_eq!(
+        container(&pulled).image_id,
+        format!("{}/team/tools@{}", registry.host, image.manifest_digest)
+    );
+    until(
+        "the pulled image's output",
+        || async {
+            pods.logs("pulled", &Default::default())
+                .await
+                .unwrap_or_default()
+        },
+        |l: &String| l.contains("from-image yes") && l.contains("no-host-files"),
+    )
+    .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let texts: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("pulled"))
+        .filter_map(|e| e.message)
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with(&format!("Successfully pulled image {pulled_name:?}"))),
+        "{texts:?}"
+    );
+    until(
+        "the pulled image in the node's status",
+        || async { nodes.get("img-1").await.unwrap() },
+        |n: &Node| {
+            node_image_names(n).contains(&format!(
+                "{}/team/tools@{}",
+                registry.host, image.manifest_digest
+            ))
+        },
+    )
+    .await;
+    for name in ["imported", "missing", "on-host", "no-secret", "pulled"] {
+        pods.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    for name in ["imported", "missing", "on-host", "no-secret", "pulled"] {
+        gone(&pods, name).await;
+    }
+    agent.stop();
 }

@@ -71,6 +71,10 @@ pub struct NodeConfig {
     /// The binary whose hidden `sandbox-init` command the sandbox runtime runs (default: this
     /// process's own executable, the `capstan` binary).
     pub helper: Option<PathBuf>,
+    /// The image store (`--image-dir`; default `data_dir/images`).
+    pub image_dir: Option<PathBuf>,
+    /// Where each registry is pulled from (`--registry REGISTRY=ENDPOINT`).
+    pub registries: Vec<crate::images::RegistryRule>,
 }
 
 impl NodeConfig {
@@ -94,7 +98,16 @@ impl NodeConfig {
             stop_pods_on_exit: true,
             shutdown_grace_period: Duration::from_secs(30),
             helper: None,
+            image_dir: None,
+            registries: Vec::new(),
         }
+    }
+
+    /// Where the node's images are stored.
+    pub fn image_dir(&self) -> PathBuf {
+        self.image_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("images"))
     }
 
     /// The names of the nodes this process runs.

@@ -37,6 +37,9 @@ pub enum State {
 pub struct ContainerRecord {
     pub name: String,
     pub image: String,
+    /// The image it runs, as `status.imageID` reports it (a repo digest or the image's id);
+    /// empty when it runs on the host's filesystem.
+    pub image_id: String,
     pub state: State,
     /// The last time it ended (`lastState.terminated`).
     pub last: Option<ContainerStateTerminated>,
@@ -66,6 +69,7 @@ impl ContainerRecord {
         ContainerRecord {
             name: name.to_string(),
             image: image.to_string(),
+            image_id: String::new(),
             state: State::Pending,
             last: None,
             restart_count: 0,
@@ -160,7 +164,7 @@ impl ContainerRecord {
         ContainerStatus {
             name: self.name.clone(),
             image: self.image.clone(),
-            image_id: String::new(),
+            image_id: self.image_id.clone(),
             container_id: container_id
                 .or_else(|| self.last.as_ref().and_then(|l| l.container_id.clone())),
             ready: running && self.ready,

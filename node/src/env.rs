@@ -454,14 +454,21 @@ pub fn container_env(
 
 /// `command` and `args` with `$(VAR)` references to `env` expanded.
 pub fn argv(container: &Container, env: &[(String, String)]) -> Vec<String> {
+    let (mut command, args) = command_and_args(container, env);
+    command.extend(args);
+    command
+}
+
+/// `command` and `args`, each with `$(VAR)` references expanded.
+pub fn command_and_args(
+    container: &Container,
+    env: &[(String, String)],
+) -> (Vec<String>, Vec<String>) {
     let vars: HashMap<String, String> = env.iter().cloned().collect();
-    container
-        .command
-        .iter()
-        .flatten()
-        .chain(container.args.iter().flatten())
-        .map(|a| expand(a, &vars))
-        .collect()
+    let expand_all = |list: &Option<Vec<String>>| -> Vec<String> {
+        list.iter().flatten().map(|a| expand(a, &vars)).collect()
+    };
+    (expand_all(&container.command), expand_all(&container.args))
 }
 
 #[cfg(test)]

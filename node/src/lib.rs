@@ -12,6 +12,7 @@ pub mod container_record;
 pub mod cri_log;
 pub mod env;
 pub mod error;
+pub mod images;
 pub mod ip_pool;
 pub mod kubelet_server;
 pub mod lease;
@@ -96,6 +97,17 @@ pub async fn run(
     // The agent's endpoint first: the Node reports its port.
     let pods = Arc::new(pod_index::PodIndex::default());
     // A real node's one runtime, which its endpoint also reaches (exec, attach, port-forward).
+    let images = match config.runtime {
+        RuntimeKind::Sandbox => {
+            let store = images::ImageStore::open(config.image_dir())
+                .map_err(|e| NodeError::Config(format!("the image store: {e}")))?;
+            let registries = images::Registries {
+                rules: config.registries.clone(),
+            };
+            Some(Arc::new(images::ImageManager::new(store, registries)))
+        }
+        RuntimeKind::Process | RuntimeKind::Sim => None,
+    };
     let host_runtime: Option<Arc<dyn Runtime>> = match config.runtime {
         RuntimeKind::Process => Some(Arc::new(ProcessRuntime::new(config.node_ip))),
         RuntimeKind::Sandbox => {
@@ -171,7 +183,7 @@ pub async fn run(
         };
         let cidr = node.spec.as_ref().and_then(|s| s.pod_cidr.clone());
         let (cidr_tx, cidr_rx) = watch::channel(cidr);
-        let ctx = Arc::new(NodeContext::new(
+        let mut ctx = NodeContext::new(
             client.clone(),
             name.clone(),
             config.clone(),
@@ -180,7 +192,9 @@ pub async fn run(
             cidr_rx,
             stopping.clone(),
             pods.clone(),
-        ));
+        );
+        ctx.images = images.clone();
+        let ctx = Arc::new(ctx);
         agents.insert(name.clone(), Arc::new(Agent::new(ctx, cidr_tx)));
         background.push(tokio::spawn(lease::run(
             client.clone(),
@@ -193,6 +207,7 @@ pub async fn run(
             nodes.clone(),
             config.clone(),
             machine.clone(),
+            images.clone(),
             name,
             port,
             heartbeats.clone(),

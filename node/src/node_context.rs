@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NodeConfig;
+use crate::images::ImageManager;
 use crate::pod_index::PodIndex;
 use crate::runtime::Runtime;
 
@@ -32,6 +33,8 @@ pub struct NodeContext {
     pub stopping: CancellationToken,
     /// Each pod's containers as the agent's endpoint serves them (logs, exec, attach, port-forward).
     pub pods: Arc<PodIndex>,
+    /// The node's images (the sandbox runtime; the others run on the host's filesystem).
+    pub images: Option<Arc<ImageManager>>,
     admitted: Mutex<HashMap<String, (Requests, Vec<HostPort>)>>,
 }
 
@@ -142,6 +145,7 @@ impl NodeContext {
             pod_cidr,
             stopping,
             pods,
+            images: None,
             admitted: Mutex::new(HashMap::new()),
         }
     }

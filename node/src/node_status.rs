@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NodeConfig;
+use crate::images::ImageManager;
 use crate::machine::Machine;
 use crate::node_object;
 
@@ -20,6 +21,7 @@ pub async fn run(
     api: Api<Node>,
     config: Arc<NodeConfig>,
     machine: Arc<Machine>,
+    images: Option<Arc<ImageManager>>,
     name: String,
     port: u16,
     stop: CancellationToken,
@@ -27,7 +29,14 @@ pub async fn run(
     let mut written: Option<(NodeStatus, Instant)> = None;
     loop {
         let prev = written.as_ref().map(|(s, _)| s);
-        let status = node_object::status(&config, &machine, &name, port, prev, Timestamp::now());
+        let mut status =
+            node_object::status(&config, &machine, &name, port, prev, Timestamp::now());
+        if let Some(images) = &images {
+            let m = images.clone();
+            status.images = tokio::task::spawn_blocking(move || m.node_images())
+                .await
+                .ok();
+        }
         let due = match &written {
             None => true,
             Some((s, at)) => {

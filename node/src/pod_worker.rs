@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStateTerminated, HostIP, Pod, PodCondition, PodIP, PodStatus,
+    Container, ContainerStateTerminated, HostIP, Pod, PodCondition, PodIP, PodStatus, Secret,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::RuntimeKind;
 use crate::container_record::{ContainerRecord, State};
 use crate::env::{self, EnvSources, PodPlace};
+use crate::images;
 use crate::node_context::NodeContext;
 use crate::pod_index::{ContainerEntry, PodEntry};
 use crate::pod_status::{self, RestartPolicy};
@@ -124,6 +125,14 @@ fn limits(c: &Container) -> Limits {
 }
 
 /// `runAsUser` and `runAsGroup`, the container's over the pod's.
+/// A container's image, unpacked and ready to be its root.
+struct PreparedImage {
+    image: images::StoredImage,
+    /// The unpacked layers, topmost first.
+    layers: Vec<std::path::PathBuf>,
+    run: images::RunConfig,
+}
+
 fn run_as(pod: &Pod, c: &Container) -> (Option<u32>, Option<u32>) {
     let pod_sc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let sc = c.security_context.as_ref();
@@ -508,6 +517,100 @@ impl PodWorker {
 
     /// Container `i` of `kind` cannot be configured (`CreateContainerConfigError`): reported,
     /// and tried again shortly.
+    /// The registry logins of the pod's `imagePullSecrets`; a secret that cannot be read is
+    /// skipped with the kubelet's warning.
+    async fn pull_credentials(&self) -> Vec<images::Credential> {
+        let names: Vec<String> = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.image_pull_secrets.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.name)
+            .filter(|n| !n.is_empty())
+            .collect();
+        let ns = self.pod.metadata.namespace.clone().unwrap_or_default();
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let mut creds = Vec::new();
+        for name in names {
+            match secrets.get_opt(&name).await {
+                Ok(Some(s)) => {
+                    let data = s
+                        .data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, v.0))
+                        .collect();
+                    creds.extend(images::credentials::from_secret(
+                        s.type_.as_deref().unwrap_or_default(),
+                        &data,
+                    ));
+                }
+                Ok(None) | Err(_) => {
+                    self.event(
+                        true,
+                        "FailedToRetrieveImagePullSecret",
+                        format!(
+                            "Unable to retrieve some image pull secrets ({name}); attempting to \
+                             pull the image may not succeed."
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+        creds
+    }
+
+    /// The image container `c` runs in (the sandbox runtime): stored, or pulled as its
+    /// `imagePullPolicy` says. `None`: it runs on the host's filesystem — the runtime has no
+    /// images, or the image cannot be had and the container has a `command` of its own.
+    async fn container_image(&self, c: &Container) -> Result<Option<PreparedImage>, StartError> {
+        let Some(manager) = self.ctx.images.clone() else {
+            return Ok(None);
+        };
+        let name = c.image.clone().unwrap_or_default();
+        let has_command = c.command.as_ref().is_some_and(|v| !v.is_empty());
+        let creds = self.pull_credentials().await;
+        let ready = match manager
+            .ensure(&name, c.image_pull_policy.as_deref(), &creds)
+            .await
+        {
+            Ok(r) => r,
+            Err(images::Unavailable::Invalid(m)) => {
+                return Err(StartError::ImageRefused("InvalidImageName", m))
+            }
+            Err(images::Unavailable::NeverPull(_) | images::Unavailable::Pull(_))
+                if has_command =>
+            {
+                return Ok(None)
+            }
+            Err(images::Unavailable::NeverPull(m)) => {
+                return Err(StartError::ImageRefused("ErrImageNeverPull", m))
+            }
+            Err(images::Unavailable::Pull(m)) => return Err(StartError::Image(m)),
+        };
+        let text = match ready.pulled_in {
+            Some(took) => format!(
+                "Successfully pulled image {name:?} in {:.3}s. Image size: {} bytes.",
+                took.as_secs_f64(),
+                ready.image.size
+            ),
+            None => format!("Container image {name:?} already present on machine"),
+        };
+        self.event(false, "Pulled", text).await;
+        let (layers, config) = manager
+            .prepare(&ready.image)
+            .await
+            .map_err(|e| StartError::Start(format!("preparing the image's root: {e}")))?;
+        Ok(Some(PreparedImage {
+            image: ready.image,
+            layers,
+            run: config.config.unwrap_or_default(),
+        }))
+    }
+
     async fn config_error(&mut self, kind: Kind, i: usize, message: String, now: Instant) {
         self.event(true, "Failed", format!("Error: {message}"))
             .await;
@@ -556,7 +659,9 @@ impl PodWorker {
         if let Some(failed) = rec.pull_failed_at {
             if let Some(at) = rec.pull_backoff.restart_at(failed).filter(|at| *at > now) {
                 if let State::Waiting { reason, .. } = &mut rec.state {
-                    *reason = "ImagePullBackOff".into();
+                    if reason == "ErrImagePull" {
+                        *reason = "ImagePullBackOff".into();
+                    }
                 }
                 self.wake(at);
                 return;
@@ -637,16 +742,43 @@ impl PodWorker {
                 return;
             }
         };
-        let (uid, gid) = run_as(&self.pod, c);
+        let image = self.container_image(c).await;
+        let (mut uid, mut gid) = run_as(&self.pod, c);
+        let (command, args) = env::command_and_args(c, &env);
+        let (rootfs, image_id, argv, env, working_dir) = match &image {
+            Ok(Some(img)) => {
+                if uid.is_none() {
+                    (uid, gid) = images::user(&img.run, &img.layers);
+                }
+                (
+                    img.layers.clone(),
+                    img.image.image_id(c.image.as_deref().unwrap_or_default()),
+                    images::argv(&img.run, &command, &args),
+                    images::env(&img.run, env),
+                    c.working_dir
+                        .clone()
+                        .or_else(|| img.run.working_dir.clone())
+                        .filter(|d| !d.is_empty()),
+                )
+            }
+            _ => (
+                Vec::new(),
+                String::new(),
+                command.into_iter().chain(args).collect(),
+                env,
+                c.working_dir.clone(),
+            ),
+        };
         let rec = self.record(kind, i);
         let restarting = rec.exited_at.is_some();
         let spec_env = env.clone();
         let spec = ContainerStart {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
-            argv: env::argv(c, &env),
+            rootfs,
+            argv,
             env,
-            working_dir: c.working_dir.clone(),
+            working_dir,
             log_path: log_path.clone(),
             exits: self.exits_tx.clone(),
             stdin: c.stdin == Some(true),
@@ -656,7 +788,10 @@ impl PodWorker {
             uid,
             gid,
         };
-        let result = self.ctx.runtime.start_container(&sandbox, spec).await;
+        let result = match image {
+            Ok(_) => self.ctx.runtime.start_container(&sandbox, spec).await,
+            Err(e) => Err(e),
+        };
         let has_readiness = c.readiness_probe.is_some();
         let has_startup = c.startup_probe.is_some();
         let probes: Vec<ProbeTrack> = if self.sim() {
@@ -668,7 +803,12 @@ impl PodWorker {
                 .collect()
         };
         let rec = self.record(kind, i);
-        if restarting && !matches!(result, Err(StartError::Image(_))) {
+        if restarting
+            && !matches!(
+                result,
+                Err(StartError::Image(_) | StartError::ImageRefused(..))
+            )
+        {
             if let Some(exited) = rec.exited_at {
                 rec.backoff.restarted(exited);
             }
@@ -680,6 +820,7 @@ impl PodWorker {
         match result {
             Ok(id) => {
                 rec.ever_started = true;
+                rec.image_id = image_id;
                 rec.state = State::Running {
                     id: id.clone(),
                     started_at: Timestamp::now(),
@@ -703,19 +844,19 @@ impl PodWorker {
                     self.post_start(kind, i, c, hook, &id, &sandbox).await;
                 }
             }
-            Err(StartError::Image(message)) => {
+            Err(e @ (StartError::Image(_) | StartError::ImageRefused(..))) => {
                 let failed = rec.pull_failed_at.is_some();
                 if let Some(at) = rec.pull_failed_at {
                     rec.pull_backoff.restarted(at);
                 }
                 rec.pull_failed_at = Some(now);
+                let (reason, message) = match e {
+                    StartError::ImageRefused(reason, m) => (reason, m),
+                    other if failed => ("ImagePullBackOff", other.to_string()),
+                    other => ("ErrImagePull", other.to_string()),
+                };
                 rec.state = State::Waiting {
-                    reason: if failed {
-                        "ImagePullBackOff"
-                    } else {
-                        "ErrImagePull"
-                    }
-                    .into(),
+                    reason: reason.into(),
                     message: message.clone(),
                 };
                 let delay = rec
@@ -724,12 +865,15 @@ impl PodWorker {
                     .unwrap_or(now + crate::backoff::INITIAL);
                 self.wake(delay);
                 let image = c.image.clone().unwrap_or_default();
-                self.event(
-                    true,
-                    "Failed",
-                    format!("Failed to pull image {image:?}: {message}"),
-                )
-                .await;
+                let (event, text) = match reason {
+                    "InvalidImageName" => ("InspectFailed", message),
+                    "ErrImageNeverPull" => ("ErrImageNeverPull", message),
+                    _ => (
+                        "Failed",
+                        format!("Failed to pull image {image:?}: {message}"),
+                    ),
+                };
+                self.event(true, event, text).await;
             }
             Err(StartError::Start(message)) => {
                 rec.state = State::Terminated(ContainerStateTerminated {
@@ -793,6 +937,8 @@ impl PodWorker {
                     env: rec.env.clone(),
                     dir: sandbox.dir.clone(),
                     container: spec.clone(),
+                    runtime: self.ctx.runtime.clone(),
+                    container_id: id.clone(),
                 };
                 let (tx, kind, container_id) = (self.probes_tx.clone(), track.kind, id.clone());
                 tokio::spawn(async move {
@@ -906,6 +1052,8 @@ impl PodWorker {
             env: self.record(kind, i).env.clone(),
             dir: sandbox.dir.clone(),
             container: c.clone(),
+            runtime: self.ctx.runtime.clone(),
+            container_id: id.to_string(),
         };
         let grace = self.termination_grace();
         if let Err(message) = probe::run_hook(hook, &target, grace).await {
@@ -951,6 +1099,8 @@ impl PodWorker {
                 env: rec.env.clone(),
                 dir: sandbox.dir.clone(),
                 container: c.clone(),
+                runtime: self.ctx.runtime.clone(),
+                container_id: rec.running_id().unwrap_or_default().to_string(),
             };
             hooks.push((c.name.clone(), hook, target));
         }
@@ -1016,6 +1166,10 @@ impl PodWorker {
     /// directory (its object is gone, so its logs are no longer readable).
     async fn finish(&mut self, remove_files: bool) {
         self.remove_sandbox().await;
+        if !self.sim() {
+            // Memory-backed volumes go with the pod's processes, as on a node that restarts.
+            volumes::unmount_all(&self.ctx.pod_dir(&self.pod));
+        }
         self.ctx.release(&self.uid);
         if remove_files && !self.sim() {
             self.ctx.pods.remove(&self.namespace(), &self.name());

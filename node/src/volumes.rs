@@ -1,5 +1,6 @@
 //! A pod's volumes as the kubelet's volume manager sets them up, in the pod's directory:
-//! emptyDir, hostPath (with its type checks), configMap, secret, downwardAPI and projected
+//! emptyDir (`medium: Memory` a tmpfs of `sizeLimit` when the agent runs as root, unmounted
+//! with the pod: `unmount_all`), hostPath (with its type checks), configMap, secret, downwardAPI and projected
 //! (their files written atomically, as the kubelet's AtomicWriter does: a timestamped
 //! directory, the `..data` symlink swapped to it by a rename, and one symlink per top-level
 //! name through `..data`, so a reader never sees half an update), and persistentVolumeClaim
@@ -17,6 +18,9 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::api::PostParams;
 use kube::{Api, Client};
+
+use capstan_controllers::persistentvolume_binder::matching::parse_quantity;
+use rustix::mount::{MountFlags, UnmountFlags};
 
 use crate::env::{self, PodPlace};
 use crate::runtime::sandbox::init::BindMount;
@@ -520,10 +524,32 @@ pub async fn prepare(
     {
         let failed = |e: String| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
         let plugin_dir = |plugin: &str| pod_dir.join("volumes").join(plugin).join(&v.name);
-        let path = if v.empty_dir.is_some() {
+        let path = if let Some(empty) = &v.empty_dir {
             let d = plugin_dir("kubernetes.io~empty-dir");
             std::fs::create_dir_all(&d)
                 .map_err(|e| failed(format!("creating {}: {e}", d.display())))?;
+            if empty.medium.as_deref() == Some("Memory")
+                && rustix::process::geteuid().is_root()
+                && !mount_points_under(&d).contains(&d)
+            {
+                let size = empty
+                    .size_limit
+                    .as_ref()
+                    .and_then(|q| parse_quantity(&q.0))
+                    .filter(|b| *b > 0.0)
+                    .map(|b| format!(",size={}", b.ceil() as u64))
+                    .unwrap_or_default();
+                let options = std::ffi::CString::new(format!("mode=0777{size}"))
+                    .map_err(|e| failed(e.to_string()))?;
+                rustix::mount::mount(
+                    "tmpfs",
+                    &d,
+                    "tmpfs",
+                    MountFlags::NOSUID | MountFlags::NODEV,
+                    options.as_c_str(),
+                )
+                .map_err(|e| failed(format!("mounting a tmpfs on {}: {e}", d.display())))?;
+            }
             // Writable by any user, as the kubelet makes it.
             let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777));
             d
@@ -557,6 +583,52 @@ pub async fn prepare(
         paths.insert(v.name.clone(), path);
     }
     Ok(paths)
+}
+
+/// The mount points of this mount namespace at or under `dir`, deepest first.
+pub fn mount_points_under(dir: &Path) -> Vec<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<PathBuf> = table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mount_path(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
+}
+
+/// `/proc/self/mountinfo` writes space, tab, newline and backslash as `\NNN` (octal).
+fn unescape_mount_path(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Unmounts what the pod's volumes mounted under `pod_dir` (memory-backed emptyDirs).
+pub fn unmount_all(pod_dir: &Path) {
+    for p in mount_points_under(pod_dir) {
+        if let Err(e) = rustix::mount::unmount(&p, UnmountFlags::DETACH) {
+            tracing::warn!(path = %p.display(), error = %e, "unmounting a volume");
+        }
+    }
 }
 
 /// The bind mounts of `container`'s `volumeMounts`.
@@ -594,6 +666,12 @@ fn mount(m: &VolumeMount, paths: &VolumePaths) -> Result<BindMount, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_table_paths_unescape() {
+        assert_eq!(unescape_mount_path(r"/a\040b/c\134d"), r"/a b/c\d");
+        assert_eq!(unescape_mount_path(r"/plain\0"), r"/plain\0");
+    }
 
     fn files(pairs: &[(&str, &str)]) -> Files {
         pairs

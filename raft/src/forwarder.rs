@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::network::Peers;
-use crate::replicated::{status_to_kv, with_timeout};
+use crate::replicated::{never_reached, status_to_kv, with_timeout};
 
 /// Most proposals in one call.
 const MAX_BATCH: usize = 512;
@@ -108,8 +108,11 @@ async fn send(peers: &Peers, leader: &str, batch: Vec<Pending>) {
             .await
         {
             Ok(r) => Ok(r.into_inner().results),
-            // Not the leader (any more): it proposed none of them, so each may be sent again.
-            Err(s) if s.code() == tonic::Code::FailedPrecondition => Ok((0..n)
+            // Not the leader (any more), or gone (a leader that has just handed over and
+            // stopped refuses the connection, before any follower has seen the next leader): it
+            // proposed none of them, so each may be sent again.
+            Err(s) if s.code() == tonic::Code::FailedPrecondition || never_reached(&s) => Ok((0
+                ..n)
                 .map(|_| pb::Forwarded {
                     not_leader: true,
                     ..Default::default()

@@ -212,8 +212,9 @@ impl ReplicatedKv {
                     return Ok(resp);
                 }
                 // The replica taken for the leader is not (it has just handed leadership over
-                // or lost it) and said so without proposing: safe to send again once the next
-                // leader is known, within the same deadline.
+                // or lost it) and said so without proposing, or refused the connection (it has
+                // stopped): safe to send again once the next leader is known, within the same
+                // deadline.
             }
             if Instant::now() >= deadline {
                 return Err(no_leader());
@@ -292,18 +293,27 @@ impl ReplicatedKv {
         self.shared.leader_reads.read_index(self.clone()).await
     }
 
-    /// On a follower: the leader's read index (one call shared by concurrent reads).
+    /// On a follower: the leader's read index (one call shared by concurrent reads). A leader
+    /// that refuses the connection (it has just handed over and stopped) is asked again once the
+    /// next one is known, within `LEADER_WAIT`.
     pub(crate) async fn read_index_from_leader(&self) -> KvResult<u64> {
-        let Route::Leader(_, node) = self.route().await? else {
-            return self.read_index_here().await;
-        };
-        Ok(self
-            .peer(&node)?
-            .read_index(with_timeout(pb::ReadIndexRequest {}))
-            .await
-            .map_err(status_to_kv)?
-            .into_inner()
-            .read_index)
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            let Route::Leader(_, node) = self.route().await? else {
+                return self.read_index_here().await;
+            };
+            match self
+                .peer(&node)?
+                .read_index(with_timeout(pb::ReadIndexRequest {}))
+                .await
+            {
+                Ok(r) => return Ok(r.into_inner().read_index),
+                Err(s) if never_reached(&s) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(s) => return Err(status_to_kv(s)),
+            }
+        }
     }
 
     /// On the leader: the index a linearizable read must wait for, leadership confirmed by a
@@ -388,6 +398,21 @@ pub(crate) fn status_to_kv(s: tonic::Status) -> KvError {
         tonic::Code::DeadlineExceeded => timed_out(),
         _ => KvError::Unavailable(format!("leader: {}", s.message())),
     }
+}
+
+/// Whether a call to a peer failed before reaching it: the connection was refused, so the peer
+/// ran nothing and the call may be made again (to it or to whoever leads next).
+pub(crate) fn never_reached(s: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn timed_out() -> KvError {
@@ -519,4 +544,30 @@ impl Kv for ReplicatedKv {
 
 pub(crate) fn command_result(r: &KvResult<CommandResponse>) -> pb::CommandResult {
     result_to_pb(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer whose port nobody listens on refuses the connection: the call never reached it.
+    /// A peer that answers with an error was reached.
+    #[tokio::test]
+    async fn a_refused_connection_is_told_apart_from_an_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let peers = Peers::new(None);
+        let mut c = peers
+            .client(&format!("http://127.0.0.1:{port}"))
+            .expect("client");
+        let refused = c
+            .read_index(pb::ReadIndexRequest {})
+            .await
+            .expect_err("nobody listens");
+        assert!(never_reached(&refused), "{refused:?}");
+        assert!(!never_reached(&tonic::Status::unavailable(
+            "etcdserver: no leader"
+        )));
+    }
 }

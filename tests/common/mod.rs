@@ -7,6 +7,7 @@ pub mod etcdctl;
 pub mod kubelet;
 pub mod node_agent;
 pub mod python;
+pub mod test_image;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

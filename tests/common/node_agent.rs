@@ -17,7 +17,8 @@ pub struct NodeAgent {
 
 impl NodeAgent {
     /// Starts `capstan node --name NAME` against `server` with `extra` flags; the process
-    /// runtime unless `extra` names one (the sandbox runtime has tests of its own).
+    /// runtime unless `extra` names one (the sandbox runtime has tests of its own). Images
+    /// are pulled only from registries `extra` names (`--registry`).
     pub fn start(server: &Server, root: &Path, name: &str, extra: &[&str]) -> NodeAgent {
         let runtime: &[&str] = if extra
             .iter()
@@ -43,6 +44,9 @@ impl NodeAgent {
             .arg(&data_dir)
             .args(runtime)
             .args(extra)
+            // Nothing is pulled from off the machine: registries a test does not name are
+            // closed.
+            .arg("--registry=*=none")
             .env(
                 "RUST_LOG",
                 std::env::var("CAPSTAN_TEST_LOG").unwrap_or_else(|_| "info".into()),

@@ -38,7 +38,11 @@ pub struct Sandbox {
 pub struct ContainerStart {
     pub name: String,
     pub image: String,
-    /// `command` and `args` with `$(VAR)` references expanded; empty: the image's entrypoint.
+    /// Its image's unpacked layers, topmost first, that its root is an overlay of (the sandbox
+    /// runtime); empty: it runs on the host's filesystem.
+    pub rootfs: Vec<PathBuf>,
+    /// What it runs: `command` and `args` with `$(VAR)` references expanded, combined with
+    /// the image's entrypoint and cmd.
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub working_dir: Option<String>,
@@ -104,6 +108,10 @@ pub enum StartError {
     /// Its image is not available (the kubelet's `ErrImagePull`, then `ImagePullBackOff`).
     #[error("{0}")]
     Image(String),
+    /// Its image can never be had as asked: waiting with `reason` (`InvalidImageName`,
+    /// `ErrImageNeverPull`), retried with the image back-off.
+    #[error("{1}")]
+    ImageRefused(&'static str, String),
     /// The runtime could not run it (`StartError`, exit code 128).
     #[error("{0}")]
     Start(String),

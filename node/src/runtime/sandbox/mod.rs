@@ -205,8 +205,23 @@ impl SandboxRuntime {
                 read_only: false,
             });
         }
+        // In its image, a container resolves names as the host does (the kubelet's
+        // `dnsPolicy: Default`); on the host's filesystem it sees the host's file anyway.
+        let resolv = Path::new("/etc/resolv.conf");
+        if !spec.rootfs.is_empty() && resolv.exists() && !mounts.iter().any(|m| m.target == resolv)
+        {
+            mounts.push(BindMount {
+                source: resolv.to_path_buf(),
+                target: resolv.to_path_buf(),
+                read_only: true,
+            });
+        }
         let init = InitSpec {
-            lower: vec![PathBuf::from("/")],
+            lower: if spec.rootfs.is_empty() {
+                vec![PathBuf::from("/")]
+            } else {
+                spec.rootfs.clone()
+            },
             upper: dir.join("upper"),
             work: dir.join("work"),
             root: dir.join("rootfs"),
@@ -429,6 +444,13 @@ impl Runtime for SandboxRuntime {
         sandbox: &Sandbox,
         spec: ContainerStart,
     ) -> Result<String, StartError> {
+        if spec.argv.is_empty() && !spec.rootfs.is_empty() {
+            return Err(StartError::Start(format!(
+                "image {:?} has no entrypoint or cmd and the container no command: no command \
+                 specified",
+                spec.image
+            )));
+        }
         if spec.argv.is_empty() {
             return Err(StartError::Image(format!(
                 "image {:?} is not in this node's image store and the container has no \
