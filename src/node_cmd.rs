@@ -76,7 +76,7 @@ impl ImageDirArgs {
             (None, Some(d)) => d.join("images"),
             (None, None) => bail!("--image-dir or --data-dir is required"),
         };
-        Ok(ImageStore::open(&dir).with_context(|| format!("opening {}", dir.display()))?)
+        ImageStore::open(&dir).with_context(|| format!("opening {}", dir.display()))
     }
 }
 

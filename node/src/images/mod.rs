@@ -149,7 +149,7 @@ impl ImageManager {
     /// `status.images`: the largest images first, each named by its repo digests then tags.
     pub fn node_images(&self) -> Vec<ContainerImage> {
         let mut images = self.store.list().unwrap_or_default();
-        images.sort_by(|a, b| b.size.cmp(&a.size));
+        images.sort_by_key(|i| std::cmp::Reverse(i.size));
         images
             .into_iter()
             .take(NODE_STATUS_MAX_IMAGES)
