@@ -1404,6 +1404,10 @@ fn sandbox_leftovers(key: &str) -> Vec<String> {
     left
 }
 
+/// Held by each test that runs sandbox pods: the helper count checked after stopping is the
+/// machine's.
+static SANDBOX_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The helper processes (`capstan sandbox-init …`) running now.
 fn sandbox_helpers() -> usize {
     std::fs::read_dir("/proc")
@@ -1419,6 +1423,7 @@ fn sandbox_helpers() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandboxed_pods_get_their_own_network_namespaces_volumes_and_limits_and_leave_nothing_behind(
 ) {
+    let _alone = SANDBOX_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (s, client) = started(dir.path()).await;
     let helpers_before = sandbox_helpers();
@@ -1722,6 +1727,7 @@ fn waiting(p: &Pod) -> Option<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_imported_or_pulled_with_pull_secrets_are_the_containers_roots() {
     use common::test_image::{Registry, TestImage};
+    let _alone = SANDBOX_TESTS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (s, client) = started(dir.path()).await;
     let image = TestImage::build(dir.path());
