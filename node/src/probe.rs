@@ -238,10 +238,7 @@ async fn http_get(http: &HTTPGetAction, target: &Target, timeout: Duration) -> R
     } else {
         format!("/{path}")
     };
-    let authority = match host {
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-    };
+    let authority = std::net::SocketAddr::new(host, port).to_string();
     let url = format!("{scheme}://{authority}{path}");
     let mut req = http_client()?
         .get(&url)
@@ -281,10 +278,7 @@ struct HealthCheckResponse {
 /// is `SERVING`, with the kubelet's messages otherwise.
 async fn grpc_check(grpc: &GRPCAction, target: &Target, timeout: Duration) -> Result<(), String> {
     let port = u16::try_from(grpc.port).map_err(|_| format!("invalid port {}", grpc.port))?;
-    let addr = match target.pod_ip {
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-    };
+    let addr = std::net::SocketAddr::new(target.pod_ip, port).to_string();
     let service = grpc.service.clone().unwrap_or_default();
     let unreachable = |e: &dyn std::fmt::Display| {
         format!(

@@ -42,6 +42,17 @@ fn sha256(path: &Path) -> String {
     format!("sha256:{}", out.split_whitespace().next().unwrap())
 }
 
+/// `dir` as a tar archive at `out`.
+fn tar_of(dir: &Path, out: &Path) -> PathBuf {
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg("."));
+    out.to_path_buf()
+}
+
 fn size(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
@@ -141,14 +152,7 @@ impl TestImage {
             .unwrap(),
         )
         .unwrap();
-        let out = self.dir.join("docker-archive.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&d)
-            .arg("-cf")
-            .arg(&out)
-            .arg("."));
-        out
+        tar_of(&d, &self.dir.join("docker-archive.tar"))
     }
 
     /// An OCI image layout archive of the image named `name` (containerd's annotation).
@@ -178,14 +182,7 @@ impl TestImage {
             .unwrap(),
         )
         .unwrap();
-        let out = self.dir.join("oci.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&d)
-            .arg("-cf")
-            .arg(&out)
-            .arg("."));
-        out
+        tar_of(&d, &self.dir.join("oci.tar"))
     }
 }
 
