@@ -810,10 +810,7 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
     let (s, client) = started(dir.path()).await;
     let _agent = NodeAgent::start(&s, dir.path(), "w", &[]);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::free_port();
     // Healthy for a while, then not: the liveness probe restarts it.
     pods.create(&PostParams::default(), &pod("live", "w", json!({"containers": [{
         "name": "c", "image": "busybox",
@@ -831,10 +828,7 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
         .await
         .unwrap();
     // HTTPS with a self-signed certificate: the kubelet's prober does not verify it.
-    let tls_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let tls_port = common::free_port();
     let https = format!(
         "import http.server,ssl\n\
          s=http.server.HTTPServer(('127.0.0.1',{tls_port}),http.server.SimpleHTTPRequestHandler)\n\
@@ -848,10 +842,7 @@ async fn probes_gate_readiness_and_restart_an_unhealthy_container() {
         .await
         .unwrap();
     // grpc.health.v1: SERVING while the file is there, then NOT_SERVING.
-    let grpc_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let grpc_port = common::free_port();
     let health = format!(
         "import grpc,os,concurrent.futures as f\n\
          def check(req, ctx): return b'\\x08\\x01' if os.path.exists('serving') else b'\\x08\\x02'\n\

@@ -194,14 +194,6 @@ pub struct Registry {
     child: Child,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Registry {
     pub fn start(dir: &Path) -> Registry {
         let dir = dir.join("registry");
@@ -215,7 +207,7 @@ impl Registry {
             &password,
         ]));
         std::fs::write(dir.join("htpasswd"), format!("{user}:{}\n", hash.trim())).unwrap();
-        let port = free_port();
+        let port = super::free_port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.join("config.yml");
         std::fs::write(
@@ -275,34 +267,33 @@ impl Registry {
             format!("http://{}{location}", self.host)
         };
         let sep = if url.contains('?') { '&' } else { '?' };
+        self.put(
+            file,
+            "application/octet-stream",
+            &format!("{url}{sep}digest={digest}"),
+        );
+    }
+
+    /// PUTs the file's bytes to `url` with `content_type`.
+    fn put(&self, file: &Path, content_type: &str, url: &str) {
         run(self
             .curl()
-            .args([
-                "-X",
-                "PUT",
-                "-H",
-                "content-type: application/octet-stream",
-                "--data-binary",
-            ])
+            .args(["-X", "PUT", "-H"])
+            .arg(format!("content-type: {content_type}"))
+            .arg("--data-binary")
             .arg(format!("@{}", file.display()))
-            .arg(format!("{url}{sep}digest={digest}")));
+            .arg(url));
     }
 
     /// Pushes `image` as `repo:tag`.
     pub fn push(&self, image: &TestImage, repo: &str, tag: &str) {
         self.push_blob(repo, &image.layer_gz, &image.layer_gz_digest);
         self.push_blob(repo, &image.config, &image.config_digest);
-        run(self
-            .curl()
-            .args([
-                "-X",
-                "PUT",
-                "-H",
-                "content-type: application/vnd.oci.image.manifest.v1+json",
-                "--data-binary",
-            ])
-            .arg(format!("@{}", image.manifest.display()))
-            .arg(format!("http://{}/v2/{repo}/manifests/{tag}", self.host)));
+        self.put(
+            &image.manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+            &format!("http://{}/v2/{repo}/manifests/{tag}", self.host),
+        );
     }
 }
 

@@ -205,35 +205,34 @@ pub fn user(config: &RunConfig, layers: &[PathBuf]) -> (Option<u32>, Option<u32>
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let lookup = |file: &str, name: &str, field: usize| -> Option<u32> {
-        if let Ok(n) = name.parse() {
-            return Some(n);
-        }
-        // The topmost layer holding the file has the image's copy.
-        let text = layers
+    // The topmost layer holding a file has the image's copy.
+    let read = |file: &str| {
+        layers
             .iter()
-            .find_map(|l| std::fs::read_to_string(l.join(file)).ok())?;
-        text.lines().find_map(|line| {
-            let parts: Vec<&str> = line.split(':').collect();
-            (parts.first() == Some(&name))
-                .then(|| parts.get(field)?.parse().ok())
-                .flatten()
-        })
+            .find_map(|l| std::fs::read_to_string(l.join(file)).ok())
+            .unwrap_or_default()
     };
-    let uid = lookup("etc/passwd", u, 2);
+    let passwd = read("etc/passwd");
+    // The user's line, by name or by uid: `name:x:uid:gid:…`.
+    let account = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&u) || f.get(2) == Some(&u));
+    let uid = u
+        .parse()
+        .ok()
+        .or_else(|| account.as_ref()?.get(2)?.parse().ok());
     let gid = match g {
-        Some(g) => lookup("etc/group", g, 2),
-        None => uid.and_then(|_| {
-            layers.iter().find_map(|l| {
-                let text = std::fs::read_to_string(l.join("etc/passwd")).ok()?;
-                text.lines().find_map(|line| {
-                    let parts: Vec<&str> = line.split(':').collect();
-                    (parts.first() == Some(&u) || parts.get(2) == Some(&u))
-                        .then(|| parts.get(3)?.parse().ok())
-                        .flatten()
-                })
-            })
+        Some(g) => g.parse().ok().or_else(|| {
+            read("etc/group")
+                .lines()
+                .map(|line| line.split(':').collect::<Vec<_>>())
+                .find(|f| f.first() == Some(&g))?
+                .get(2)?
+                .parse()
+                .ok()
         }),
+        None => uid.and(account.and_then(|f| f.get(3)?.parse().ok())),
     };
     (uid, gid)
 }
